@@ -1,0 +1,385 @@
+#include "common/config_node.h"
+
+#include <charconv>
+#include <fstream>
+#include <iterator>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <yaml-cpp/depthguard.h>
+
+#include "common/duration.h"
+
+namespace drift {
+namespace {
+
+constexpr std::size_t kMaxConfigBytes = 16 << 20;
+
+std::string Format(const std::string& file, int line, int column, const std::string& key,
+                   const std::string& what) {
+  if (key.empty()) return fmt::format("{}:{}:{}: {}", file, line, column, what);
+  return fmt::format("{}:{}:{}: {}: {}", file, line, column, key, what);
+}
+
+// Returns the 1-based line and column of byte `pos` in `text`, columns counted in characters.
+std::pair<int, int> Position(std::string_view text, std::size_t pos) {
+  int line = 1;
+  int column = 1;
+  for (std::size_t i = 0; i < pos && i < text.size(); ++i) {
+    if (text[i] == '\n') {
+      ++line;
+      column = 1;
+    } else if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) {
+      ++column;
+    }
+  }
+  return {line, column};
+}
+
+// Index of the first byte that is not part of valid UTF-8, or npos.
+std::size_t FirstInvalidUtf8(std::string_view s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    auto c = static_cast<unsigned char>(s[i]);
+    std::size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    if (len == 0 || i + len > s.size()) return i;
+    std::uint32_t cp = len == 1 ? c : c & (0x7F >> len);
+    for (std::size_t k = 1; k < len; ++k) {
+      auto cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xC0) != 0x80) return i;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    // Overlong forms, surrogates and values past U+10FFFF are invalid too.
+    static constexpr std::uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[len] || (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF) return i;
+    i += len;
+  }
+  return std::string_view::npos;
+}
+
+// YAML forbids tabs in indentation; yaml-cpp reports them confusingly, so say it plainly.
+std::size_t FirstIndentTab(std::string_view s) {
+  bool at_indent = true;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    if (c == '\n') {
+      at_indent = true;
+    } else if (at_indent && c == '\t') {
+      return i;
+    } else if (c != ' ' && c != '-') {
+      // "- " sequence markers are part of indentation in block sequences.
+      at_indent = false;
+    }
+  }
+  return std::string_view::npos;
+}
+
+int LineOf(const YAML::Mark& m) { return m.is_null() ? 1 : m.line + 1; }
+int ColumnOf(const YAML::Mark& m) { return m.is_null() ? 1 : m.column + 1; }
+
+}  // namespace
+
+ConfigError::ConfigError(const std::string& file, int line, int column, const std::string& key,
+                         const std::string& what)
+    : std::runtime_error(Format(file, line, column, key, what)) {}
+
+ConfigError::ConfigError(const std::string& file, const std::string& what)
+    : std::runtime_error(fmt::format("{}: {}", file, what)) {}
+
+struct ConfigNode::Document {
+  std::string file;
+  std::filesystem::path dir;
+  YAML::Node root;
+  // Keys read per map node handed out, by the map's byte offset (unique per node in a document).
+  std::map<int, std::set<std::string>> known;
+};
+
+ConfigNode::ConfigNode(std::shared_ptr<Document> doc, YAML::Node node, std::string path, int line,
+                       int column)
+    : doc_(std::move(doc)), node_(std::move(node)), path_(std::move(path)), line_(line),
+      column_(column) {
+  if (node_.IsMap()) doc_->known.try_emplace(node_.Mark().pos);
+}
+
+const std::string& ConfigNode::file() const { return doc_->file; }
+
+ConfigNode ConfigNode::Parse(std::string_view text, const std::string& file) {
+  if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);
+  if (std::size_t bad = FirstInvalidUtf8(text); bad != std::string_view::npos) {
+    auto [line, column] = Position(text, bad);
+    throw ConfigError(file, line, column, "",
+                      fmt::format("invalid UTF-8 (byte 0x{:02x}); the configuration must be UTF-8",
+                                  static_cast<unsigned char>(text[bad])));
+  }
+  if (std::size_t tab = FirstIndentTab(text); tab != std::string_view::npos) {
+    auto [line, column] = Position(text, tab);
+    throw ConfigError(file, line, column, "", "tab in indentation; YAML indents with spaces");
+  }
+  std::vector<YAML::Node> docs;
+  try {
+    docs = YAML::LoadAll(std::string(text));
+  } catch (const YAML::DeepRecursion& e) {
+    throw ConfigError(file, LineOf(e.mark), ColumnOf(e.mark), "",
+                      "nesting too deep; a configuration is a few levels deep");
+  } catch (const YAML::Exception& e) {
+    throw ConfigError(file, LineOf(e.mark), ColumnOf(e.mark), "",
+                      fmt::format("invalid YAML: {}", e.msg));
+  }
+  if (docs.empty() || docs[0].IsNull()) {
+    throw ConfigError(file, 1, 1, "", "empty configuration; expected a mapping");
+  }
+  if (docs.size() > 1) {
+    const YAML::Mark m = docs[1].Mark();
+    throw ConfigError(file, LineOf(m), ColumnOf(m), "",
+                      "more than one YAML document; expected exactly one");
+  }
+  auto doc = std::make_shared<Document>();
+  doc->file = file;
+  doc->dir = std::filesystem::path(file).parent_path();
+  doc->root = docs[0];
+
+  // Duplicate keys: YAML says a mapping's keys are unique, yaml-cpp keeps both silently.
+  std::vector<std::pair<YAML::Node, std::string>> stack{{doc->root, ""}};
+  while (!stack.empty()) {
+    auto [n, path] = stack.back();
+    stack.pop_back();
+    if (n.IsMap()) {
+      std::map<std::string, YAML::Mark> seen;
+      for (auto it = n.begin(); it != n.end(); ++it) {
+        const YAML::Mark m = it->first.Mark();
+        if (!it->first.IsScalar()) {
+          throw ConfigError(file, LineOf(m), ColumnOf(m), path,
+                            "mapping keys must be plain strings");
+        }
+        std::string key = it->first.Scalar();
+        std::string child_path = path.empty() ? key : path + "." + key;
+        auto [prev, inserted] = seen.emplace(key, m);
+        if (!inserted) {
+          throw ConfigError(file, LineOf(m), ColumnOf(m), child_path,
+                            fmt::format("duplicate key; first defined at line {}",
+                                        LineOf(prev->second)));
+        }
+        stack.emplace_back(it->second, child_path);
+      }
+    } else if (n.IsSequence()) {
+      for (std::size_t i = 0; i < n.size(); ++i) {
+        stack.emplace_back(n[i], fmt::format("{}[{}]", path, i));
+      }
+    }
+  }
+  if (!doc->root.IsMap()) {
+    const YAML::Mark m = doc->root.Mark();
+    throw ConfigError(file, LineOf(m), ColumnOf(m), "", "expected a mapping at the top level");
+  }
+  YAML::Node root = doc->root;
+  return ConfigNode(doc, root, "", 1, 1);
+}
+
+ConfigNode ConfigNode::Load(const std::string& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) {
+    throw ConfigError(file, fmt::format("cannot read: {}", std::strerror(errno)));
+  }
+  std::string text;
+  text.resize(kMaxConfigBytes + 1);
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  if (in.bad()) throw ConfigError(file, fmt::format("cannot read: {}", std::strerror(errno)));
+  text.resize(static_cast<std::size_t>(in.gcount()));
+  if (text.size() > kMaxConfigBytes) {
+    throw ConfigError(file, fmt::format("larger than {} bytes; not a configuration file",
+                                        kMaxConfigBytes));
+  }
+  return Parse(text, file);
+}
+
+std::set<std::string>& ConfigNode::Known() const { return doc_->known[node_.Mark().pos]; }
+
+ConfigNode ConfigNode::ChildAt(const YAML::Node& key, const YAML::Node& value,
+                               std::string path) const {
+  // A null value (`key:`) has no position of its own; point at the key instead.
+  YAML::Mark m = value.Mark().is_null() || value.IsNull() ? key.Mark() : value.Mark();
+  return ConfigNode(doc_, value, std::move(path), LineOf(m), ColumnOf(m));
+}
+
+std::optional<ConfigNode> ConfigNode::Find(std::string_view key) const {
+  if (!node_.IsMap()) Fail(fmt::format("expected a mapping, got {}", Describe()));
+  Known().emplace(key);
+  for (auto it = node_.begin(); it != node_.end(); ++it) {
+    if (it->first.Scalar() == key) {
+      if (it->second.IsNull()) return std::nullopt;
+      return ChildAt(it->first, it->second, path_.empty() ? std::string(key)
+                                                          : fmt::format("{}.{}", path_, key));
+    }
+  }
+  return std::nullopt;
+}
+
+ConfigNode ConfigNode::Child(std::string_view key) const {
+  std::optional<ConfigNode> c = Find(key);
+  if (!c) {
+    throw ConfigError(doc_->file, line_, column_,
+                      path_.empty() ? std::string(key) : fmt::format("{}.{}", path_, key),
+                      "required key missing");
+  }
+  return *c;
+}
+
+std::vector<std::pair<std::string, ConfigNode>> ConfigNode::Entries() const {
+  if (!node_.IsMap()) Fail(fmt::format("expected a mapping, got {}", Describe()));
+  std::vector<std::pair<std::string, ConfigNode>> out;
+  for (auto it = node_.begin(); it != node_.end(); ++it) {
+    std::string key = it->first.Scalar();
+    Known().insert(key);
+    out.emplace_back(key, ChildAt(it->first, it->second,
+                                  path_.empty() ? key : fmt::format("{}.{}", path_, key)));
+  }
+  return out;
+}
+
+std::vector<ConfigNode> ConfigNode::Items() const {
+  if (!node_.IsSequence()) Fail(fmt::format("expected a list, got {}", Describe()));
+  std::vector<ConfigNode> out;
+  out.reserve(node_.size());
+  for (std::size_t i = 0; i < node_.size(); ++i) {
+    YAML::Node item = node_[i];
+    YAML::Mark m = item.Mark().is_null() ? YAML::Mark() : item.Mark();
+    int line = m.is_null() ? line_ : LineOf(m);
+    int column = m.is_null() ? column_ : ColumnOf(m);
+    out.push_back(ConfigNode(doc_, item, fmt::format("{}[{}]", path_, i), line, column));
+  }
+  return out;
+}
+
+std::string ConfigNode::Describe() const {
+  if (node_.IsMap()) return "a mapping";
+  if (node_.IsSequence()) return "a list";
+  if (node_.IsNull()) return "nothing";
+  std::string s = node_.Scalar();
+  if (s.size() > 40) s = s.substr(0, 37) + "...";
+  return fmt::format("{:?}", s);
+}
+
+std::string ConfigNode::AsString() const {
+  if (!node_.IsScalar()) Fail(fmt::format("expected a string, got {}", Describe()));
+  return node_.Scalar();
+}
+
+bool ConfigNode::AsBool() const {
+  if (node_.IsScalar() && node_.Tag() == "?") {
+    if (node_.Scalar() == "true") return true;
+    if (node_.Scalar() == "false") return false;
+  }
+  Fail(fmt::format("expected true or false, got {}", Describe()));
+}
+
+std::int64_t ConfigNode::AsInt(std::int64_t min, std::int64_t max) const {
+  if (node_.IsScalar() && node_.Tag() == "?") {
+    const std::string& s = node_.Scalar();
+    std::int64_t v = 0;
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (ec == std::errc() && end == s.data() + s.size()) {
+      if (v < min || v > max) {
+        Fail(fmt::format("expected an integer from {} to {}, got {}", min, max, v));
+      }
+      return v;
+    }
+  }
+  Fail(fmt::format("expected an integer from {} to {}, got {}", min, max, Describe()));
+}
+
+std::chrono::milliseconds ConfigNode::AsDuration() const {
+  if (!node_.IsScalar()) {
+    Fail(fmt::format("expected a duration like 30s, 5m or 1h30m, got {}", Describe()));
+  }
+  Result<std::chrono::milliseconds> d = ParseDuration(node_.Scalar());
+  if (!d.ok()) Fail(d.error().message);
+  return *d;
+}
+
+std::vector<std::string> ConfigNode::AsStringList() const {
+  if (!node_.IsSequence()) Fail(fmt::format("expected a list of strings, got {}", Describe()));
+  std::vector<std::string> out;
+  for (const ConfigNode& item : Items()) out.push_back(item.AsString());
+  return out;
+}
+
+Sha256Digest ConfigNode::AsSha256() const {
+  if (!node_.IsScalar()) Fail(fmt::format("expected a SHA-256 as 64 hex digits, got {}", Describe()));
+  Result<Sha256Digest> d = ParseSha256Hex(node_.Scalar());
+  if (!d.ok()) Fail(d.error().message);
+  return *d;
+}
+
+std::filesystem::path ConfigNode::AsPath() const {
+  std::string s = AsString();
+  if (s.empty()) Fail("expected a path, got an empty string");
+  std::filesystem::path p(s);
+  if (p.is_relative()) p = doc_->dir / p;
+  return p.lexically_normal();
+}
+
+std::string ConfigNode::GetString(std::string_view key, std::string fallback) const {
+  std::optional<ConfigNode> c = Find(key);
+  return c ? c->AsString() : std::move(fallback);
+}
+
+bool ConfigNode::GetBool(std::string_view key, bool fallback) const {
+  std::optional<ConfigNode> c = Find(key);
+  return c ? c->AsBool() : fallback;
+}
+
+std::int64_t ConfigNode::GetInt(std::string_view key, std::int64_t fallback, std::int64_t min,
+                                std::int64_t max) const {
+  std::optional<ConfigNode> c = Find(key);
+  return c ? c->AsInt(min, max) : fallback;
+}
+
+std::chrono::milliseconds ConfigNode::GetDuration(std::string_view key,
+                                                  std::chrono::milliseconds fallback) const {
+  std::optional<ConfigNode> c = Find(key);
+  return c ? c->AsDuration() : fallback;
+}
+
+void ConfigNode::Fail(std::string_view what) const {
+  throw ConfigError(doc_->file, line_, column_, path_, std::string(what));
+}
+
+void ConfigNode::Finish() const {
+  // Walk in document order so that the first unknown key in the file is the one reported.
+  struct Item {
+    YAML::Node node;
+    std::string path;
+  };
+  std::vector<Item> stack{{doc_->root, ""}};
+  while (!stack.empty()) {
+    Item item = stack.back();
+    stack.pop_back();
+    std::vector<Item> children;
+    if (item.node.IsMap()) {
+      auto known = doc_->known.find(item.node.Mark().pos);
+      for (auto it = item.node.begin(); it != item.node.end(); ++it) {
+        std::string key = it->first.Scalar();
+        std::string child_path = item.path.empty() ? key : item.path + "." + key;
+        if (known != doc_->known.end() && !known->second.contains(key)) {
+          std::string expected;
+          for (const std::string& k : known->second) {
+            expected += expected.empty() ? k : ", " + k;
+          }
+          const YAML::Mark m = it->first.Mark();
+          throw ConfigError(doc_->file, LineOf(m), ColumnOf(m), child_path,
+                            expected.empty() ? "unknown key; this mapping takes no keys"
+                                             : fmt::format("unknown key; expected one of: {}",
+                                                           expected));
+        }
+        children.push_back({it->second, child_path});
+      }
+    } else if (item.node.IsSequence()) {
+      for (std::size_t i = 0; i < item.node.size(); ++i) {
+        children.push_back({item.node[i], fmt::format("{}[{}]", item.path, i)});
+      }
+    }
+    for (auto it = children.rbegin(); it != children.rend(); ++it) stack.push_back(*it);
+  }
+}
+
+}  // namespace drift

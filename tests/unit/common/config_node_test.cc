@@ -1,0 +1,97 @@
+#include "common/config_node.h"
+
+#include <gtest/gtest.h>
+
+#include <functional>
+
+namespace drift {
+namespace {
+
+std::string ErrorOf(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+TEST(ConfigNode, ReadsTypedValuesWithDefaults) {
+  ConfigNode root = ConfigNode::Parse(
+      "name: fw\nenabled: false\ncount: 3\ntimeout: 5s\nlist: [a, b]\nempty:\n", "/etc/c.yml");
+  EXPECT_EQ(root.Child("name").AsString(), "fw");
+  EXPECT_FALSE(root.GetBool("enabled", true));
+  EXPECT_EQ(root.GetInt("count", 0, 1, 10), 3);
+  EXPECT_EQ(root.GetDuration("timeout", std::chrono::seconds(1)), std::chrono::seconds(5));
+  EXPECT_EQ(root.Child("list").AsStringList(), (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(root.GetString("empty", "dflt"), "dflt");
+  EXPECT_EQ(root.GetString("absent", "dflt"), "dflt");
+  root.Finish();
+}
+
+TEST(ConfigNode, ResolvesRelativePathsAgainstTheFile) {
+  ConfigNode root = ConfigNode::Parse("a: host\nb: /abs\nc: ../x/./y\n", "/etc/drift/c.yml");
+  EXPECT_EQ(root.Child("a").AsPath(), "/etc/drift/host");
+  EXPECT_EQ(root.Child("b").AsPath(), "/abs");
+  EXPECT_EQ(root.Child("c").AsPath(), "/etc/x/y");
+}
+
+TEST(ConfigNode, ErrorsNameFileLineColumnAndKey) {
+  ConfigNode root = ConfigNode::Parse("a:\n  b: nope\n  c: [1]\n", "c.yml");
+  ConfigNode a = root.Child("a");
+  EXPECT_EQ(ErrorOf([&] { a.Child("b").AsBool(); }),
+            "c.yml:2:6: a.b: expected true or false, got \"nope\"");
+  EXPECT_EQ(ErrorOf([&] { a.Child("c").AsString(); }),
+            "c.yml:3:6: a.c: expected a string, got a list");
+  EXPECT_EQ(ErrorOf([&] { a.Child("d"); }), "c.yml:2:3: a.d: required key missing");
+  EXPECT_EQ(ErrorOf([&] { a.Child("c").Items()[0].AsInt(5, 9); }),
+            "c.yml:3:7: a.c[0]: expected an integer from 5 to 9, got 1");
+}
+
+TEST(ConfigNode, UnknownKeyIsReportedWithWhatWasExpected) {
+  ConfigNode root = ConfigNode::Parse("name: x\ntimout: 5s\n", "c.yml");
+  root.GetString("name", "");
+  root.GetDuration("timeout", std::chrono::seconds(1));
+  EXPECT_EQ(ErrorOf([&] { root.Finish(); }),
+            "c.yml:2:1: timout: unknown key; expected one of: name, timeout");
+}
+
+TEST(ConfigNode, MapHandedOutButNeverReadTakesNoKeys) {
+  ConfigNode root = ConfigNode::Parse("params:\n  x: 1\n", "c.yml");
+  root.Child("params");
+  EXPECT_EQ(ErrorOf([&] { root.Finish(); }),
+            "c.yml:2:3: params.x: unknown key; this mapping takes no keys");
+}
+
+TEST(ConfigNode, EntriesMarkEveryKeyKnown) {
+  ConfigNode root = ConfigNode::Parse("controls:\n  hipaa: [a]\n  soc2: [b]\n", "c.yml");
+  auto entries = root.Child("controls").Entries();
+  ASSERT_EQ(entries.size(), 2u);
+  EXPECT_EQ(entries[1].first, "soc2");
+  root.Finish();
+}
+
+TEST(ConfigNode, DocumentLevelErrors) {
+  EXPECT_EQ(ErrorOf([] { ConfigNode::Parse("a: 1\na: 2\n", "c.yml"); }),
+            "c.yml:2:1: a: duplicate key; first defined at line 1");
+  EXPECT_EQ(ErrorOf([] { ConfigNode::Parse("", "c.yml"); }),
+            "c.yml:1:1: empty configuration; expected a mapping");
+  EXPECT_EQ(ErrorOf([] { ConfigNode::Parse("a:\n\tb: 1\n", "c.yml"); }),
+            "c.yml:2:1: tab in indentation; YAML indents with spaces");
+  EXPECT_EQ(ErrorOf([] { ConfigNode::Parse("a: \"\xff\"\n", "c.yml"); }),
+            "c.yml:1:5: invalid UTF-8 (byte 0xff); the configuration must be UTF-8");
+  EXPECT_EQ(ErrorOf([] { ConfigNode::Parse("- a\n", "c.yml"); }),
+            "c.yml:1:1: expected a mapping at the top level");
+  EXPECT_EQ(ErrorOf([] { ConfigNode::Parse("a: 1\n---\nb: 2\n", "c.yml"); }),
+            "c.yml:3:1: more than one YAML document; expected exactly one");
+  std::string deep = "a: " + std::string(5000, '[') + std::string(5000, ']') + "\n";
+  EXPECT_NE(ErrorOf([&] { ConfigNode::Parse(deep, "c.yml"); }).find("c.yml:"), std::string::npos);
+}
+
+TEST(ConfigNode, MissingFile) {
+  EXPECT_EQ(ErrorOf([] { ConfigNode::Load("/nonexistent/c.yml"); }),
+            "/nonexistent/c.yml: cannot read: No such file or directory");
+}
+
+}  // namespace
+}  // namespace drift
