@@ -6,20 +6,28 @@ namespace drift::checks {
 
 std::string_view VerdictName(Verdict v) {
   switch (v) {
-    case Verdict::kCompliant: return "compliant";
-    case Verdict::kDrifted: return "drifted";
-    case Verdict::kError: return "error";
+    case Verdict::kCompliant:
+      return "compliant";
+    case Verdict::kDrifted:
+      return "drifted";
+    case Verdict::kError:
+      return "error";
   }
   return "error";
 }
 
 std::string_view SeverityName(Severity s) {
   switch (s) {
-    case Severity::kNone: return "none";
-    case Severity::kLow: return "low";
-    case Severity::kMedium: return "medium";
-    case Severity::kHigh: return "high";
-    case Severity::kCritical: return "critical";
+    case Severity::kNone:
+      return "none";
+    case Severity::kLow:
+      return "low";
+    case Severity::kMedium:
+      return "medium";
+    case Severity::kHigh:
+      return "high";
+    case Severity::kCritical:
+      return "critical";
   }
   return "none";
 }

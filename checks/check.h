@@ -114,6 +114,9 @@ struct CheckType {
   // Reads `params` strictly (lookups mark what they read; the loader rejects the rest).
   // Throws ConfigError on bad params.
   CheckPtr (*create)(const Params& params);
+  // Params that pin this host's state (hashes). Factories read them as optional so that
+  // `baseline capture` can build the check before they exist; the loader requires them otherwise.
+  std::span<const std::string_view> pinned_keys = {};
 };
 
 }  // namespace drift::checks

@@ -2,11 +2,22 @@
 
 #include <array>
 
+#include "checks/types/av_edr.h"
+#include "checks/types/backup.h"
+#include "checks/types/encryption.h"
+#include "checks/types/file.h"
+#include "checks/types/firewall.h"
+#include "checks/types/logging.h"
+#include "checks/types/patching.h"
+
 namespace drift::checks {
 namespace {
 
 // One line per check type.
-constexpr std::array<const CheckType*, 0> kTypes{};
+constexpr std::array<const CheckType*, 7> kTypes{
+    &patching::kType, &av_edr::kType,     &backup::kType, &logging::kType,
+    &firewall::kType, &encryption::kType, &file::kType,
+};
 
 }  // namespace
 

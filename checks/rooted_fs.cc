@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <linux/openat2.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -12,8 +13,6 @@
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
-
-#include <fmt/format.h>
 
 namespace drift::checks {
 namespace {
@@ -81,13 +80,12 @@ Result<int> RootedFileSystem::Open(std::string_view path, int flags, bool follow
   } while (fd < 0 && (errno == EINTR || errno == EAGAIN));
   if (fd < 0) {
     if (errno == ELOOP && !follow_last) return Err("{}: is a symlink", path);
-    return Err("{}: {}", path, std::strerror(errno));
+    return SysErr(path, errno);
   }
   return static_cast<int>(fd);
 }
 
-Result<std::string> RootedFileSystem::ReadFile(std::string_view path,
-                                               std::size_t max_bytes) const {
+Result<std::string> RootedFileSystem::ReadFile(std::string_view path, std::size_t max_bytes) const {
   Result<int> opened = Open(path, O_RDONLY | O_NONBLOCK, true);
   if (!opened.ok()) return opened.error();
   Fd fd(*opened);
@@ -97,7 +95,7 @@ Result<std::string> RootedFileSystem::ReadFile(std::string_view path,
     ssize_t n = ::read(fd.get(), buf.data(), buf.size());
     if (n < 0) {
       if (errno == EINTR) continue;
-      return Err("{}: {}", path, std::strerror(errno));
+      return SysErr(path, errno);
     }
     if (n == 0) break;
     if (out.size() + static_cast<std::size_t>(n) > max_bytes) {
@@ -117,7 +115,7 @@ Result<FileStat> RootedFileSystem::Stat(std::string_view path) const {
   Fd fd(*opened);
   struct stat st {};
   if (::fstatat(fd.get(), "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) {
-    return Err("{}: {}", path, std::strerror(errno));
+    return SysErr(path, errno);
   }
   return ToFileStat(st);
 }
@@ -128,7 +126,7 @@ Result<std::vector<std::string>> RootedFileSystem::ListDir(std::string_view path
   DIR* dir = ::fdopendir(*opened);
   if (dir == nullptr) {
     ::close(*opened);
-    return Err("{}: {}", path, std::strerror(errno));
+    return SysErr(path, errno);
   }
   std::vector<std::string> names;
   errno = 0;
@@ -138,7 +136,7 @@ Result<std::vector<std::string>> RootedFileSystem::ListDir(std::string_view path
   }
   int err = errno;
   ::closedir(dir);
-  if (err != 0) return Err("{}: {}", path, std::strerror(err));
+  if (err != 0) return SysErr(path, err);
   std::sort(names.begin(), names.end());
   return names;
 }
@@ -151,7 +149,7 @@ Result<std::string> RootedFileSystem::ReadLink(std::string_view path) const {
   ssize_t n = ::readlinkat(fd.get(), "", buf.data(), buf.size());
   if (n < 0) {
     if (errno == ENOENT || errno == EINVAL) return Err("{}: not a symlink", path);
-    return Err("{}: {}", path, std::strerror(errno));
+    return SysErr(path, errno);
   }
   return std::string(buf.data(), static_cast<std::size_t>(n));
 }
@@ -162,7 +160,7 @@ Result<Sha256Digest> RootedFileSystem::HashFile(std::string_view path, bool no_f
   if (!opened.ok()) return opened.error();
   Fd fd(*opened);
   struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) return Err("{}: {}", path, std::strerror(errno));
+  if (::fstat(fd.get(), &st) != 0) return SysErr(path, errno);
   if (!S_ISREG(st.st_mode)) return Err("{}: not a regular file", path);
   ::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
   Sha256 hasher;
@@ -173,7 +171,7 @@ Result<Sha256Digest> RootedFileSystem::HashFile(std::string_view path, bool no_f
     ssize_t n = ::read(fd.get(), buf.get(), kChunk);
     if (n < 0) {
       if (errno == EINTR) continue;
-      return Err("{}: {}", path, std::strerror(errno));
+      return SysErr(path, errno);
     }
     if (n == 0) break;
     hasher.Update(std::span<const std::uint8_t>(buf.get(), static_cast<std::size_t>(n)));

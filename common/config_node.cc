@@ -1,12 +1,12 @@
 #include "common/config_node.h"
 
+#include <fmt/format.h>
+#include <yaml-cpp/depthguard.h>
+
 #include <charconv>
 #include <fstream>
 #include <iterator>
 #include <sstream>
-
-#include <fmt/format.h>
-#include <yaml-cpp/depthguard.h>
 
 #include "common/duration.h"
 
@@ -41,7 +41,11 @@ std::size_t FirstInvalidUtf8(std::string_view s) {
   std::size_t i = 0;
   while (i < s.size()) {
     auto c = static_cast<unsigned char>(s[i]);
-    std::size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    std::size_t len = c < 0x80           ? 1
+                      : (c >> 5) == 0x6  ? 2
+                      : (c >> 4) == 0xE  ? 3
+                      : (c >> 3) == 0x1E ? 4
+                                         : 0;
     if (len == 0 || i + len > s.size()) return i;
     std::uint32_t cp = len == 1 ? c : c & (0x7F >> len);
     for (std::size_t k = 1; k < len; ++k) {
@@ -96,7 +100,10 @@ struct ConfigNode::Document {
 
 ConfigNode::ConfigNode(std::shared_ptr<Document> doc, YAML::Node node, std::string path, int line,
                        int column)
-    : doc_(std::move(doc)), node_(std::move(node)), path_(std::move(path)), line_(line),
+    : doc_(std::move(doc)),
+      node_(std::move(node)),
+      path_(std::move(path)),
+      line_(line),
       column_(column) {
   if (node_.IsMap()) doc_->known.try_emplace(node_.Mark().pos);
 }
@@ -135,7 +142,7 @@ ConfigNode ConfigNode::Parse(std::string_view text, const std::string& file) {
   }
   auto doc = std::make_shared<Document>();
   doc->file = file;
-  doc->dir = std::filesystem::path(file).parent_path();
+  doc->dir = std::filesystem::absolute(file).parent_path();
   doc->root = docs[0];
 
   // Duplicate keys: YAML says a mapping's keys are unique, yaml-cpp keeps both silently.
@@ -155,9 +162,9 @@ ConfigNode ConfigNode::Parse(std::string_view text, const std::string& file) {
         std::string child_path = path.empty() ? key : path + "." + key;
         auto [prev, inserted] = seen.emplace(key, m);
         if (!inserted) {
-          throw ConfigError(file, LineOf(m), ColumnOf(m), child_path,
-                            fmt::format("duplicate key; first defined at line {}",
-                                        LineOf(prev->second)));
+          throw ConfigError(
+              file, LineOf(m), ColumnOf(m), child_path,
+              fmt::format("duplicate key; first defined at line {}", LineOf(prev->second)));
         }
         stack.emplace_back(it->second, child_path);
       }
@@ -186,8 +193,8 @@ ConfigNode ConfigNode::Load(const std::string& file) {
   if (in.bad()) throw ConfigError(file, fmt::format("cannot read: {}", std::strerror(errno)));
   text.resize(static_cast<std::size_t>(in.gcount()));
   if (text.size() > kMaxConfigBytes) {
-    throw ConfigError(file, fmt::format("larger than {} bytes; not a configuration file",
-                                        kMaxConfigBytes));
+    throw ConfigError(
+        file, fmt::format("larger than {} bytes; not a configuration file", kMaxConfigBytes));
   }
   return Parse(text, file);
 }
@@ -207,8 +214,8 @@ std::optional<ConfigNode> ConfigNode::Find(std::string_view key) const {
   for (auto it = node_.begin(); it != node_.end(); ++it) {
     if (it->first.Scalar() == key) {
       if (it->second.IsNull()) return std::nullopt;
-      return ChildAt(it->first, it->second, path_.empty() ? std::string(key)
-                                                          : fmt::format("{}.{}", path_, key));
+      return ChildAt(it->first, it->second,
+                     path_.empty() ? std::string(key) : fmt::format("{}.{}", path_, key));
     }
   }
   return std::nullopt;
@@ -304,7 +311,8 @@ std::vector<std::string> ConfigNode::AsStringList() const {
 }
 
 Sha256Digest ConfigNode::AsSha256() const {
-  if (!node_.IsScalar()) Fail(fmt::format("expected a SHA-256 as 64 hex digits, got {}", Describe()));
+  if (!node_.IsScalar())
+    Fail(fmt::format("expected a SHA-256 as 64 hex digits, got {}", Describe()));
   Result<Sha256Digest> d = ParseSha256Hex(node_.Scalar());
   if (!d.ok()) Fail(d.error().message);
   return *d;
@@ -367,9 +375,9 @@ void ConfigNode::Finish() const {
           }
           const YAML::Mark m = it->first.Mark();
           throw ConfigError(doc_->file, LineOf(m), ColumnOf(m), child_path,
-                            expected.empty() ? "unknown key; this mapping takes no keys"
-                                             : fmt::format("unknown key; expected one of: {}",
-                                                           expected));
+                            expected.empty()
+                                ? "unknown key; this mapping takes no keys"
+                                : fmt::format("unknown key; expected one of: {}", expected));
         }
         children.push_back({it->second, child_path});
       }

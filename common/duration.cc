@@ -45,8 +45,7 @@ Result<std::chrono::milliseconds> ParseDuration(std::string_view text) {
     rest.remove_prefix(static_cast<std::size_t>(end - rest.data()));
     const Unit* unit = nullptr;
     for (const Unit& u : kUnits) {
-      if (rest.starts_with(u.suffix) &&
-          (u.suffix != "m" || !rest.starts_with("ms"))) {
+      if (rest.starts_with(u.suffix) && (u.suffix != "m" || !rest.starts_with("ms"))) {
         unit = &u;
         break;
       }

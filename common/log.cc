@@ -1,13 +1,12 @@
 #include "common/log.h"
 
+#include <fmt/chrono.h>
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <mutex>
-
-#include <fmt/chrono.h>
-#include <fmt/format.h>
 
 namespace drift::log {
 namespace {
@@ -19,10 +18,14 @@ std::function<void(std::string_view)> g_sink;  // guarded by g_sink_mu
 
 std::string_view LevelName(Level l) {
   switch (l) {
-    case Level::kDebug: return "debug";
-    case Level::kInfo: return "info";
-    case Level::kWarn: return "warn";
-    case Level::kError: return "error";
+    case Level::kDebug:
+      return "debug";
+    case Level::kInfo:
+      return "info";
+    case Level::kWarn:
+      return "warn";
+    case Level::kError:
+      return "error";
   }
   return "info";
 }
@@ -41,11 +44,21 @@ bool NeedsQuotes(std::string_view v) {
 void AppendEscaped(std::string& out, std::string_view v) {
   for (char c : v) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           fmt::format_to(std::back_inserter(out), "\\u{:04x}", static_cast<unsigned>(c));
@@ -105,8 +118,8 @@ bool Enabled(Level level) { return level >= g_level.load(std::memory_order_relax
 
 void Log(Level level, std::string_view msg, std::initializer_list<Field> fields) {
   if (!Enabled(level)) return;
-  auto now = std::chrono::time_point_cast<std::chrono::milliseconds>(
-      std::chrono::system_clock::now());
+  auto now =
+      std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
   std::string ts = fmt::format("{:%Y-%m-%dT%H:%M:%S}Z", now);
   std::string line;
   line.reserve(128);

@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <cstring>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <variant>
 
@@ -11,7 +13,11 @@ namespace drift {
 // Why an operation failed, in words an operator can act on. Callers prepend context.
 struct Error {
   std::string message;
+  int sys_errno = 0;  // the errno behind it, when a system call failed (ENOENT: "not there")
 };
+
+// An Error for a failed system call on `what`: "<what>: <strerror>", keeping errno.
+Error SysErr(std::string_view what, int err);
 
 // Builds an Error from a fmt format string.
 template <typename... Args>
@@ -61,5 +67,9 @@ class [[nodiscard]] Result<void> {
 };
 
 using Status = Result<void>;
+
+inline Error SysErr(std::string_view what, int err) {
+  return Error{fmt::format("{}: {}", what, std::strerror(err)), err};
+}
 
 }  // namespace drift

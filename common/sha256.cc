@@ -74,7 +74,8 @@ Result<Sha256Digest> ParseSha256Hex(std::string_view hex) {
             : (c >= 'a' && c <= 'f') ? c - 'a' + 10
             : (c >= 'A' && c <= 'F') ? c - 'A' + 10
                                      : -1;
-    if (v < 0) return Err("expected a SHA-256 as 64 hex digits, found {:?} at position {}", c, i + 1);
+    if (v < 0)
+      return Err("expected a SHA-256 as 64 hex digits, found {:?} at position {}", c, i + 1);
     out[i / 2] = static_cast<std::uint8_t>(out[i / 2] | (i % 2 == 0 ? v << 4 : v));
   }
   return out;

@@ -31,7 +31,8 @@ TEST(ParseDuration, RejectsWithReason) {
   EXPECT_EQ(ParseDuration("s").error().message,
             "invalid duration \"s\"; expected e.g. 30s, 5m, 1h30m");
   EXPECT_FALSE(ParseDuration("99999999999999999999d").ok());
-  EXPECT_EQ(ParseDuration("9999999999999d").error().message, "duration \"9999999999999d\" is too long");
+  EXPECT_EQ(ParseDuration("9999999999999d").error().message,
+            "duration \"9999999999999d\" is too long");
 }
 
 TEST(FormatDuration, RoundTrips) {

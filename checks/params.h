@@ -1,0 +1,25 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/config_node.h"
+
+// Readers for parameter values that several check types share, so that every type validates a
+// unit name or a host path the same way and says the same thing when it is wrong. All of them
+// run at configuration load only and throw ConfigError positioned at the offending node.
+namespace drift::checks {
+
+// A systemd unit name as IsValidUnitName (checks/systemctl.h) defines it: 1 to 255 characters
+// from [A-Za-z0-9:_.\@-], not starting with '-' (it would read as an option) or '.'.
+std::string ReadUnitName(const ConfigNode& node);
+
+// A non-empty list of distinct systemd unit names, each as ReadUnitName.
+std::vector<std::string> ReadUnitNames(const ConfigNode& node);
+
+// An absolute path on the checked host, lexically normalised ("/usr//sbin/./x" -> "/usr/sbin/x").
+// Unlike ConfigNode::AsPath it is never resolved against the configuration file's folder: it
+// names a file on the host, which the FileSystem may serve from another root.
+std::string ReadHostPath(const ConfigNode& node);
+
+}  // namespace drift::checks

@@ -1,0 +1,72 @@
+#include "checks/systemctl.h"
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+
+namespace drift::checks {
+namespace {
+
+constexpr std::chrono::milliseconds kTimeout{10'000};
+// A state is one short word; anything longer is not an answer worth keeping.
+constexpr std::size_t kMaxOutputBytes = 64 * 1024;
+
+// systemd's ActiveState values.
+constexpr std::array<std::string_view, 8> kStates = {
+    "active",     "reloading",    "inactive",    "failed",
+    "activating", "deactivating", "maintenance", "refreshing",
+};
+
+std::string_view Trim(std::string_view s) {
+  constexpr std::string_view kSpace = " \t\r\n\v\f";
+  const auto first = s.find_first_not_of(kSpace);
+  if (first == std::string_view::npos) return {};
+  return s.substr(first, s.find_last_not_of(kSpace) - first + 1);
+}
+
+bool IsUnitNameChar(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == ':' ||
+         c == '_' || c == '.' || c == '\\' || c == '@' || c == '-';
+}
+
+}  // namespace
+
+bool IsValidUnitName(std::string_view name) {
+  if (name.empty() || name.size() > 255) return false;
+  if (name.front() == '-' || name.front() == '.') return false;
+  return std::all_of(name.begin(), name.end(), IsUnitNameChar);
+}
+
+Result<std::string> SystemctlServiceManager::ActiveState(std::string_view unit,
+                                                         Deadline deadline) const {
+  if (!IsValidUnitName(unit)) return Err("systemctl is-active {:?}: invalid unit name", unit);
+  Command command;
+  command.argv = {"systemctl", "is-active", "--", std::string(unit)};
+  command.timeout = kTimeout;
+  command.max_output_bytes = kMaxOutputBytes;
+  Result<CommandOutput> ran = commands_.Run(command, deadline);
+  if (!ran) return Err("systemctl is-active {}: {}", unit, ran.error().message);
+  const CommandOutput& output = *ran;
+  if (output.timed_out) return Err("systemctl is-active {}: timed out", unit);
+  if (output.truncated) {
+    return Err("systemctl is-active {}: output larger than {} bytes", unit, kMaxOutputBytes);
+  }
+  // is-active exits non-zero for every state but active, so only what it printed counts.
+  const std::string_view out = output.out;
+  const std::string_view state = Trim(out.substr(0, out.find('\n')));
+  if (std::find(kStates.begin(), kStates.end(), state) != kStates.end()) {
+    return std::string(state);
+  }
+  std::string_view why = Trim(output.err);
+  if (why.empty()) why = Trim(out);
+  if (why.empty()) {
+    if (output.signal != 0) {
+      return Err("systemctl is-active {}: no state printed (killed by signal {})", unit,
+                 output.signal);
+    }
+    return Err("systemctl is-active {}: no state printed (exit code {})", unit, output.exit_code);
+  }
+  return Err("systemctl is-active {}: {}", unit, why);
+}
+
+}  // namespace drift::checks

@@ -1,0 +1,117 @@
+#include "checks/types/av_edr.h"
+
+#include <fmt/format.h>
+
+#include <array>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "checks/params.h"
+
+namespace drift::checks::av_edr {
+namespace {
+
+class AvEdrCheck final : public Check {
+ public:
+  AvEdrCheck(std::string service, std::string binary, std::optional<Sha256Digest> binary_sha256,
+             bool follow_symlinks)
+      : service_(std::move(service)),
+        binary_(std::move(binary)),
+        binary_sha256_(binary_sha256),
+        follow_symlinks_(follow_symlinks) {}
+
+  CheckResult Run(const Host& host, Deadline deadline) const override {
+    if (!binary_sha256_) {
+      // Only `baseline capture` builds the check without its pin, and it calls Capture().
+      return CheckResult::Error(
+          "binary_sha256 is not pinned; pin it with `drift_exporter baseline capture`");
+    }
+    std::vector<Finding> findings;
+    std::vector<Observation> observations;
+
+    Result<std::string> state = host.services.ActiveState(service_, deadline);
+    if (!state.ok()) {
+      return CheckResult::Error(
+          fmt::format("cannot read the state of {}: {}", service_, state.error().message));
+    }
+    observations.push_back({"service_state", *state});
+    if (*state != "active") {
+      findings.push_back({"service_inactive", *state, "active", Severity::kHigh});
+    }
+
+    Result<Sha256Digest> hash = Hash(host, deadline);
+    if (!hash.ok()) {
+      // A drift already found stands (the host is drifted whatever the binary holds); with none,
+      // an unreadable binary means the check could not tell.
+      if (findings.empty()) return CheckResult::Error(hash.error().message);
+      observations.push_back({"binary_sha256", "unknown: " + hash.error().message});
+      return Conclude(std::move(findings), std::move(observations), {}, "");
+    }
+    std::string current = ToHex(*hash);
+    observations.push_back({"binary_sha256", current});
+    if (*hash != *binary_sha256_) {
+      findings.push_back(
+          {"binary_hash_mismatch", current, ToHex(*binary_sha256_), Severity::kCritical});
+    }
+    return Conclude(
+        std::move(findings), std::move(observations), {},
+        fmt::format("{} is active and {} matches its baseline SHA-256", service_, binary_));
+  }
+
+  Result<std::vector<Observation>> Capture(const Host& host, Deadline deadline) const override {
+    Result<Sha256Digest> hash = Hash(host, deadline);
+    if (!hash.ok()) return hash.error();
+    return std::vector<Observation>{{"binary_sha256", ToHex(*hash)}};
+  }
+
+ private:
+  Result<Sha256Digest> Hash(const Host& host, Deadline deadline) const {
+    // Without follow_symlinks a symlink at the binary's path is an error rather than followed,
+    // so replacing the binary with a link to another file cannot pass.
+    Result<Sha256Digest> hash = host.fs.HashFile(binary_, !follow_symlinks_, deadline);
+    if (!hash.ok()) return Err("cannot hash the agent binary: {}", hash.error().message);
+    return hash;
+  }
+
+  std::string service_;
+  std::string binary_;
+  std::optional<Sha256Digest> binary_sha256_;  // nullopt only while capturing the baseline
+  bool follow_symlinks_;
+};
+
+CheckPtr Create(const Params& params) {
+  std::string service = ReadUnitName(params.Child("service"));
+  std::string binary = ReadHostPath(params.Child("binary"));
+  // Pinned: optional here so that `baseline capture` can build the check; the loader requires it.
+  std::optional<Sha256Digest> binary_sha256;
+  if (std::optional<ConfigNode> node = params.Find("binary_sha256")) {
+    binary_sha256 = node->AsSha256();
+  }
+  std::optional<ConfigNode> follow = params.Find("follow_symlinks");
+  bool follow_symlinks = follow ? follow->AsBool() : false;
+  return std::make_unique<AvEdrCheck>(std::move(service), std::move(binary), binary_sha256,
+                                      follow_symlinks);
+}
+
+constexpr std::array<std::string_view, 1> kPinnedKeys{"binary_sha256"};
+
+constexpr std::array<ControlRef, 2> kControls{{
+    {"hipaa", "164.308(a)(5)(ii)(B)"},
+    {"hipaa", "164.312(b)"},
+}};
+
+}  // namespace
+
+const CheckType kType{
+    .name = "av_edr",
+    .default_severity = Severity::kHigh,
+    .default_controls = kControls,
+    .default_action = "restart_av_service",
+    .measures = {},
+    .create = &Create,
+    .pinned_keys = kPinnedKeys,
+};
+
+}  // namespace drift::checks::av_edr

@@ -1,0 +1,171 @@
+#include "exporter/app.h"
+
+#include <fmt/format.h>
+
+#include <charconv>
+
+#include "checks/command_journal.h"
+#include "checks/process_runner.h"
+#include "checks/rooted_fs.h"
+#include "checks/systemctl.h"
+#include "common/log.h"
+#include "exporter/pages.h"
+
+namespace drift::exporter {
+namespace {
+
+// Owns the host implementations; MakeHost hands out an aliasing pointer to `host`.
+struct OwnedHost {
+  OwnedHost(const HostSettings& settings, const Clock& clock)
+      : fs(settings.root),
+        runner(settings.command_path),
+        services(runner),
+        journal(runner),
+        host{fs, runner, services, journal, clock} {}
+  checks::RootedFileSystem fs;
+  checks::ProcessRunner runner;
+  checks::SystemctlServiceManager services;
+  checks::CommandJournal journal;
+  checks::Host host;
+};
+
+// Prometheus tells how long it will wait; answer a little before that (on_scrape mode).
+Deadline ScrapeDeadline(const HttpRequest& req) {
+  double seconds = 10;
+  if (auto h = req.Header("X-Prometheus-Scrape-Timeout-Seconds")) {
+    double parsed = 0;
+    auto [end, ec] = std::from_chars(h->data(), h->data() + h->size(), parsed);
+    if (ec == std::errc() && parsed > 0) seconds = parsed;
+  }
+  seconds = std::max(0.1, seconds - 0.5);
+  return std::chrono::steady_clock::now() +
+         std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+             std::chrono::duration<double>(seconds));
+}
+
+}  // namespace
+
+std::shared_ptr<const checks::Host> MakeHost(const HostSettings& settings, const Clock& clock) {
+  auto owned = std::make_shared<OwnedHost>(settings, clock);
+  return std::shared_ptr<const checks::Host>(owned, &owned->host);
+}
+
+std::shared_ptr<const Plan> MakePlan(Config config, const Clock& clock) {
+  auto plan = std::make_shared<Plan>();
+  plan->settings = config.scheduler;
+  plan->host = MakeHost(config.host, clock);
+  for (CheckSpec& spec : config.checks) {
+    if (spec.enabled) plan->checks.push_back(std::make_shared<const CheckSpec>(std::move(spec)));
+  }
+  return plan;
+}
+
+App::App(Options options, const Clock& clock)
+    : options_(std::move(options)),
+      clock_(clock),
+      scheduler_(Scheduler::Create(clock)),
+      exporter_metrics_(clock) {
+  std::weak_ptr<Scheduler> weak = scheduler_;
+  metrics_ = std::make_unique<MetricsCache>(
+      std::vector<std::shared_ptr<prometheus::Collectable>>{
+          std::make_shared<DriftCollector>([weak] { return weak.lock()->snapshot(); }, clock_),
+          exporter_metrics_.registry(), std::make_shared<ProcessCollector>()},
+      [weak] { return weak.lock()->snapshot()->version; });
+}
+
+App::~App() { Stop(); }
+
+void App::Start() {
+  Config config = LoadConfig(options_.config_file);
+  std::size_t total = config.checks.size();
+  std::shared_ptr<const Plan> plan;
+  try {
+    plan = MakePlan(std::move(config), clock_);
+  } catch (const std::exception& e) {
+    throw ConfigError(options_.config_file, e.what());
+  }
+  log::Info("configuration loaded", {{"file", options_.config_file},
+                                     {"checks", plan->checks.size()},
+                                     {"disabled", total - plan->checks.size()}});
+  exporter_metrics_.ConfigLoaded(true);
+  scheduler_->SetPlan(std::move(plan));
+  scheduler_->Start();
+}
+
+Status App::Reload() {
+  std::lock_guard lock(reload_mu_);
+  try {
+    Config config = LoadConfig(options_.config_file);
+    std::shared_ptr<const Plan> plan = MakePlan(std::move(config), clock_);
+    scheduler_->SetPlan(plan);
+    exporter_metrics_.ConfigLoaded(true);
+    log::Info("configuration reloaded",
+              {{"file", options_.config_file}, {"checks", plan->checks.size()}});
+    return {};
+  } catch (const std::exception& e) {
+    exporter_metrics_.ConfigLoaded(false);
+    log::Error("configuration reload failed; keeping the running configuration",
+               {{"err", e.what()}});
+    return Error{e.what()};
+  }
+}
+
+void App::Stop() {
+  if (scheduler_) scheduler_->Stop();
+}
+
+HttpResponse App::ServeMetrics(const HttpRequest& req) {
+  // on_scrape mode: run the checks now (concurrent scrapes share one run); no-op otherwise.
+  scheduler_->RefreshForScrape(ScrapeDeadline(req));
+  HttpResponse resp;
+  resp.content_type = "text/plain; version=0.0.4; charset=utf-8";
+  resp.shared_body = metrics_->Get();
+  return resp;
+}
+
+std::vector<Route> App::Routes() {
+  std::vector<Route> routes;
+  routes.push_back(
+      {"/metrics", {"GET"}, [this](const HttpRequest& req) { return ServeMetrics(req); }});
+  routes.push_back({"/", {"GET"}, [this](const HttpRequest&) {
+                      HttpResponse r;
+                      r.content_type = "text/html; charset=utf-8";
+                      r.body = RenderLandingPage(*scheduler_->snapshot(), clock_.Now(),
+                                                 scheduler_->AllRan());
+                      return r;
+                    }});
+  routes.push_back({"/checks/", {"GET"}, [this](const HttpRequest& req) {
+                      std::string_view name = std::string_view(req.path).substr(8);
+                      std::optional<std::string> page =
+                          RenderCheckPage(*scheduler_->snapshot(), name, clock_.Now());
+                      if (!page) {
+                        return HttpResponse::Text(404, fmt::format("no check named {:?}", name));
+                      }
+                      HttpResponse r;
+                      r.content_type = "text/html; charset=utf-8";
+                      r.body = std::move(*page);
+                      return r;
+                    }});
+  routes.push_back({"/-/healthy", {"GET"}, [](const HttpRequest&) {
+                      return HttpResponse::Text(200, "Healthy");
+                    }});
+  routes.push_back({"/-/ready", {"GET"}, [this](const HttpRequest&) {
+                      if (scheduler_->AllRan()) return HttpResponse::Text(200, "Ready");
+                      return HttpResponse::Text(503, "Not ready: some checks have not run yet");
+                    }});
+  routes.push_back({"/-/reload", {"POST"}, [this](const HttpRequest&) {
+                      if (!options_.enable_lifecycle) {
+                        return HttpResponse::Text(
+                            403, "Lifecycle API is not enabled; start with --web.enable-lifecycle");
+                      }
+                      Status s = Reload();
+                      if (!s.ok()) {
+                        return HttpResponse::Text(
+                            500, fmt::format("failed to reload config: {}", s.error().message));
+                      }
+                      return HttpResponse::Text(200, "Configuration reloaded");
+                    }});
+  return routes;
+}
+
+}  // namespace drift::exporter

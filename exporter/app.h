@@ -1,0 +1,58 @@
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "checks/host.h"
+#include "common/clock.h"
+#include "common/result.h"
+#include "exporter/config.h"
+#include "exporter/http_server.h"
+#include "exporter/metrics.h"
+#include "exporter/scheduler.h"
+
+namespace drift::exporter {
+
+// The production Host for these settings: a RootedFileSystem at settings.root, a ProcessRunner
+// on settings.command_path, and systemctl/journal adapters on top of it. Throws
+// std::runtime_error if the root cannot be opened (configuration time only).
+std::shared_ptr<const checks::Host> MakeHost(const HostSettings& settings, const Clock& clock);
+
+// The scheduler's plan for a loaded configuration (enabled checks only).
+std::shared_ptr<const Plan> MakePlan(Config config, const Clock& clock);
+
+// A running exporter: configuration, scheduler, metrics and the HTTP routes over them.
+// Reload() is serialised; everything else is thread-safe.
+class App {
+ public:
+  struct Options {
+    std::string config_file;
+    bool enable_lifecycle = false;  // POST /-/reload
+  };
+
+  App(Options options, const Clock& clock);
+  ~App();
+
+  // Loads the configuration and starts the scheduler. Throws ConfigError.
+  void Start();
+  // Re-reads the configuration; a bad one is logged, counted in
+  // drift_exporter_config_last_reload_successful and leaves the running one in force.
+  Status Reload();
+  void Stop();
+
+  std::vector<Route> Routes();
+  Scheduler& scheduler() { return *scheduler_; }
+
+ private:
+  HttpResponse ServeMetrics(const HttpRequest& req);
+
+  Options options_;
+  const Clock& clock_;
+  std::shared_ptr<Scheduler> scheduler_;
+  ExporterMetrics exporter_metrics_;
+  std::unique_ptr<MetricsCache> metrics_;
+  std::mutex reload_mu_;
+};
+
+}  // namespace drift::exporter

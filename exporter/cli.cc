@@ -1,0 +1,264 @@
+#include "exporter/cli.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "common/config_node.h"
+#include "common/log.h"
+#include "common/rfc3339.h"
+#include "exporter/app.h"
+#include "exporter/pages.h"
+#include "exporter/version.h"
+
+namespace drift::exporter {
+namespace {
+
+struct Flags {
+  std::string config_file = "/etc/drift_exporter/config.yml";
+  bool config_check = false;
+  HttpOptions web;
+  bool enable_lifecycle = false;
+  std::string log_level = "info";
+  std::string log_format = "logfmt";
+  std::string check_format = "table";
+  std::string baseline_out;
+};
+
+SystemClock& Wall() {
+  static SystemClock clock;
+  return clock;
+}
+
+int RunDaemon(const Flags& flags) {
+  // Signals are taken synchronously by this thread; every other thread inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGHUP);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  App app({flags.config_file, flags.enable_lifecycle}, Wall());
+  app.Start();
+  Result<std::unique_ptr<HttpServer>> server = HttpServer::Start(flags.web, app.Routes());
+  if (!server.ok()) {
+    log::Error("cannot start the web server", {{"err", server.error().message}});
+    app.Stop();
+    return 1;
+  }
+  log::Info("listening", {{"address", flags.web.listen_address}, {"port", (*server)->port()}});
+  for (;;) {
+    int sig = 0;
+    if (sigwait(&signals, &sig) != 0) continue;
+    if (sig == SIGHUP) {
+      log::Info("SIGHUP received; reloading configuration");
+      (void)app.Reload();
+      continue;
+    }
+    log::Info("shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+    break;
+  }
+  server->reset();
+  app.Stop();
+  return kExitOk;
+}
+
+nlohmann::json ResultJson(const CheckState& s) {
+  nlohmann::json findings = nlohmann::json::array();
+  for (const checks::Finding& f : s.result.findings) {
+    findings.push_back({{"cause", f.cause}, {"observed", f.observed}, {"expected", f.expected}});
+  }
+  nlohmann::json observations = nlohmann::json::object();
+  for (const checks::Observation& o : s.result.observations) observations[o.key] = o.value;
+  return {{"name", s.spec->name},
+          {"type", s.spec->type->name},
+          {"verdict", checks::VerdictName(s.result.verdict)},
+          {"severity", s.result.verdict == checks::Verdict::kDrifted
+                           ? checks::SeverityName(DriftSeverity(*s.spec, s.result))
+                           : "none"},
+          {"reason", s.result.reason},
+          {"controls", s.spec->controls_label},
+          {"recommended_action", s.spec->recommended_action},
+          {"duration_seconds", s.duration_seconds},
+          {"findings", findings},
+          {"observations", observations}};
+}
+
+// `drift_exporter check`: every enabled check once; the raw verdict of this run (the drift
+// threshold counts consecutive runs of a daemon and does not apply).
+int RunChecksOnce(const Flags& flags) {
+  Config config = LoadConfig(flags.config_file);
+  auto plan = std::const_pointer_cast<Plan>(MakePlan(std::move(config), Wall()));
+  plan->settings.mode = ScheduleMode::kOnScrape;  // no timer: only RunOnce starts runs
+  std::shared_ptr<Scheduler> scheduler = Scheduler::Create(Wall());
+  scheduler->SetPlan(plan);
+  scheduler->Start();
+  scheduler->RunOnce();
+  std::shared_ptr<const Snapshot> snap = scheduler->snapshot();
+  scheduler->Stop();
+
+  bool any_error = false;
+  bool any_drift = false;
+  nlohmann::json all = nlohmann::json::array();
+  for (const auto& s : snap->checks) {
+    any_error = any_error || s->result.verdict == checks::Verdict::kError;
+    any_drift = any_drift || s->result.verdict == checks::Verdict::kDrifted;
+    all.push_back(ResultJson(*s));
+  }
+  if (flags.check_format == "json") {
+    std::cout << all.dump(2) << "\n";
+  } else {
+    std::cout << fmt::format("{:<24} {:<11} {:<10} {:<9} {}\n", "CHECK", "TYPE", "VERDICT",
+                             "SEVERITY", "REASON");
+    for (const nlohmann::json& r : all) {
+      std::cout << fmt::format("{:<24} {:<11} {:<10} {:<9} {}\n", r["name"].get<std::string>(),
+                               r["type"].get<std::string>(), r["verdict"].get<std::string>(),
+                               r["severity"].get<std::string>(), r["reason"].get<std::string>());
+    }
+  }
+  return any_error ? kExitUsage : any_drift ? kExitDrift : kExitOk;
+}
+
+// Writes `text` to `path` through a temporary file and a rename, so a reader never sees half.
+Status WriteFileAtomically(const std::string& path, const std::string& text) {
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out << text;
+    out.flush();
+    if (!out) return Err("cannot write {}: {}", tmp, std::strerror(errno));
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) return Err("cannot rename {} to {}: {}", tmp, path, ec.message());
+  return {};
+}
+
+int RunBaselineCapture(const Flags& flags) {
+  Config config = LoadConfig(flags.config_file, {.require_pins = false});
+  std::shared_ptr<const checks::Host> host = MakeHost(config.host, Wall());
+  std::string yaml = fmt::format(
+      "# drift_exporter baseline: the pinned state of a known-good host, captured at {}\n"
+      "# by `drift_exporter baseline capture --config.file={}`.\n"
+      "# Review it before relying on it: whatever this host runs now becomes the baseline.\n"
+      "checks:\n",
+      FormatRfc3339(Wall().Now()), flags.config_file);
+  int failures = 0;
+  int captured = 0;
+  for (const CheckSpec& spec : config.checks) {
+    if (!spec.enabled) continue;
+    Result<std::vector<checks::Observation>> pins =
+        spec.check->Capture(*host, std::chrono::steady_clock::now() + spec.timeout);
+    if (!pins.ok()) {
+      std::cerr << fmt::format("{}: cannot capture: {}\n", spec.name, pins.error().message);
+      ++failures;
+      continue;
+    }
+    if (pins->empty()) continue;
+    yaml += fmt::format("  {}:\n", spec.name);
+    for (const checks::Observation& o : *pins) {
+      // A whole number stays a plain scalar, or the loader would read it as a string and reject
+      // it where an integer is expected (expected_generation); anything else is quoted.
+      const bool integer =
+          !o.value.empty() && o.value.size() <= 18 && o.value.front() != '0' &&
+          std::all_of(o.value.begin(), o.value.end(), [](char c) { return c >= '0' && c <= '9'; });
+      yaml +=
+          fmt::format("    {}: {}\n", o.key, integer ? o.value : nlohmann::json(o.value).dump());
+    }
+    ++captured;
+  }
+  if (failures > 0) {
+    std::cerr << fmt::format("baseline not written: {} check(s) could not be captured\n", failures);
+    return kExitDrift;
+  }
+  if (Status s = WriteFileAtomically(flags.baseline_out, yaml); !s.ok()) {
+    std::cerr << s.error().message << "\n";
+    return kExitDrift;
+  }
+  std::cout << fmt::format("wrote {} with the pins of {} check(s)\n", flags.baseline_out, captured);
+  return kExitOk;
+}
+
+}  // namespace
+
+int RunCli(int argc, char** argv) {
+  Flags flags;
+  CLI::App cli{
+      "drift_exporter: checks this host against a declared baseline and exports "
+      "drift for Prometheus."};
+  cli.set_version_flag("--version", fmt::format("drift_exporter {} (revision {}, {})", kVersion,
+                                                kRevision, kCompiler));
+  cli.fallthrough();
+  cli.add_option("--config.file", flags.config_file, "Configuration file")->capture_default_str();
+  cli.add_flag("--config.check", flags.config_check,
+               "Validate the configuration and exit (0 valid, 2 invalid)");
+  cli.add_option("--web.listen-address", flags.web.listen_address,
+                 "Address to listen on: host:port, [ipv6]:port or :port for every address")
+      ->capture_default_str();
+  cli.add_option("--web.max-connections", flags.web.max_connections,
+                 "Connections served at once (one thread each)")
+      ->check(CLI::Range(2, 1024))
+      ->capture_default_str();
+  cli.add_flag("--web.enable-lifecycle", flags.enable_lifecycle,
+               "Enable POST /-/reload (SIGHUP always reloads)");
+  cli.add_option("--log.level", flags.log_level, "debug, info, warn or error")
+      ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
+      ->capture_default_str();
+  cli.add_option("--log.format", flags.log_format, "logfmt or json")
+      ->check(CLI::IsMember({"logfmt", "json"}))
+      ->capture_default_str();
+
+  CLI::App* check = cli.add_subcommand(
+      "check",
+      "Run every check once and print the results; exit 0 all compliant, 1 drift, 2 "
+      "error");
+  check->add_option("--format", flags.check_format, "table or json")
+      ->check(CLI::IsMember({"table", "json"}))
+      ->capture_default_str();
+  CLI::App* baseline = cli.add_subcommand("baseline", "Baseline files");
+  baseline->require_subcommand(1);
+  CLI::App* capture = baseline->add_subcommand(
+      "capture",
+      "Write a baseline file with this host's current pinned values (hashes, generation)");
+  capture->add_option("--out", flags.baseline_out, "Baseline file to write")->required();
+
+  try {
+    cli.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = cli.exit(e);
+    return code == 0 ? kExitOk : kExitUsage;
+  }
+  log::Configure(log::ParseLevelOr(flags.log_level, log::Level::kInfo),
+                 flags.log_format == "json" ? log::Format::kJson : log::Format::kLogfmt);
+  try {
+    if (flags.config_check) {
+      Config config = LoadConfig(flags.config_file);
+      std::cout << fmt::format("{}: valid ({} checks)\n", flags.config_file, config.checks.size());
+      return kExitOk;
+    }
+    if (check->parsed()) return RunChecksOnce(flags);
+    if (capture->parsed()) return RunBaselineCapture(flags);
+    return RunDaemon(flags);
+  } catch (const ConfigError& e) {
+    std::cerr << e.what() << "\n";
+    return kExitUsage;
+  } catch (const std::exception& e) {
+    // Start-up failures outside the YAML itself, e.g. a host root that cannot be opened.
+    std::cerr << flags.config_file << ": " << e.what() << "\n";
+    return kExitUsage;
+  }
+}
+
+}  // namespace drift::exporter

@@ -1,0 +1,13 @@
+#pragma once
+
+namespace drift::exporter {
+
+// Exit codes shared by every command.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitDrift = 1;  // `check`: some check drifted; `baseline capture`: failed
+inline constexpr int kExitUsage = 2;  // bad flags or bad configuration
+
+// The drift_exporter command line: the daemon by default, plus `check` and `baseline capture`.
+int RunCli(int argc, char** argv);
+
+}  // namespace drift::exporter

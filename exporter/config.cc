@@ -1,0 +1,247 @@
+#include "exporter/config.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <sstream>
+
+#include "checks/registry.h"
+#include "common/config_node.h"
+
+namespace drift::exporter {
+namespace {
+
+using std::chrono::milliseconds;
+
+bool IsNameChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+         c == '-' || c == '.';
+}
+
+// Check names are label values and URL path segments: keep them plain.
+std::string ReadCheckName(const ConfigNode& node) {
+  std::string name = node.AsString();
+  bool ok = !name.empty() && name.size() <= 64 && std::isalnum(static_cast<unsigned char>(name[0]));
+  ok = ok && std::all_of(name.begin(), name.end(), IsNameChar);
+  if (!ok) {
+    node.Fail(
+        fmt::format("expected a name of letters, digits, '_', '-', '.' (at most 64, "
+                    "starting with a letter or digit), got {:?}",
+                    name));
+  }
+  return name;
+}
+
+bool IsIdentifier(std::string_view s) {
+  return !s.empty() && s.size() <= 64 && std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+  });
+}
+
+std::vector<Control> ReadControls(const std::optional<ConfigNode>& node,
+                                  const checks::CheckType& type) {
+  // Per framework: a configured framework replaces that framework's defaults; others stay.
+  std::map<std::string, std::vector<std::string>> by_framework;
+  std::vector<std::string> order;
+  for (const checks::ControlRef& c : type.default_controls) {
+    std::string fw(c.framework);
+    if (!by_framework.contains(fw)) order.push_back(fw);
+    by_framework[fw].emplace_back(c.id);
+  }
+  std::vector<std::pair<std::string, ConfigNode>> entries;
+  if (node) entries = node->Entries();
+  for (const auto& [framework, ids] : entries) {
+    if (!IsIdentifier(framework)) {
+      ids.Fail(
+          fmt::format("framework name {:?} must be lower case letters, digits and '_'", framework));
+    }
+    std::vector<std::string> list;
+    for (const ConfigNode& id_node : ids.Items()) {
+      std::string id = id_node.AsString();
+      bool ok = !id.empty() && id.size() <= 64 && std::none_of(id.begin(), id.end(), [](char c) {
+        return c == ',' || c == ';' || c == ':' || static_cast<unsigned char>(c) <= ' ';
+      });
+      if (!ok)
+        id_node.Fail(
+            fmt::format("expected a control id without spaces, ',', ';' or ':', got {:?}", id));
+      list.push_back(id);
+    }
+    if (!by_framework.contains(framework)) order.push_back(framework);
+    by_framework[framework] = std::move(list);
+  }
+  std::vector<Control> out;
+  for (const std::string& fw : order) {
+    for (const std::string& id : by_framework[fw]) out.push_back({fw, id});
+  }
+  return out;
+}
+
+std::string ControlsLabel(const std::vector<Control>& controls) {
+  std::string out;
+  std::string_view last;
+  for (const Control& c : controls) {
+    if (c.framework != last) {
+      if (!out.empty()) out += ';';
+      out += c.framework;
+      out += ':';
+      last = c.framework;
+    } else {
+      out += ',';
+    }
+    out += c.id;
+  }
+  return out;
+}
+
+std::string TypeNames() {
+  std::string out;
+  for (const checks::CheckType* t : checks::AllCheckTypes()) {
+    if (!out.empty()) out += ", ";
+    out += t->name;
+  }
+  return out;
+}
+
+SourceFile HashSource(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return {path, Sha256Of(text.str())};
+}
+
+HostSettings ReadHost(const std::optional<ConfigNode>& node) {
+  HostSettings host;
+  host.command_path = DefaultCommandPath();
+  if (!node) return host;
+  if (auto root = node->Find("root")) host.root = root->AsPath().string();
+  if (auto path = node->Find("command_path")) {
+    host.command_path.clear();
+    for (const ConfigNode& dir : path->Items()) host.command_path.push_back(dir.AsPath().string());
+    if (host.command_path.empty()) path->Fail("expected at least one directory");
+  }
+  return host;
+}
+
+SchedulerSettings ReadScheduler(const std::optional<ConfigNode>& node, milliseconds* timeout) {
+  SchedulerSettings s;
+  if (!node) return s;
+  if (auto mode = node->Find("mode")) {
+    std::string m = mode->AsString();
+    if (m == "interval") {
+      s.mode = ScheduleMode::kInterval;
+    } else if (m == "on_scrape") {
+      s.mode = ScheduleMode::kOnScrape;
+    } else {
+      mode->Fail(fmt::format("expected interval or on_scrape, got {:?}", m));
+    }
+  }
+  s.interval = node->GetDuration("interval", s.interval);
+  s.min_interval = node->GetDuration("min_interval", s.min_interval);
+  s.concurrency = static_cast<int>(node->GetInt("concurrency", s.concurrency, 1, 64));
+  *timeout = node->GetDuration("timeout", *timeout);
+  return s;
+}
+
+}  // namespace
+
+std::vector<std::string> DefaultCommandPath() {
+  return {"/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"};
+}
+
+Config LoadConfig(const std::string& path, LoadOptions options) {
+  ConfigNode root = ConfigNode::Load(path);
+  Config config;
+  config.files.push_back(HashSource(path));
+  config.host = ReadHost(root.Find("host"));
+  milliseconds default_timeout{30'000};
+  config.scheduler = ReadScheduler(root.Find("scheduler"), &default_timeout);
+
+  // The baseline file holds per-check params captured from a known-good host.
+  std::optional<ConfigNode> baseline_root;
+  std::map<std::string, ConfigNode> baseline_entries;
+  if (auto file = root.Find("baseline_file")) {
+    std::string baseline_path = file->AsPath().string();
+    baseline_root = ConfigNode::Load(baseline_path);
+    config.files.push_back(HashSource(baseline_path));
+    for (auto& [name, entry] : baseline_root->Child("checks").Entries()) {
+      baseline_entries.emplace(name, entry);
+    }
+  }
+
+  ConfigNode checks_node = root.Child("checks");
+  std::vector<ConfigNode> items = checks_node.Items();
+  if (items.empty()) checks_node.Fail("expected at least one check");
+  std::map<std::string, int> first_line;
+  for (const ConfigNode& item : items) {
+    CheckSpec spec;
+    ConfigNode name_node = item.Child("name");
+    spec.name = ReadCheckName(name_node);
+    if (auto [it, inserted] = first_line.emplace(spec.name, name_node.line()); !inserted) {
+      name_node.Fail(fmt::format("duplicate check name; first used at line {}", it->second));
+    }
+    ConfigNode type_node = item.Child("type");
+    std::string type_name = type_node.AsString();
+    spec.type = checks::FindCheckType(type_name);
+    if (spec.type == nullptr) {
+      type_node.Fail(
+          fmt::format("unknown check type {:?}; expected one of: {}", type_name, TypeNames()));
+    }
+    spec.enabled = item.GetBool("enabled", true);
+    spec.severity = spec.type->default_severity;
+    if (auto sev = item.Find("severity")) {
+      Result<checks::Severity> parsed = checks::ParseSeverity(sev->AsString());
+      if (!parsed.ok()) sev->Fail(parsed.error().message);
+      spec.severity = *parsed;
+      spec.severity_configured = true;
+    }
+    spec.controls = ReadControls(item.Find("controls"), *spec.type);
+    spec.controls_label = ControlsLabel(spec.controls);
+    spec.recommended_action = std::string(spec.type->default_action);
+    if (auto action = item.Find("recommended_action")) {
+      spec.recommended_action = action->AsString();
+      if (!IsIdentifier(spec.recommended_action)) {
+        action->Fail(
+            fmt::format("expected a runbook name in lower case letters, digits and '_', "
+                        "got {:?}",
+                        spec.recommended_action));
+      }
+    }
+    spec.drift_threshold = static_cast<int>(item.GetInt("drift_threshold", 1, 1, 1000));
+    spec.timeout = item.GetDuration("timeout", default_timeout);
+
+    std::optional<ConfigNode> baseline;
+    if (auto it = baseline_entries.find(spec.name); it != baseline_entries.end()) {
+      baseline = it->second;
+    }
+    checks::Params params(item, item.Find("params"), baseline);
+    spec.check = spec.type->create(params);
+    if (options.require_pins) {
+      for (std::string_view key : spec.type->pinned_keys) {
+        if (!params.Find(key)) {
+          ConfigNode at = item.Find("params").value_or(item);
+          throw ConfigError(at.file(), at.line(), at.column(),
+                            fmt::format("{}.params.{}", item.path(), key),
+                            "required key missing; pin it from a known-good host with "
+                            "`drift_exporter baseline capture`");
+        }
+      }
+    }
+    config.checks.push_back(std::move(spec));
+  }
+
+  if (baseline_root) {
+    for (auto& [name, entry] : baseline_entries) {
+      if (!first_line.contains(name)) {
+        entry.Fail(fmt::format("no check named {:?} in {}", name, path));
+      }
+    }
+    baseline_root->Finish();
+  }
+  root.Finish();
+  return config;
+}
+
+}  // namespace drift::exporter

@@ -1,0 +1,73 @@
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "checks/check.h"
+#include "common/sha256.h"
+
+namespace drift::exporter {
+
+struct Control {
+  std::string framework;  // "hipaa", "soc2", "pci_dss", "nist_800_53", ...
+  std::string id;         // "164.312(a)(1)", "CC7.1", ...
+};
+
+// One configured check with its metadata. Immutable once loaded; shared by the scheduler's runs.
+struct CheckSpec {
+  std::string name;
+  const checks::CheckType* type = nullptr;
+  std::shared_ptr<const checks::Check> check;
+  checks::Severity severity = checks::Severity::kHigh;  // configured, or the type's default
+  bool severity_configured = false;  // a configured severity overrides every drift cause's own
+  std::vector<Control> controls;
+  std::string controls_label;  // "hipaa:164.312(a)(1),164.312(e)(1);soc2:CC7.1"
+  std::string recommended_action;
+  bool enabled = true;
+  int drift_threshold = 1;  // consecutive drifted runs before the check counts as drifted
+  std::chrono::milliseconds timeout{30'000};
+};
+
+enum class ScheduleMode { kInterval, kOnScrape };
+
+struct SchedulerSettings {
+  ScheduleMode mode = ScheduleMode::kInterval;
+  std::chrono::milliseconds interval{60'000};      // interval mode: how often every check runs
+  std::chrono::milliseconds min_interval{15'000};  // on_scrape mode: at most one run per this
+  int concurrency = 4;                             // checks running at once
+};
+
+struct HostSettings {
+  std::string root = "/";
+  std::vector<std::string> command_path;
+};
+
+// A file the configuration was read from, for the record of what was loaded.
+struct SourceFile {
+  std::string path;
+  Sha256Digest sha256{};
+};
+
+struct Config {
+  HostSettings host;
+  SchedulerSettings scheduler;
+  std::vector<CheckSpec> checks;  // in file order, disabled ones included
+  std::vector<SourceFile> files;  // the config file, then the baseline file if any
+};
+
+struct LoadOptions {
+  // False only for `baseline capture`, which builds checks before their pins exist.
+  bool require_pins = true;
+};
+
+// Reads and validates the whole configuration (and the baseline file it names). Relative paths
+// resolve against the folder of the file they appear in. Throws ConfigError
+// ("file:line:col: key: what was expected") on the first problem.
+Config LoadConfig(const std::string& path, LoadOptions options = {});
+
+// The default search path for programs checks run.
+std::vector<std::string> DefaultCommandPath();
+
+}  // namespace drift::exporter

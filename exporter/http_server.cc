@@ -1,0 +1,160 @@
+#include "exporter/http_server.h"
+
+#include <civetweb.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cstring>
+
+#include "common/log.h"
+
+namespace drift::exporter {
+namespace {
+
+int LogMessage(const mg_connection*, const char* message) {
+  log::Warn("http server", {{"err", message}});
+  return 1;
+}
+
+bool ValidPort(std::string_view p) {
+  int port = -1;
+  auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), port);
+  return ec == std::errc() && end == p.data() + p.size() && port >= 0 && port <= 65535;
+}
+
+}  // namespace
+
+std::optional<std::string_view> HttpRequest::Header(const char* name) const {
+  const char* v = mg_get_header(conn, name);
+  if (v == nullptr) return std::nullopt;
+  return std::string_view(v);
+}
+
+HttpResponse HttpResponse::Text(int status, std::string body) {
+  HttpResponse r;
+  r.status = status;
+  r.body = std::move(body);
+  if (!r.body.empty() && r.body.back() != '\n') r.body += '\n';
+  return r;
+}
+
+Result<std::string> CivetListenSpec(std::string_view address) {
+  std::size_t colon = address.rfind(':');
+  if (colon == std::string_view::npos) {
+    return Err("invalid listen address {:?}; expected host:port, [ipv6]:port or :port", address);
+  }
+  std::string_view host = address.substr(0, colon);
+  std::string_view port = address.substr(colon + 1);
+  if (!ValidPort(port)) {
+    return Err("invalid port in listen address {:?}; expected 0 to 65535", address);
+  }
+  if (host.empty()) return fmt::format("+{}", port);  // every IPv4 and IPv6 address
+  if (host.front() == '[') {
+    if (host.back() != ']') return Err("invalid listen address {:?}", address);
+    return fmt::format("{}:{}", host, port);
+  }
+  if (host == "localhost") host = "127.0.0.1";
+  if (host.find_first_not_of("0123456789.") != std::string_view::npos) {
+    return Err("invalid listen address {:?}; use an IP address, not a host name", address);
+  }
+  return fmt::format("{}:{}", host, port);
+}
+
+Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpOptions& options,
+                                                      std::vector<Route> routes) {
+  Result<std::string> ports = CivetListenSpec(options.listen_address);
+  if (!ports.ok()) return ports.error();
+  static const unsigned kInit = mg_init_library(0);
+  (void)kInit;
+  std::unique_ptr<HttpServer> server(new HttpServer());
+  server->routes_ = std::move(routes);
+  std::string threads = std::to_string(options.max_connections);
+  const char* civet_options[] = {"listening_ports",
+                                 ports->c_str(),
+                                 "num_threads",
+                                 threads.c_str(),
+                                 "tcp_nodelay",
+                                 "1",
+                                 "enable_keep_alive",
+                                 "yes",
+                                 "keep_alive_timeout_ms",
+                                 "10000",
+                                 "request_timeout_ms",
+                                 "10000",
+                                 "max_request_size",
+                                 "16384",
+                                 "enable_directory_listing",
+                                 "no",
+                                 "decode_url",
+                                 "yes",
+                                 nullptr};
+  mg_callbacks callbacks{};
+  callbacks.log_message = &LogMessage;
+  char error_text[256] = "";
+  unsigned error_code = 0;
+  mg_error_data error{&error_code, error_text, sizeof error_text};
+  mg_init_data init{&callbacks, server.get(), civet_options};
+  server->ctx_ = mg_start2(&init, &error);
+  if (server->ctx_ == nullptr) {
+    return Err("cannot listen on {}: {}", options.listen_address,
+               error_text[0] != '\0' ? error_text : "civetweb failed to start");
+  }
+  mg_set_request_handler(server->ctx_, "/", &HttpServer::Dispatch, server.get());
+  mg_server_port bound[4] = {};
+  int n = mg_get_server_ports(server->ctx_, 4, bound);
+  server->port_ = n > 0 ? bound[0].port : 0;
+  return server;
+}
+
+HttpServer::~HttpServer() {
+  if (ctx_ != nullptr) mg_stop(ctx_);
+}
+
+int HttpServer::Dispatch(mg_connection* conn, void* self_ptr) {
+  auto* self = static_cast<HttpServer*>(self_ptr);
+  const mg_request_info* info = mg_get_request_info(conn);
+  HttpRequest req;
+  req.conn = conn;
+  req.method = info->request_method != nullptr ? info->request_method : "";
+  req.path = info->local_uri != nullptr ? info->local_uri : "/";
+  req.query = info->query_string != nullptr ? info->query_string : "";
+  req.remote_addr = info->remote_addr;
+
+  HttpResponse resp;
+  const Route* route = nullptr;
+  for (const Route& r : self->routes_) {
+    bool prefix = r.path.size() > 1 && r.path.back() == '/';
+    if (prefix ? req.path.starts_with(r.path) && req.path.size() > r.path.size()
+               : req.path == r.path) {
+      route = &r;
+      break;
+    }
+  }
+  if (route == nullptr) {
+    resp = HttpResponse::Text(404, fmt::format("404 page not found: {}", req.path));
+  } else {
+    std::string method = req.method == "HEAD" ? "GET" : req.method;
+    if (std::find(route->methods.begin(), route->methods.end(), method) == route->methods.end()) {
+      std::string allow;
+      for (const std::string& m : route->methods) allow += (allow.empty() ? "" : ", ") + m;
+      resp =
+          HttpResponse::Text(405, fmt::format("method {} not allowed; use {}", req.method, allow));
+      resp.headers.emplace_back("Allow", allow);
+    } else {
+      resp = route->handler(req);
+    }
+  }
+
+  const std::string& body = resp.shared_body ? *resp.shared_body : resp.body;
+  std::string length = std::to_string(body.size());
+  mg_response_header_start(conn, resp.status);
+  mg_response_header_add(conn, "Content-Type", resp.content_type.c_str(), -1);
+  mg_response_header_add(conn, "Content-Length", length.c_str(), -1);
+  for (const auto& [k, v] : resp.headers) mg_response_header_add(conn, k.c_str(), v.c_str(), -1);
+  mg_response_header_send(conn);
+  if (req.method != "HEAD") mg_write(conn, body.data(), body.size());
+  return resp.status;
+}
+
+}  // namespace drift::exporter

@@ -1,0 +1,78 @@
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+
+struct mg_context;
+struct mg_connection;
+
+namespace drift::exporter {
+
+struct HttpRequest {
+  std::string method;
+  std::string path;   // decoded, without the query
+  std::string query;  // raw, without '?'
+  std::string remote_addr;
+  const mg_connection* conn = nullptr;
+  // A request header, or nullopt.
+  std::optional<std::string_view> Header(const char* name) const;
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string content_type = "text/plain; charset=utf-8";
+  std::string body;
+  std::shared_ptr<const std::string> shared_body;  // served instead of body when set (no copy)
+  std::vector<std::pair<std::string, std::string>> headers;
+
+  static HttpResponse Text(int status, std::string body);
+};
+
+// One route: exact path, or a prefix when the path ends in '/'. Methods other than `methods`
+// get 405 with an Allow header.
+struct Route {
+  std::string path;
+  std::vector<std::string> methods;
+  std::function<HttpResponse(const HttpRequest&)> handler;
+};
+
+struct HttpOptions {
+  std::string listen_address = ":9968";  // host:port, [v6]:port or :port (all interfaces)
+  int max_connections = 32;              // worker threads; each keeps one keep-alive connection
+};
+
+// civetweb with no document root (it serves no files), TCP_NODELAY, bounded threads, request
+// size and keep-alive limits, routing to handlers. Handlers run on civetweb's worker threads and
+// must be thread-safe.
+class HttpServer {
+ public:
+  // Starts listening. Returns an error saying why it could not (bad address, port in use).
+  static Result<std::unique_ptr<HttpServer>> Start(const HttpOptions& options,
+                                                   std::vector<Route> routes);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // The TCP port actually bound (useful with port 0).
+  int port() const { return port_; }
+
+ private:
+  HttpServer() = default;
+  static int Dispatch(mg_connection* conn, void* self);
+
+  mg_context* ctx_ = nullptr;
+  std::vector<Route> routes_;
+  int port_ = 0;
+};
+
+// Translates a Go-style listen address into civetweb's listening_ports syntax.
+Result<std::string> CivetListenSpec(std::string_view address);
+
+}  // namespace drift::exporter

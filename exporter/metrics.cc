@@ -1,0 +1,307 @@
+#include "exporter/metrics.h"
+
+#include <dirent.h>
+#include <fmt/format.h>
+#include <prometheus/text_serializer.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "checks/registry.h"
+#include "exporter/version.h"
+
+namespace drift::exporter {
+namespace {
+
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+using prometheus::MetricType;
+
+constexpr std::string_view kCached =
+    " Cached: from the check's latest run (drift_check_last_run_timestamp_seconds), not from "
+    "this scrape.";
+
+MetricFamily Family(std::string name, std::string_view help, MetricType type) {
+  MetricFamily f;
+  f.name = std::move(name);
+  f.help = std::string(help);
+  f.type = type;
+  return f;
+}
+
+void AddGauge(MetricFamily& f, std::vector<ClientMetric::Label> labels, double value) {
+  ClientMetric m;
+  m.label = std::move(labels);
+  if (f.type == MetricType::Counter) {
+    m.counter.value = value;
+  } else {
+    m.gauge.value = value;
+  }
+  f.metric.push_back(std::move(m));
+}
+
+}  // namespace
+
+DriftCollector::DriftCollector(std::function<std::shared_ptr<const Snapshot>()> snapshot,
+                               const Clock& clock)
+    : snapshot_(std::move(snapshot)), clock_(clock) {}
+
+std::vector<MetricFamily> DriftCollector::Collect() const {
+  std::shared_ptr<const Snapshot> snap = snapshot_();
+  const double now = ToUnixSeconds(clock_.Now());
+  std::string cached(kCached);
+
+  MetricFamily drifted = Family(
+      "drift_check_drifted",
+      "1 while the check has found drift for drift_threshold consecutive runs, else 0. Absent "
+      "until the check has given a verdict; an erroring check keeps its last verdict." +
+          cached,
+      MetricType::Gauge);
+  MetricFamily severity =
+      Family("drift_check_severity",
+             "Severity of the check's current drift: 0 none (compliant), 1 low, 2 medium, 3 high, "
+             "4 critical." +
+                 cached,
+             MetricType::Gauge);
+  MetricFamily age = Family(
+      "drift_check_drift_age_seconds",
+      "Seconds since the check's current drift was first seen, 0 when compliant. Computed at "
+      "scrape time from the cached drift start.",
+      MetricType::Gauge);
+  MetricFamily success =
+      Family("drift_check_success",
+             "1 if the check's latest run gave a verdict, 0 if it failed or timed out (see the "
+             "check's page for the reason)." +
+                 cached,
+             MetricType::Gauge);
+  MetricFamily last_run = Family("drift_check_last_run_timestamp_seconds",
+                                 "Unix time the check's latest run finished.", MetricType::Gauge);
+  MetricFamily duration =
+      Family("drift_check_duration_seconds", "How long the check's latest run took." + cached,
+             MetricType::Gauge);
+  MetricFamily info = Family(
+      "drift_check_info",
+      "Static metadata of each configured check, value 1: type, configured severity, compliance "
+      "controls (framework:id,id;framework:id) and the runbook that heals it.",
+      MetricType::Gauge);
+  MetricFamily controls =
+      Family("drift_control_drifted",
+             "1 if any check mapped to this compliance control is drifted, else 0." + cached,
+             MetricType::Gauge);
+  MetricFamily by_state =
+      Family("drift_checks",
+             "Number of enabled checks by state: compliant, drifted, error (latest run failed), "
+             "pending (not run yet)." +
+                 cached,
+             MetricType::Gauge);
+
+  // Measures: one family per name, in the order the check types declare them.
+  std::map<std::string_view, MetricFamily> measures;
+  std::vector<std::string_view> measure_order;
+  std::map<std::pair<std::string, std::string>, bool> control_state;
+  std::map<std::string, double> counts{
+      {"compliant", 0}, {"drifted", 0}, {"error", 0}, {"pending", 0}};
+
+  for (const auto& state : snap->checks) {
+    const CheckSpec& spec = *state->spec;
+    ClientMetric::Label check{"check", spec.name};
+    AddGauge(info,
+             {check,
+              {"type", std::string(spec.type->name)},
+              {"severity", std::string(checks::SeverityName(spec.severity))},
+              {"controls", spec.controls_label},
+              {"recommended_action", spec.recommended_action}},
+             1);
+    if (state->known) {
+      AddGauge(drifted, {check}, state->drifted ? 1 : 0);
+      AddGauge(severity, {check}, static_cast<double>(state->severity));
+      AddGauge(age, {check},
+               state->drifted ? std::max(0.0, now - ToUnixSeconds(state->drift_since)) : 0);
+    }
+    if (state->ran) {
+      AddGauge(success, {check}, state->success ? 1 : 0);
+      AddGauge(last_run, {check}, ToUnixSeconds(state->last_run));
+      AddGauge(duration, {check}, state->duration_seconds);
+    }
+    for (const Control& c : spec.controls) {
+      bool& d = control_state[{c.framework, c.id}];
+      d = d || (state->known && state->drifted);
+    }
+    const char* bucket = !state->ran       ? "pending"
+                         : !state->success ? "error"
+                         : state->drifted  ? "drifted"
+                                           : "compliant";
+    counts[bucket] += 1;
+    for (const checks::MeasureSpec& m : spec.type->measures) {
+      if (!measures.contains(m.name)) {
+        measures.emplace(
+            m.name, Family(std::string(m.name), std::string(m.help) + cached, MetricType::Gauge));
+        measure_order.push_back(m.name);
+      }
+    }
+    for (const checks::MeasureValue& v : state->result.measures) {
+      auto it = measures.find(v.name);
+      if (it != measures.end()) AddGauge(it->second, {check}, v.value);
+    }
+  }
+  for (const auto& [key, d] : control_state) {
+    AddGauge(controls, {{"framework", key.first}, {"control", key.second}}, d ? 1 : 0);
+  }
+  for (const auto& [state_name, n] : counts) AddGauge(by_state, {{"state", state_name}}, n);
+
+  std::vector<MetricFamily> out;
+  for (MetricFamily* f : {&drifted, &severity, &age, &success, &last_run, &duration, &info}) {
+    out.push_back(std::move(*f));
+  }
+  for (std::string_view name : measure_order) {
+    if (!measures[name].metric.empty()) out.push_back(std::move(measures[name]));
+  }
+  out.push_back(std::move(controls));
+  out.push_back(std::move(by_state));
+  return out;
+}
+
+ProcessCollector::ProcessCollector() {
+  // Boot time from /proc/stat plus the process start in clock ticks since boot.
+  std::ifstream stat("/proc/stat");
+  std::string key;
+  double btime = 0;
+  while (stat >> key) {
+    if (key == "btime") {
+      stat >> btime;
+      break;
+    }
+    stat.ignore(1 << 20, '\n');
+  }
+  std::ifstream self("/proc/self/stat");
+  std::string line;
+  std::getline(self, line);
+  std::istringstream fields(line.substr(line.rfind(')') + 2));
+  std::string field;
+  for (int i = 3; i <= 22 && fields >> field; ++i) {
+    if (i == 22)
+      start_time_seconds_ = btime + std::stod(field) / static_cast<double>(sysconf(_SC_CLK_TCK));
+  }
+}
+
+std::vector<MetricFamily> ProcessCollector::Collect() const {
+  std::vector<MetricFamily> out;
+  char buf[1024];
+  FILE* f = std::fopen("/proc/self/stat", "re");
+  if (f == nullptr) return out;
+  std::size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+  std::fclose(f);
+  buf[n] = '\0';
+  const char* after = std::strrchr(buf, ')');
+  if (after == nullptr) return out;
+  // Fields after "pid (comm) ": state(3) ... utime(14) stime(15) ... vsize(23) rss(24).
+  unsigned long utime = 0, stime = 0, vsize = 0;
+  long rss = 0;
+  if (std::sscanf(after + 2,
+                  "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu %*d %*d %*d %*d %*d %*d "
+                  "%*u %lu %ld",
+                  &utime, &stime, &vsize, &rss) != 4) {
+    return out;
+  }
+  const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
+  const double page = static_cast<double>(sysconf(_SC_PAGESIZE));
+  int fds = 0;
+  if (DIR* d = ::opendir("/proc/self/fd")) {
+    while (struct dirent* e = ::readdir(d)) fds += e->d_name[0] != '.';
+    ::closedir(d);
+    --fds;  // the descriptor opendir itself holds
+  }
+  struct rlimit lim {};
+  ::getrlimit(RLIMIT_NOFILE, &lim);
+
+  auto one = [&](std::string name, std::string_view help, MetricType type, double v) {
+    MetricFamily fam = Family(std::move(name), help, type);
+    AddGauge(fam, {}, v);
+    out.push_back(std::move(fam));
+  };
+  one("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.",
+      MetricType::Counter, static_cast<double>(utime + stime) / ticks);
+  one("process_open_fds", "Number of open file descriptors.", MetricType::Gauge, fds);
+  one("process_max_fds", "Maximum number of open file descriptors.", MetricType::Gauge,
+      static_cast<double>(lim.rlim_cur));
+  one("process_virtual_memory_bytes", "Virtual memory size in bytes.", MetricType::Gauge,
+      static_cast<double>(vsize));
+  one("process_resident_memory_bytes", "Resident memory size in bytes.", MetricType::Gauge,
+      static_cast<double>(rss) * page);
+  one("process_start_time_seconds", "Start time of the process since unix epoch in seconds.",
+      MetricType::Gauge, start_time_seconds_);
+  return out;
+}
+
+ExporterMetrics::ExporterMetrics(const Clock& clock)
+    : clock_(clock),
+      registry_(std::make_shared<prometheus::Registry>()),
+      reload_successful_(prometheus::BuildGauge()
+                             .Name("drift_exporter_config_last_reload_successful")
+                             .Help("1 if the last configuration load succeeded, 0 if it failed "
+                                   "(the previous configuration stays in force).")
+                             .Register(*registry_)
+                             .Add({})),
+      reload_success_time_(prometheus::BuildGauge()
+                               .Name("drift_exporter_config_last_reload_success_timestamp_seconds")
+                               .Help("Unix time of the last successful configuration load.")
+                               .Register(*registry_)
+                               .Add({})) {
+  prometheus::BuildGauge()
+      .Name("drift_exporter_build_info")
+      .Help("Version, git revision and compiler drift_exporter was built from, value 1.")
+      .Register(*registry_)
+      .Add({{"version", kVersion}, {"revision", kRevision}, {"compiler", kCompiler}})
+      .Set(1);
+}
+
+void ExporterMetrics::ConfigLoaded(bool success) {
+  reload_successful_.Set(success ? 1 : 0);
+  if (success) reload_success_time_.Set(ToUnixSeconds(clock_.Now()));
+}
+
+MetricsCache::MetricsCache(std::vector<std::shared_ptr<prometheus::Collectable>> collectables,
+                           std::function<std::uint64_t()> version)
+    : collectables_(std::move(collectables)), version_(std::move(version)) {}
+
+std::string MetricsCache::Render() const {
+  std::vector<MetricFamily> families;
+  for (const auto& c : collectables_) {
+    std::vector<MetricFamily> part = c->Collect();
+    families.insert(families.end(), std::make_move_iterator(part.begin()),
+                    std::make_move_iterator(part.end()));
+  }
+  std::ostringstream out;
+  prometheus::TextSerializer().Serialize(out, families);
+  return std::move(out).str();
+}
+
+std::shared_ptr<const std::string> MetricsCache::Get() {
+  auto now = std::chrono::steady_clock::now();
+  std::shared_ptr<const Body> body = body_.load(std::memory_order_acquire);
+  bool fresh = body && body->version == version_() && now - body->built < std::chrono::seconds(1);
+  if (fresh) return body->text;
+  // One renderer at a time; the others serve the previous body rather than queue behind it.
+  std::unique_lock lock(rebuild_mu_, std::defer_lock);
+  if (body) {
+    if (!lock.try_lock()) return body->text;
+  } else {
+    lock.lock();
+  }
+  body = body_.load(std::memory_order_acquire);
+  if (body && body->version == version_() && now - body->built < std::chrono::seconds(1)) {
+    return body->text;
+  }
+  std::uint64_t version = version_();
+  auto fresh_body = std::make_shared<const Body>(Body{std::make_shared<const std::string>(Render()),
+                                                      version, std::chrono::steady_clock::now()});
+  body_.store(fresh_body, std::memory_order_release);
+  return fresh_body->text;
+}
+
+}  // namespace drift::exporter

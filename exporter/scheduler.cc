@@ -1,0 +1,275 @@
+#include "exporter/scheduler.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "common/duration.h"
+#include "common/log.h"
+
+namespace drift::exporter {
+namespace {
+
+using std::chrono::steady_clock;
+
+// How long past its deadline a check may run before it is reported as timed out and abandoned.
+constexpr std::chrono::seconds kGrace{1};
+// Workers stuck in abandoned runs beyond the pool size; past this, hung checks cost capacity.
+constexpr int kMaxStuckWorkers = 8;
+
+}  // namespace
+
+std::shared_ptr<Scheduler> Scheduler::Create(const Clock& clock) {
+  return std::shared_ptr<Scheduler>(new Scheduler(clock));
+}
+
+Scheduler::Scheduler(const Clock& clock) : clock_(clock) {
+  snapshot_.store(std::make_shared<const Snapshot>());
+}
+
+Scheduler::~Scheduler() = default;
+
+void Scheduler::SetObserver(Observer observer) {
+  std::lock_guard lock(mu_);
+  observer_ = std::move(observer);
+}
+
+void Scheduler::SetPlan(std::shared_ptr<const Plan> plan) {
+  std::lock_guard lock(mu_);
+  std::map<std::string, std::shared_ptr<const CheckState>> states;
+  for (const auto& spec : plan->checks) {
+    auto old = states_.find(spec->name);
+    auto state = std::make_shared<CheckState>();
+    if (old != states_.end() && old->second->spec->type == spec->type) *state = *old->second;
+    state->spec = spec;
+    states.emplace(spec->name, std::move(state));
+  }
+  states_ = std::move(states);
+  plan_ = std::move(plan);
+  // Queued jobs belong to the old plan; running ones finish and are dropped if reconfigured.
+  for (const Job& job : queue_) {
+    busy_[job.spec->name] = false;
+    if (job.counted) FinishCountedLocked();
+  }
+  queue_.clear();
+  next_cycle_ = steady_clock::now();
+  RebuildSnapshotLocked();
+  EnsureWorkersLocked();
+  state_cv_.notify_all();
+  work_cv_.notify_all();
+}
+
+void Scheduler::Start() {
+  std::lock_guard lock(mu_);
+  if (loop_.joinable()) return;
+  loop_ = std::thread([self = shared_from_this()] { self->SchedulerLoop(); });
+}
+
+void Scheduler::Stop() {
+  std::vector<std::thread> workers;
+  std::vector<std::thread::id> hung;
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+    workers = std::move(workers_);
+    for (const auto& [id, run] : in_flight_) {
+      if (run.abandoned) hung.push_back(run.worker);
+    }
+  }
+  work_cv_.notify_all();
+  state_cv_.notify_all();
+  if (loop_.joinable()) loop_.join();
+  for (std::thread& t : workers) {
+    if (std::find(hung.begin(), hung.end(), t.get_id()) != hung.end()) {
+      t.detach();  // holds a reference to this scheduler until its hung check returns
+    } else {
+      t.join();
+    }
+  }
+}
+
+void Scheduler::EnsureWorkersLocked() {
+  if (stopping_ || !plan_) return;
+  int wanted = plan_->settings.concurrency + std::min(stuck_workers_, kMaxStuckWorkers);
+  while (static_cast<int>(workers_.size()) < wanted) {
+    workers_.emplace_back([self = shared_from_this()] { self->WorkerLoop(); });
+  }
+}
+
+std::size_t Scheduler::EnqueueCycleLocked(bool counted) {
+  if (!plan_) return 0;
+  std::size_t queued = 0;
+  for (const auto& spec : plan_->checks) {
+    bool& busy = busy_[spec->name];
+    if (busy) continue;
+    busy = true;
+    queue_.push_back({plan_, spec, counted});
+    ++queued;
+  }
+  if (counted) cycle_pending_ += queued;
+  last_cycle_start_ = steady_clock::now();
+  cycle_started_ = true;
+  work_cv_.notify_all();
+  return queued;
+}
+
+void Scheduler::FinishCountedLocked() {
+  if (cycle_pending_ > 0) --cycle_pending_;
+  if (cycle_pending_ == 0) state_cv_.notify_all();
+}
+
+void Scheduler::SchedulerLoop() {
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    Deadline now = steady_clock::now();
+    bool interval_mode = plan_ && plan_->settings.mode == ScheduleMode::kInterval;
+    if (interval_mode && now >= next_cycle_) {
+      EnqueueCycleLocked(false);
+      next_cycle_ = now + plan_->settings.interval;
+    }
+    std::vector<Transition> timed_out = WatchdogLocked(now);
+    if (!timed_out.empty()) {
+      lock.unlock();
+      Notify(timed_out);
+      lock.lock();
+      continue;
+    }
+    Deadline wake = now + std::chrono::seconds(1);
+    if (interval_mode) wake = std::min(wake, next_cycle_);
+    for (const auto& [id, run] : in_flight_) {
+      if (!run.abandoned) wake = std::min(wake, run.deadline + kGrace);
+    }
+    state_cv_.wait_until(lock, wake);
+  }
+}
+
+std::vector<Scheduler::Transition> Scheduler::WatchdogLocked(Deadline now) {
+  std::vector<Transition> out;
+  for (auto& [id, run] : in_flight_) {
+    if (run.abandoned || now < run.deadline + kGrace) continue;
+    run.abandoned = true;
+    --running_;
+    ++stuck_workers_;
+    if (run.counted) {
+      run.counted = false;
+      FinishCountedLocked();
+    }
+    std::string timeout = FormatDuration(run.spec->timeout);
+    log::Warn("check timed out; abandoning its run until it returns",
+              {{"check", run.spec->name}, {"timeout", timeout}});
+    out.push_back(PublishLocked(
+        run.spec,
+        checks::CheckResult::Error(fmt::format(
+            "timed out after {}; the run is still hung and the check will not start again until "
+            "it returns",
+            timeout)),
+        std::chrono::duration<double>(now - (run.deadline - run.spec->timeout)).count()));
+  }
+  if (!out.empty()) {
+    EnsureWorkersLocked();
+    work_cv_.notify_all();
+  }
+  return out;
+}
+
+void Scheduler::WorkerLoop() {
+  std::unique_lock lock(mu_);
+  for (;;) {
+    work_cv_.wait(lock, [&] {
+      return stopping_ || (!queue_.empty() && plan_ && running_ < plan_->settings.concurrency);
+    });
+    if (stopping_) return;
+    Job job = std::move(queue_.front());
+    queue_.pop_front();
+    std::uint64_t run_id = next_run_id_++;
+    Deadline start = steady_clock::now();
+    Deadline deadline = start + job.spec->timeout;
+    in_flight_[run_id] = {job.spec, deadline, std::this_thread::get_id(), job.counted, false};
+    ++running_;
+    lock.unlock();
+
+    checks::CheckResult result = job.spec->check->Run(*job.plan->host, deadline);
+    double seconds = std::chrono::duration<double>(steady_clock::now() - start).count();
+
+    lock.lock();
+    InFlight run = in_flight_[run_id];
+    in_flight_.erase(run_id);
+    busy_[job.spec->name] = false;
+    if (run.abandoned) {
+      --stuck_workers_;
+      log::Info("hung check returned; its result is dropped", {{"check", job.spec->name}});
+      continue;
+    }
+    --running_;
+    Transition t = PublishLocked(job.spec, std::move(result), seconds);
+    if (run.counted) FinishCountedLocked();
+    work_cv_.notify_one();  // a run slot is free
+    if (t.second && observer_) {
+      lock.unlock();
+      Notify({t});
+      lock.lock();
+    }
+  }
+}
+
+Scheduler::Transition Scheduler::PublishLocked(const std::shared_ptr<const CheckSpec>& spec,
+                                               checks::CheckResult result,
+                                               double duration_seconds) {
+  auto it = states_.find(spec->name);
+  if (it == states_.end() || it->second->spec != spec) return {};  // reconfigured meanwhile
+  auto next = std::make_shared<const CheckState>(
+      Advance(*it->second, std::move(result), clock_.Now(), duration_seconds));
+  Transition t{it->second, next};
+  it->second = next;
+  RebuildSnapshotLocked();
+  state_cv_.notify_all();
+  return t;
+}
+
+void Scheduler::RebuildSnapshotLocked() {
+  auto snap = std::make_shared<Snapshot>();
+  if (plan_) {
+    snap->checks.reserve(plan_->checks.size());
+    for (const auto& spec : plan_->checks) snap->checks.push_back(states_.at(spec->name));
+  }
+  snap->version = ++version_;
+  snapshot_.store(std::move(snap));
+}
+
+void Scheduler::Notify(const std::vector<Transition>& transitions) {
+  Observer observer;
+  {
+    std::lock_guard lock(mu_);
+    observer = observer_;
+  }
+  if (!observer) return;
+  for (const auto& [before, after] : transitions) {
+    if (after) observer(*before, *after);
+  }
+}
+
+void Scheduler::RefreshForScrape(Deadline until) {
+  std::unique_lock lock(mu_);
+  if (!plan_ || plan_->settings.mode != ScheduleMode::kOnScrape) return;
+  Deadline now = steady_clock::now();
+  if (cycle_pending_ == 0 &&
+      (!cycle_started_ || now - last_cycle_start_ >= plan_->settings.min_interval)) {
+    EnqueueCycleLocked(true);
+  }
+  state_cv_.wait_until(lock, until, [&] { return stopping_ || cycle_pending_ == 0; });
+}
+
+void Scheduler::RunOnce() {
+  std::unique_lock lock(mu_);
+  EnsureWorkersLocked();
+  EnqueueCycleLocked(true);
+  state_cv_.wait(lock, [&] { return stopping_ || cycle_pending_ == 0; });
+}
+
+bool Scheduler::AllRan() const {
+  std::shared_ptr<const Snapshot> snap = snapshot();
+  return std::all_of(snap->checks.begin(), snap->checks.end(),
+                     [](const auto& s) { return s->ran; });
+}
+
+}  // namespace drift::exporter

@@ -1,0 +1,44 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "checks/check.h"
+#include "exporter/config.h"
+
+namespace drift::exporter {
+
+// What the exporter knows about one check after its latest run. Immutable once published.
+struct CheckState {
+  std::shared_ptr<const CheckSpec> spec;
+  checks::CheckResult result;  // the latest run's result, error or not
+  bool ran = false;            // at least one run has finished
+  bool known = false;          // at least one run gave a verdict, so `drifted` means something
+  bool success = false;        // the latest run gave a verdict (not an error or timeout)
+  bool drifted = false;        // drifted for at least drift_threshold consecutive runs
+  int drift_streak = 0;        // consecutive drifted runs (errors neither count nor reset)
+  checks::Severity severity = checks::Severity::kNone;  // of the current drift
+  WallTime drift_since{};  // when the current streak's first drifted run finished
+  WallTime last_run{};     // when the latest run finished
+  double duration_seconds = 0;
+  std::uint64_t runs = 0;
+};
+
+// Folds one run's result into a check's state (pure: tested without threads or clocks).
+// An error keeps the last known drift verdict, so a failing check never reads as compliant.
+CheckState Advance(const CheckState& previous, checks::CheckResult result, WallTime finished,
+                   double duration_seconds);
+
+// The drift severity of a drifted result: the configured severity, else the highest of its causes
+// (a cause without its own severity takes the type's default).
+checks::Severity DriftSeverity(const CheckSpec& spec, const checks::CheckResult& result);
+
+// Every enabled check's state, in configuration order. Published atomically by the scheduler;
+// readers (HTTP handlers) never wait for a running check.
+struct Snapshot {
+  std::vector<std::shared_ptr<const CheckState>> checks;
+  std::uint64_t version = 0;  // increases with every publication
+};
+
+}  // namespace drift::exporter

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages drift_exporter needs that are missing; idempotent.
+#   packaging/deps.sh          build and run
+#   packaging/deps.sh --test   also what the test suite and benchmarks use
+set -euo pipefail
+
+build=(cmake g++ make pkg-config git
+  libssl-dev libsodium-dev libyaml-cpp-dev libfmt-dev libcivetweb-dev prometheus-cpp-dev
+  nlohmann-json3-dev libcurl4-openssl-dev libcli11-dev)
+test=(googletest libgtest-dev clang-format python3 prometheus prometheus-alertmanager minisign
+  wrk prometheus-node-exporter hyperfine)
+
+wanted=("${build[@]}")
+if [[ "${1:-}" == "--test" ]]; then wanted+=("${test[@]}"); fi
+
+missing=()
+for p in "${wanted[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+echo "installing: ${missing[*]}" >&2
+sudo=()
+if [[ $(id -u) -ne 0 ]]; then sudo=(sudo); fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

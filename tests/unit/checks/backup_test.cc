@@ -1,0 +1,388 @@
+#include "checks/types/backup.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <filesystem>
+#include <fstream>
+
+#include "checks/rooted_fs.h"
+#include "common/rfc3339.h"
+#include "tests/support/fakes.h"
+
+namespace drift::checks::backup {
+namespace {
+
+namespace fs = std::filesystem;
+using std::chrono::days;
+using std::chrono::hours;
+using std::chrono::minutes;
+using testing::FakeClock;
+using testing::FakeCommandRunner;
+using testing::FakeJournal;
+using testing::FakeServiceManager;
+
+WallTime T(std::string_view rfc3339) { return *ParseRfc3339(rfc3339); }
+
+// ---------------------------------------------------------------------------------------------
+// ParseBackupStatus
+
+TEST(BackupParseStatus, ReadsTimestampsAndStatus) {
+  BackupStatus s = *ParseBackupStatus(
+      R"({"last_backup": "2024-03-01T02:00:00Z", "last_restore_test": "2024-02-20T04:00:00+01:00",
+          "status": "success", "job": "restic", "bytes": 12})");
+  EXPECT_EQ(s.last_backup, T("2024-03-01T02:00:00Z"));
+  EXPECT_EQ(s.last_restore_test, T("2024-02-20T03:00:00Z"));
+  EXPECT_EQ(s.status, "success");
+}
+
+TEST(BackupParseStatus, StatusIsOptional) {
+  BackupStatus s = *ParseBackupStatus(
+      R"({"last_backup": "2024-03-01T02:00:00Z", "last_restore_test": "2024-02-20T03:00:00Z"})");
+  EXPECT_EQ(s.status, std::nullopt);
+  BackupStatus null_status = *ParseBackupStatus(
+      R"({"last_backup": "2024-03-01T02:00:00Z", "last_restore_test": "2024-02-20T03:00:00Z",
+          "status": null})");
+  EXPECT_EQ(null_status.status, std::nullopt);
+}
+
+TEST(BackupParseStatus, RejectsMalformedStatus) {
+  const std::pair<std::string_view, std::string_view> cases[] = {
+      {"", "not valid JSON"},
+      {"{", "not valid JSON"},
+      {R"({"last_backup": "2024-03-01T02:00:00Z",})", "not valid JSON"},
+      {"{\"last_backup\": \"\xff\"}", "not valid JSON"},
+      {R"([])", "expected a JSON object, got array"},
+      {R"("2024-03-01T02:00:00Z")", "expected a JSON object, got string"},
+      {R"({"last_restore_test": "2024-02-20T03:00:00Z"})", "last_backup: missing"},
+      {R"({"last_backup": null, "last_restore_test": "2024-02-20T03:00:00Z"})",
+       "last_backup: missing"},
+      {R"({"last_backup": 1709258400, "last_restore_test": "2024-02-20T03:00:00Z"})",
+       "last_backup: expected an RFC 3339 string, got number"},
+      {R"({"last_backup": "yesterday", "last_restore_test": "2024-02-20T03:00:00Z"})",
+       "last_backup: invalid RFC 3339 timestamp \"yesterday\": expected "
+       "YYYY-MM-DDTHH:MM:SS[.fraction] followed by Z or an offset like +02:00"},
+      {R"({"last_backup": "2024-03-01T02:00:00Z"})", "last_restore_test: missing"},
+      {R"({"last_backup": "2024-03-01T02:00:00Z", "last_restore_test": "2024-02-30T03:00:00Z"})",
+       "last_restore_test: invalid RFC 3339 timestamp \"2024-02-30T03:00:00Z\": day 30 out of "
+       "range for 2024-02"},
+      {R"({"last_backup": "2024-03-01T02:00:00Z", "last_restore_test": "2024-02-20T03:00:00Z",
+           "status": true})",
+       "status: expected a string, got boolean"},
+  };
+  for (const auto& [text, message] : cases) {
+    Result<BackupStatus> r = ParseBackupStatus(text);
+    ASSERT_FALSE(r.ok()) << text;
+    EXPECT_EQ(r.error().message, message) << text;
+  }
+}
+
+TEST(BackupParseStatus, DeepNestingIsRejectedWithoutCrashing) {
+  std::string deep(100'000, '[');
+  EXPECT_EQ(ParseBackupStatus(deep).error().message, "not valid JSON");
+  deep += std::string(100'000, ']');
+  EXPECT_EQ(ParseBackupStatus(deep).error().message, "expected a JSON object, got array");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Factory
+
+constexpr std::string_view kHeader = "checks:\n- name: b\n  type: backup\n  params:\n";
+
+CheckPtr Make(std::string_view params) {
+  ConfigNode root = ConfigNode::Parse(std::string(kHeader) + std::string(params), "drift.yml");
+  ConfigNode check = root.Child("checks").Items()[0];
+  check.Child("name");  // read by the loader, not by the type
+  check.Child("type");
+  CheckPtr made = kType.create(Params(check, check.Find("params"), std::nullopt));
+  root.Finish();
+  return made;
+}
+
+std::string ErrorOf(std::string_view params) {
+  try {
+    Make(params);
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+TEST(BackupFactory, DescribesTheType) {
+  EXPECT_EQ(kType.name, "backup");
+  EXPECT_EQ(kType.default_severity, Severity::kHigh);
+  ASSERT_EQ(kType.default_controls.size(), 2u);
+  EXPECT_EQ(kType.default_controls[0].framework, "hipaa");
+  EXPECT_EQ(kType.default_controls[0].id, "164.308(a)(7)(ii)(A)");
+  EXPECT_EQ(kType.default_controls[1].framework, "hipaa");
+  EXPECT_EQ(kType.default_controls[1].id, "164.310(d)(2)(iv)");
+  EXPECT_EQ(kType.default_action, "run_backup_job");
+  ASSERT_EQ(kType.measures.size(), 2u);
+  EXPECT_EQ(kType.measures[0].name, "drift_backup_age_seconds");
+  EXPECT_EQ(kType.measures[1].name, "drift_backup_restore_test_age_seconds");
+}
+
+TEST(BackupFactory, RejectsBadParams) {
+  EXPECT_EQ(ErrorOf(""), "drift.yml:2:3: checks[0].params.status_file: required key missing");
+  EXPECT_EQ(ErrorOf("    max_age: 1d\n"),
+            "drift.yml:5:5: checks[0].params.status_file: required key missing");
+  EXPECT_EQ(ErrorOf("    status_file: var/lib/backup/status.json\n"),
+            "drift.yml:5:18: checks[0].params.status_file: expected an absolute host path");
+  EXPECT_EQ(ErrorOf("    status_file: [/a]\n"),
+            "drift.yml:5:18: checks[0].params.status_file: expected a string, got a list");
+  EXPECT_EQ(ErrorOf("    status_file: /s.json\n    max_age: 0s\n"),
+            "drift.yml:6:14: checks[0].params.max_age: zero duration \"0s\"; expected a positive "
+            "duration");
+  EXPECT_EQ(ErrorOf("    status_file: /s.json\n    restore_test_max_age: monthly\n"),
+            "drift.yml:6:27: checks[0].params.restore_test_max_age: invalid duration "
+            "\"monthly\"; expected e.g. 30s, 5m, 1h30m");
+  EXPECT_EQ(ErrorOf("    status_file: /s.json\n    status: /t.json\n"),
+            "drift.yml:6:5: checks[0].params.status: unknown key; expected one of: max_age, "
+            "restore_test_max_age, status_file");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Run()
+
+std::string Fixture(std::string_view scenario) {
+  return (fs::path(DRIFT_FIXTURES_DIR) / "hosts" / scenario).string();
+}
+
+// The fakes and a file system, assembled into a Host.
+struct TestHost {
+  explicit TestHost(const FileSystem& files) : fs(files) {}
+  Host host() const { return Host{fs, commands, services, journal, clock}; }
+
+  const FileSystem& fs;
+  FakeCommandRunner commands;
+  FakeServiceManager services;
+  FakeClock clock;  // 2023-11-14T22:13:20Z
+  FakeJournal journal{clock};
+};
+
+Deadline Later() { return std::chrono::steady_clock::now() + std::chrono::seconds(10); }
+
+std::vector<std::pair<std::string, std::string>> Pairs(const std::vector<Observation>& obs) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const Observation& o : obs) out.emplace_back(o.key, o.value);
+  return out;
+}
+
+std::vector<std::pair<std::string, double>> Measures(const CheckResult& r) {
+  std::vector<std::pair<std::string, double>> out;
+  for (const MeasureValue& m : r.measures) out.emplace_back(std::string(m.name), m.value);
+  return out;
+}
+
+void ExpectFinding(const Finding& f, std::string_view cause, std::string_view observed,
+                   std::string_view expected) {
+  EXPECT_EQ(f.cause, cause);
+  EXPECT_EQ(f.observed, observed);
+  EXPECT_EQ(f.expected, expected);
+  EXPECT_EQ(f.severity, Severity::kNone);
+}
+
+constexpr std::string_view kStatusParams = "    status_file: /var/lib/backup/status.json\n";
+
+TEST(BackupRun, FreshBackupAndRestoreTestAreCompliant) {
+  RootedFileSystem rfs(Fixture("backup-fresh"));
+  TestHost t(rfs);
+  CheckResult r = Make(kStatusParams)->Run(t.host(), Later());
+  EXPECT_EQ(r.verdict, Verdict::kCompliant);
+  EXPECT_EQ(r.reason, "last backup 2h13m20s ago, last restore test 13d20h13m20s ago");
+  EXPECT_TRUE(r.findings.empty());
+  EXPECT_EQ(Pairs(r.observations), (std::vector<std::pair<std::string, std::string>>{
+                                       {"status_file", "/var/lib/backup/status.json"},
+                                       {"last_backup", "2023-11-14T20:00:00Z"},
+                                       {"last_backup_age", "2h13m20s"},
+                                       {"last_restore_test", "2023-11-01T02:00:00Z"},
+                                       {"last_restore_test_age", "13d20h13m20s"},
+                                       {"status", "success"},
+                                   }));
+  EXPECT_EQ(Measures(r), (std::vector<std::pair<std::string, double>>{
+                             {"drift_backup_age_seconds", 8000},
+                             {"drift_backup_restore_test_age_seconds", 13 * 86400 + 72800}}));
+  EXPECT_TRUE(t.commands.commands_ran().empty());
+}
+
+TEST(BackupRun, OldBackupIsDrift) {
+  RootedFileSystem rfs(Fixture("backup-fresh"));
+  TestHost t(rfs);
+  t.clock.Advance(days(1));
+  CheckResult r = Make(kStatusParams)->Run(t.host(), Later());
+  EXPECT_EQ(r.verdict, Verdict::kDrifted);
+  EXPECT_EQ(r.reason, "backup_too_old: observed 1d2h13m20s, expected at most 1d");
+  ASSERT_EQ(r.findings.size(), 1u);
+  ExpectFinding(r.findings[0], "backup_too_old", "1d2h13m20s", "at most 1d");
+  // Measured also when drifted.
+  EXPECT_EQ(Measures(r)[0],
+            (std::pair<std::string, double>{"drift_backup_age_seconds", 86400 + 8000}));
+}
+
+TEST(BackupRun, OldRestoreTestIsDrift) {
+  RootedFileSystem rfs(Fixture("backup-fresh"));
+  TestHost t(rfs);
+  CheckResult r =
+      Make(std::string(kStatusParams) + "    restore_test_max_age: 7d\n    max_age: 3h\n")
+          ->Run(t.host(), Later());
+  EXPECT_EQ(r.verdict, Verdict::kDrifted);
+  EXPECT_EQ(r.reason, "restore_test_too_old: observed 13d20h13m20s, expected at most 7d");
+  ASSERT_EQ(r.findings.size(), 1u);
+  ExpectFinding(r.findings[0], "restore_test_too_old", "13d20h13m20s", "at most 7d");
+}
+
+TEST(BackupRun, FailedLastRunIsDriftAlongsideAge) {
+  RootedFileSystem rfs(Fixture("backup-failed"));
+  TestHost t(rfs);
+  CheckResult r = Make(kStatusParams)->Run(t.host(), Later());
+  EXPECT_EQ(r.verdict, Verdict::kDrifted);
+  EXPECT_EQ(r.reason,
+            "backup_too_old: observed 2d20h43m19s, expected at most 1d; last_backup_failed: "
+            "observed failed, expected success");
+  ASSERT_EQ(r.findings.size(), 2u);
+  ExpectFinding(r.findings[0], "backup_too_old", "2d20h43m19s", "at most 1d");
+  ExpectFinding(r.findings[1], "last_backup_failed", "failed", "success");
+  EXPECT_EQ(Pairs(r.observations)[1],
+            (std::pair<std::string, std::string>{"last_backup", "2023-11-12T01:30:00.250Z"}));
+  EXPECT_EQ(Measures(r)[0],
+            (std::pair<std::string, double>{"drift_backup_age_seconds", 2 * 86400 + 74599.75}));
+}
+
+TEST(BackupRun, MissingStatusFileIsDrift) {
+  RootedFileSystem rfs(Fixture("backup-fresh"));
+  TestHost t(rfs);
+  CheckResult r = Make("    status_file: /var/lib/backup/missing.json\n")->Run(t.host(), Later());
+  EXPECT_EQ(r.verdict, Verdict::kDrifted);
+  EXPECT_EQ(r.reason,
+            "status_file_missing: observed missing, expected a status file at "
+            "/var/lib/backup/missing.json");
+  ASSERT_EQ(r.findings.size(), 1u);
+  ExpectFinding(r.findings[0], "status_file_missing", "missing",
+                "a status file at /var/lib/backup/missing.json");
+  EXPECT_TRUE(r.measures.empty());
+}
+
+TEST(BackupRun, TruncatedStatusFileIsDrift) {
+  RootedFileSystem rfs(Fixture("backup-corrupt"));
+  TestHost t(rfs);
+  CheckResult r = Make(kStatusParams)->Run(t.host(), Later());
+  EXPECT_EQ(r.verdict, Verdict::kDrifted);
+  EXPECT_EQ(r.reason,
+            "status_file_invalid: observed not valid JSON, expected a JSON object with RFC 3339 "
+            "last_backup and last_restore_test");
+  ASSERT_EQ(r.findings.size(), 1u);
+  ExpectFinding(r.findings[0], "status_file_invalid", "not valid JSON",
+                "a JSON object with RFC 3339 last_backup and last_restore_test");
+}
+
+// A status file written into a temporary root, for contents no fixture needs to keep.
+class BackupTempTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = fs::temp_directory_path() /
+            fmt::format("drift_backup_{}_{}", ::getpid(),
+                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(root_);
+    fs::create_directories(root_ / "var/lib/backup");
+  }
+  void TearDown() override { fs::remove_all(root_); }
+  void Write(std::string_view content) {
+    std::ofstream(root_ / "var/lib/backup/status.json", std::ios::binary) << content;
+  }
+  fs::path root_;
+};
+
+TEST_F(BackupTempTest, TimestampsInTheFutureAreInvalid) {
+  const WallTime now = FakeClock().Now();
+  Write(fmt::format(R"({{"last_backup": "{}", "last_restore_test": "{}"}})",
+                    FormatRfc3339(now + hours(2)), FormatRfc3339(now + days(3) + minutes(6))));
+  RootedFileSystem rfs(root_.string());
+  TestHost t(rfs);
+  CheckResult r = Make(kStatusParams)->Run(t.host(), Later());
+  EXPECT_EQ(r.verdict, Verdict::kDrifted);
+  EXPECT_EQ(r.reason,
+            "status_file_invalid: observed last_backup is 2h in the future, last_restore_test is "
+            "3d6m in the future, expected timestamps no later than now");
+  ASSERT_EQ(r.findings.size(), 1u);
+  ExpectFinding(r.findings[0], "status_file_invalid",
+                "last_backup is 2h in the future, last_restore_test is 3d6m in the future",
+                "timestamps no later than now");
+  EXPECT_TRUE(r.measures.empty());
+}
+
+TEST_F(BackupTempTest, SmallClockSkewCountsAsJustNow) {
+  const WallTime now = FakeClock().Now();
+  Write(fmt::format(R"({{"last_backup": "{}", "last_restore_test": "{}", "status": "success"}})",
+                    FormatRfc3339(now + minutes(4)), FormatRfc3339(now - days(1))));
+  RootedFileSystem rfs(root_.string());
+  TestHost t(rfs);
+  CheckResult r = Make(kStatusParams)->Run(t.host(), Later());
+  EXPECT_EQ(r.verdict, Verdict::kCompliant);
+  EXPECT_EQ(r.reason, "last backup 0s ago, last restore test 1d ago");
+  EXPECT_EQ(Measures(r), (std::vector<std::pair<std::string, double>>{
+                             {"drift_backup_age_seconds", 0},
+                             {"drift_backup_restore_test_age_seconds", 86400}}));
+}
+
+TEST_F(BackupTempTest, OddStatusValuesAreQuotedAndShortened) {
+  const WallTime now = FakeClock().Now();
+  Write(fmt::format(R"({{"last_backup": "{}", "last_restore_test": "{}", "status": "{}"}})",
+                    FormatRfc3339(now), FormatRfc3339(now), "partial\\nsee log"));
+  RootedFileSystem rfs(root_.string());
+  TestHost t(rfs);
+  CheckResult r = Make(kStatusParams)->Run(t.host(), Later());
+  EXPECT_EQ(r.verdict, Verdict::kDrifted);
+  EXPECT_EQ(r.reason, "last_backup_failed: observed \"partial\\nsee log\", expected success");
+}
+
+TEST_F(BackupTempTest, OversizedStatusFileIsAnError) {
+  Write(std::string((1 << 20) + 1, ' '));
+  RootedFileSystem rfs(root_.string());
+  TestHost t(rfs);
+  CheckResult r = Make(kStatusParams)->Run(t.host(), Later());
+  EXPECT_EQ(r.verdict, Verdict::kError);
+  EXPECT_EQ(r.reason,
+            "cannot read the backup status file: /var/lib/backup/status.json: larger than 1048576 "
+            "bytes");
+}
+
+TEST(BackupRun, StatusPathThatIsADirectoryIsAnError) {
+  RootedFileSystem rfs(Fixture("backup-fresh"));
+  TestHost t(rfs);
+  CheckResult r = Make("    status_file: /var/lib/backup\n")->Run(t.host(), Later());
+  EXPECT_EQ(r.verdict, Verdict::kError);
+  EXPECT_EQ(r.reason, "cannot read the backup status file: /var/lib/backup: Is a directory");
+}
+
+// Permission errors cannot be staged on disk when tests run as root, so this file system
+// answers every call with the error a RootedFileSystem gives for EACCES.
+class DeniedFileSystem final : public FileSystem {
+ public:
+  Result<std::string> ReadFile(std::string_view path, std::size_t) const override {
+    return SysErr(path, EACCES);
+  }
+  Result<FileStat> Stat(std::string_view path) const override { return SysErr(path, EACCES); }
+  Result<std::vector<std::string>> ListDir(std::string_view path) const override {
+    return SysErr(path, EACCES);
+  }
+  Result<std::string> ReadLink(std::string_view path) const override {
+    return SysErr(path, EACCES);
+  }
+  Result<Sha256Digest> HashFile(std::string_view path, bool, Deadline) const override {
+    return SysErr(path, EACCES);
+  }
+};
+
+TEST(BackupRun, UnreadableStatusFileIsAnErrorNotDrift) {
+  DeniedFileSystem denied;
+  TestHost t(denied);
+  CheckResult r = Make(kStatusParams)->Run(t.host(), Later());
+  EXPECT_EQ(r.verdict, Verdict::kError);
+  EXPECT_EQ(r.reason,
+            "cannot read the backup status file: /var/lib/backup/status.json: Permission denied");
+  EXPECT_TRUE(r.findings.empty());
+}
+
+}  // namespace
+}  // namespace drift::checks::backup

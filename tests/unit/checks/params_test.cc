@@ -1,0 +1,80 @@
+#include "checks/params.h"
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace drift::checks {
+namespace {
+
+// The value of `x` in a one-key document, as a node.
+ConfigNode Value(std::string_view yaml_value) {
+  return ConfigNode::Parse(fmt::format("x: {}\n", yaml_value), "p.yml").Child("x");
+}
+
+template <typename Reader>
+std::string ErrorOf(Reader read, std::string_view yaml_value) {
+  try {
+    read(Value(yaml_value));
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+TEST(ReadUnitName, AcceptsSystemdUnitNames) {
+  EXPECT_EQ(ReadUnitName(Value("nftables.service")), "nftables.service");
+  EXPECT_EQ(ReadUnitName(Value("getty@tty1.service")), "getty@tty1.service");
+  EXPECT_EQ(ReadUnitName(Value("'systemd-fsck@dev-disk-by\\x2duuid-1.service'")),
+            "systemd-fsck@dev-disk-by\\x2duuid-1.service");
+  EXPECT_EQ(ReadUnitName(Value("a:b_c.d")), "a:b_c.d");
+  std::string longest(255, 'a');
+  EXPECT_EQ(ReadUnitName(Value(longest)), longest);
+}
+
+TEST(ReadUnitName, RejectsEverythingElse) {
+  const std::string bad = "p.yml:1:4: x: expected a systemd unit name like nftables.service";
+  EXPECT_EQ(ErrorOf(ReadUnitName, "''"), bad);
+  EXPECT_EQ(ErrorOf(ReadUnitName, "'-x.service'"), bad);
+  EXPECT_EQ(ErrorOf(ReadUnitName, ".hidden.service"), bad);
+  EXPECT_EQ(ErrorOf(ReadUnitName, "'a b.service'"), bad);
+  EXPECT_EQ(ErrorOf(ReadUnitName, "'a/b.service'"), bad);
+  EXPECT_EQ(ErrorOf(ReadUnitName, "'a;reboot'"), bad);
+  EXPECT_EQ(ErrorOf(ReadUnitName, "'ünit.service'"), bad);
+  EXPECT_EQ(ErrorOf(ReadUnitName, std::string(256, 'a')), bad);
+  EXPECT_EQ(ErrorOf(ReadUnitName, "{a: b}"), "p.yml:1:4: x: expected a string, got a mapping");
+}
+
+TEST(ReadUnitNames, ReadsANonEmptyListOfDistinctNames) {
+  EXPECT_EQ(ReadUnitNames(Value("[a.service, b.socket]")),
+            (std::vector<std::string>{"a.service", "b.socket"}));
+  EXPECT_EQ(ErrorOf(ReadUnitNames, "[]"),
+            "p.yml:1:4: x: expected a non-empty list of systemd unit names");
+  EXPECT_EQ(ErrorOf(ReadUnitNames, "a.service"),
+            "p.yml:1:4: x: expected a list, got \"a.service\"");
+  EXPECT_EQ(ErrorOf(ReadUnitNames, "[a.service, -b]"),
+            "p.yml:1:16: x[1]: expected a systemd unit name like nftables.service");
+  EXPECT_EQ(ErrorOf(ReadUnitNames, "[a.service, a.service]"),
+            "p.yml:1:16: x[1]: duplicate unit; list each unit once");
+}
+
+TEST(ReadHostPath, NormalisesAbsolutePathsWithoutResolvingThem) {
+  EXPECT_EQ(ReadHostPath(Value("/usr/sbin/clamd")), "/usr/sbin/clamd");
+  EXPECT_EQ(ReadHostPath(Value("/usr//sbin/./../sbin/clamd")), "/usr/sbin/clamd");
+  EXPECT_EQ(ReadHostPath(Value("/../etc/x")), "/etc/x");
+  EXPECT_EQ(ReadHostPath(Value("/")), "/");
+}
+
+TEST(ReadHostPath, RejectsRelativeAndNulPaths) {
+  const std::string bad = "p.yml:1:4: x: expected an absolute host path";
+  EXPECT_EQ(ErrorOf(ReadHostPath, "usr/sbin/clamd"), bad);
+  EXPECT_EQ(ErrorOf(ReadHostPath, "./clamd"), bad);
+  EXPECT_EQ(ErrorOf(ReadHostPath, "''"), bad);
+  EXPECT_EQ(ErrorOf(ReadHostPath, "\"/usr/sbin/clamd\\0x\""), bad);
+}
+
+}  // namespace
+}  // namespace drift::checks

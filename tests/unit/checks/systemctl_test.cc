@@ -1,0 +1,139 @@
+#include "checks/systemctl.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "tests/support/fakes.h"
+
+namespace drift::checks {
+namespace {
+
+using testing::FakeCommandRunner;
+
+const Deadline kDeadline = Deadline::max();
+const std::string kNft = "systemctl is-active -- nftables.service";
+
+TEST(SystemctlServiceManagerTest, ReturnsTheStateItPrinted) {
+  FakeCommandRunner runner;
+  runner.Script(kNft, 0, "active\n");
+  SystemctlServiceManager services(runner);
+  auto state = services.ActiveState("nftables.service", kDeadline);
+  ASSERT_TRUE(state.ok()) << state.error().message;
+  EXPECT_EQ(*state, "active");
+  EXPECT_EQ(runner.commands_ran(), (std::vector<std::vector<std::string>>{
+                                       {"systemctl", "is-active", "--", "nftables.service"}}));
+}
+
+// is-active exits non-zero for every state but active; the state printed is the answer.
+TEST(SystemctlServiceManagerTest, JudgesByStdoutNotTheExitCode) {
+  const std::vector<std::string> states = {"reloading",    "inactive",    "failed",    "activating",
+                                           "deactivating", "maintenance", "refreshing"};
+  for (const std::string& s : states) {
+    FakeCommandRunner runner;
+    runner.Script(kNft, 3, "  " + s + " \r\nignored second line\n");
+    SystemctlServiceManager services(runner);
+    auto state = services.ActiveState("nftables.service", kDeadline);
+    ASSERT_TRUE(state.ok()) << s << ": " << state.error().message;
+    EXPECT_EQ(*state, s);
+  }
+}
+
+TEST(SystemctlServiceManagerTest, BusFailureIsAnErrorWithStderr) {
+  FakeCommandRunner runner;
+  runner.Script(kNft, 1, "", "Failed to connect to bus: No such file or directory\n");
+  SystemctlServiceManager services(runner);
+  auto state = services.ActiveState("nftables.service", kDeadline);
+  ASSERT_FALSE(state.ok());
+  EXPECT_EQ(state.error().message,
+            "systemctl is-active nftables.service: Failed to connect to bus: No such file or "
+            "directory");
+}
+
+TEST(SystemctlServiceManagerTest, AnUnknownWordIsAnError) {
+  FakeCommandRunner runner;
+  runner.Script(kNft, 4, "unknown\n");
+  SystemctlServiceManager services(runner);
+  auto state = services.ActiveState("nftables.service", kDeadline);
+  ASSERT_FALSE(state.ok());
+  EXPECT_EQ(state.error().message, "systemctl is-active nftables.service: unknown");
+}
+
+TEST(SystemctlServiceManagerTest, NoOutputIsAnError) {
+  FakeCommandRunner runner;
+  runner.Script(kNft, 1, "");
+  SystemctlServiceManager services(runner);
+  auto state = services.ActiveState("nftables.service", kDeadline);
+  ASSERT_FALSE(state.ok());
+  EXPECT_EQ(state.error().message,
+            "systemctl is-active nftables.service: no state printed (exit code 1)");
+}
+
+TEST(SystemctlServiceManagerTest, TimeoutIsAnError) {
+  FakeCommandRunner runner;
+  CommandOutput hung;
+  hung.timed_out = true;
+  hung.signal = 9;
+  hung.out = "act";  // whatever arrived before the kill is not an answer
+  runner.Script(kNft, hung);
+  SystemctlServiceManager services(runner);
+  auto state = services.ActiveState("nftables.service", kDeadline);
+  ASSERT_FALSE(state.ok());
+  EXPECT_EQ(state.error().message, "systemctl is-active nftables.service: timed out");
+}
+
+TEST(SystemctlServiceManagerTest, TruncationIsAnError) {
+  FakeCommandRunner runner;
+  CommandOutput flood;
+  flood.exit_code = 0;
+  flood.truncated = true;
+  flood.out = "active\n";
+  runner.Script(kNft, flood);
+  SystemctlServiceManager services(runner);
+  auto state = services.ActiveState("nftables.service", kDeadline);
+  ASSERT_FALSE(state.ok());
+  EXPECT_EQ(state.error().message,
+            "systemctl is-active nftables.service: output larger than 65536 bytes");
+}
+
+TEST(SystemctlServiceManagerTest, ARunnerErrorNamesTheUnit) {
+  FakeCommandRunner runner;  // unscripted: as if systemctl were missing
+  SystemctlServiceManager services(runner);
+  auto state = services.ActiveState("nftables.service", kDeadline);
+  ASSERT_FALSE(state.ok());
+  EXPECT_EQ(state.error().message,
+            "systemctl is-active nftables.service: systemctl is-active -- nftables.service: "
+            "command not found (unscripted)");
+}
+
+TEST(SystemctlServiceManagerTest, AnInvalidUnitNameRunsNothing) {
+  FakeCommandRunner runner;
+  SystemctlServiceManager services(runner);
+  auto state = services.ActiveState("--all", kDeadline);
+  ASSERT_FALSE(state.ok());
+  EXPECT_EQ(state.error().message, "systemctl is-active \"--all\": invalid unit name");
+  EXPECT_TRUE(runner.commands_ran().empty());
+}
+
+TEST(IsValidUnitNameTest, AcceptsSystemdUnitNames) {
+  for (const char* name : {"nftables.service", "getty@tty1.service", "getty@.service",
+                           "systemd-fsck@dev-disk-by\\x2duuid-1.service",
+                           "dev-mapper-crypt:root.device", "A_Z.0-9", "a"}) {
+    EXPECT_TRUE(IsValidUnitName(name)) << name;
+  }
+  EXPECT_TRUE(IsValidUnitName(std::string(255, 'a')));
+}
+
+TEST(IsValidUnitNameTest, RejectsEverythingElse) {
+  for (const char* name :
+       {"", "-x.service", "-.mount", ".hidden.service", "a b.service", "a/b.service", "a;b",
+        "$(id).service", "x\n.service", "é.service", "a*.service"}) {
+    EXPECT_FALSE(IsValidUnitName(name)) << name;
+  }
+  EXPECT_FALSE(IsValidUnitName(std::string(256, 'a')));
+  EXPECT_FALSE(IsValidUnitName(std::string_view("a\0b", 3)));
+}
+
+}  // namespace
+}  // namespace drift::checks

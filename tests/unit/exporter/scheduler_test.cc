@@ -1,0 +1,201 @@
+#include "exporter/scheduler.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+#include "checks/rooted_fs.h"
+#include "tests/support/fakes.h"
+
+namespace drift::exporter {
+namespace {
+
+using namespace std::chrono_literals;
+
+// A check whose behaviour the test sets: verdict, how long it takes, whether it honours deadlines.
+class ScriptedCheck final : public checks::Check {
+ public:
+  ScriptedCheck(checks::Verdict verdict, std::chrono::milliseconds takes, bool honours_deadline,
+                std::atomic<int>* running = nullptr, std::atomic<int>* peak = nullptr)
+      : verdict_(verdict),
+        takes_(takes),
+        honours_(honours_deadline),
+        running_(running),
+        peak_(peak) {}
+  checks::CheckResult Run(const checks::Host&, Deadline deadline) const override {
+    if (running_ != nullptr) {
+      int now = ++*running_;
+      int seen = peak_->load();
+      while (now > seen && !peak_->compare_exchange_weak(seen, now)) {
+      }
+    }
+    Deadline end = std::chrono::steady_clock::now() + takes_;
+    if (honours_) end = std::min(end, deadline);
+    std::this_thread::sleep_until(end);
+    if (running_ != nullptr) --*running_;
+    ++runs;
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return checks::CheckResult::Error("deadline passed");
+    }
+    checks::CheckResult r;
+    r.verdict = verdict_;
+    r.reason = "scripted";
+    return r;
+  }
+  mutable std::atomic<int> runs{0};
+
+ private:
+  checks::Verdict verdict_;
+  std::chrono::milliseconds takes_;
+  bool honours_;
+  std::atomic<int>* running_;
+  std::atomic<int>* peak_;
+};
+
+class SchedulerTest : public ::testing::Test {
+ protected:
+  std::shared_ptr<const CheckSpec> AddCheck(const std::string& name,
+                                            std::shared_ptr<const ScriptedCheck> check,
+                                            std::chrono::milliseconds timeout = 2s) {
+    auto spec = std::make_shared<CheckSpec>();
+    spec->name = name;
+    spec->check = std::move(check);
+    spec->timeout = timeout;
+    plan_->checks.push_back(spec);
+    return spec;
+  }
+
+  testing::FakeClock clock_;
+  testing::FakeCommandRunner runner_;
+  testing::FakeServiceManager services_;
+  testing::FakeJournal journal_{clock_};
+  checks::RootedFileSystem fs_{"/"};
+  checks::Host host_{fs_, runner_, services_, journal_, clock_};
+  std::shared_ptr<Plan> plan_ = [this] {
+    auto p = std::make_shared<Plan>();
+    p->settings.mode = ScheduleMode::kOnScrape;
+    p->host = std::shared_ptr<const checks::Host>(&host_, [](const checks::Host*) {});
+    return p;
+  }();
+};
+
+const CheckState& StateOf(const Snapshot& snap, const std::string& name) {
+  for (const auto& s : snap.checks) {
+    if (s->spec->name == name) return *s;
+  }
+  throw std::runtime_error("no state for " + name);
+}
+
+TEST_F(SchedulerTest, RunOnceRunsEveryCheckAndPublishes) {
+  AddCheck("ok", std::make_shared<ScriptedCheck>(checks::Verdict::kCompliant, 1ms, true));
+  AddCheck("bad", std::make_shared<ScriptedCheck>(checks::Verdict::kDrifted, 1ms, true));
+  auto scheduler = Scheduler::Create(clock_);
+  scheduler->SetPlan(plan_);
+  EXPECT_FALSE(scheduler->AllRan());
+  scheduler->Start();
+  scheduler->RunOnce();
+  auto snap = scheduler->snapshot();
+  EXPECT_TRUE(scheduler->AllRan());
+  EXPECT_FALSE(StateOf(*snap, "ok").drifted);
+  EXPECT_TRUE(StateOf(*snap, "bad").drifted);
+  scheduler->Stop();
+}
+
+TEST_F(SchedulerTest, ConcurrencyIsBounded) {
+  std::atomic<int> running{0};
+  std::atomic<int> peak{0};
+  plan_->settings.concurrency = 3;
+  for (int i = 0; i < 12; ++i) {
+    AddCheck("c" + std::to_string(i), std::make_shared<ScriptedCheck>(checks::Verdict::kCompliant,
+                                                                      20ms, true, &running, &peak));
+  }
+  auto scheduler = Scheduler::Create(clock_);
+  scheduler->SetPlan(plan_);
+  scheduler->Start();
+  scheduler->RunOnce();
+  EXPECT_EQ(peak.load(), 3);
+  EXPECT_TRUE(scheduler->AllRan());
+  scheduler->Stop();
+}
+
+TEST_F(SchedulerTest, HungCheckIsReportedAsTimedOutWithoutDelayingOthers) {
+  plan_->settings.concurrency = 1;
+  auto hung = std::make_shared<ScriptedCheck>(checks::Verdict::kCompliant, 4s, false);
+  AddCheck("hung", hung, 100ms);
+  AddCheck("quick", std::make_shared<ScriptedCheck>(checks::Verdict::kCompliant, 1ms, true));
+  auto scheduler = Scheduler::Create(clock_);
+  scheduler->SetPlan(plan_);
+  scheduler->Start();
+  auto started = std::chrono::steady_clock::now();
+  scheduler->RunOnce();
+  auto took = std::chrono::steady_clock::now() - started;
+  EXPECT_LT(took, 2500ms) << "the watchdog abandons the hung run one second past its deadline";
+  auto snap = scheduler->snapshot();
+  const CheckState& h = StateOf(*snap, "hung");
+  EXPECT_FALSE(h.success);
+  EXPECT_NE(h.result.reason.find("timed out after 100ms"), std::string::npos) << h.result.reason;
+  EXPECT_TRUE(StateOf(*snap, "quick").success) << "a replacement worker ran the other check";
+  // The hung check is not started again while its run is still stuck.
+  scheduler->RunOnce();
+  EXPECT_EQ(hung->runs.load(), 0);
+  scheduler->Stop();
+}
+
+TEST_F(SchedulerTest, ReloadKeepsStateOfUnchangedNamesAndDropsOthers) {
+  auto spec =
+      AddCheck("keep", std::make_shared<ScriptedCheck>(checks::Verdict::kDrifted, 1ms, true));
+  AddCheck("gone", std::make_shared<ScriptedCheck>(checks::Verdict::kCompliant, 1ms, true));
+  auto scheduler = Scheduler::Create(clock_);
+  scheduler->SetPlan(plan_);
+  scheduler->Start();
+  scheduler->RunOnce();
+  WallTime since = StateOf(*scheduler->snapshot(), "keep").drift_since;
+
+  auto next = std::make_shared<Plan>(*plan_);
+  auto respec = std::make_shared<CheckSpec>(*spec);
+  next->checks = {respec};
+  clock_.Advance(60s);
+  scheduler->SetPlan(next);
+  auto snap = scheduler->snapshot();
+  ASSERT_EQ(snap->checks.size(), 1u);
+  EXPECT_EQ(snap->checks[0]->drift_since, since) << "drift age survives a reload";
+  EXPECT_EQ(snap->checks[0]->spec, respec);
+  scheduler->Stop();
+}
+
+TEST_F(SchedulerTest, IntervalModeRunsOnItsOwnAndSnapshotsNeverBlock) {
+  plan_->settings.mode = ScheduleMode::kInterval;
+  plan_->settings.interval = 50ms;
+  auto check = std::make_shared<ScriptedCheck>(checks::Verdict::kCompliant, 1ms, true);
+  AddCheck("tick", check);
+  auto scheduler = Scheduler::Create(clock_);
+  scheduler->SetPlan(plan_);
+  scheduler->Start();
+  for (int i = 0; i < 100 && check->runs.load() < 3; ++i) std::this_thread::sleep_for(20ms);
+  EXPECT_GE(check->runs.load(), 3);
+  scheduler->RefreshForScrape(std::chrono::steady_clock::now() + 5s);  // no-op in interval mode
+  scheduler->Stop();
+}
+
+TEST_F(SchedulerTest, OnScrapeSharesOneRunAndHonoursMinInterval) {
+  plan_->settings.min_interval = 10s;
+  auto check = std::make_shared<ScriptedCheck>(checks::Verdict::kCompliant, 50ms, true);
+  AddCheck("s", check);
+  auto scheduler = Scheduler::Create(clock_);
+  scheduler->SetPlan(plan_);
+  scheduler->Start();
+  std::vector<std::thread> scrapes;
+  for (int i = 0; i < 4; ++i) {
+    scrapes.emplace_back(
+        [&] { scheduler->RefreshForScrape(std::chrono::steady_clock::now() + 5s); });
+  }
+  for (auto& t : scrapes) t.join();
+  EXPECT_EQ(check->runs.load(), 1);
+  scheduler->RefreshForScrape(std::chrono::steady_clock::now() + 5s);
+  EXPECT_EQ(check->runs.load(), 1) << "within min_interval the cached result is served";
+  scheduler->Stop();
+}
+
+}  // namespace
+}  // namespace drift::exporter
