@@ -43,6 +43,25 @@ Deadline ScrapeDeadline(const HttpRequest& req) {
              std::chrono::duration<double>(seconds));
 }
 
+// One log line per change of a check's state, so that drift and failures show in the logs as
+// well as in the metrics.
+void LogTransition(const CheckState& before, const CheckState& after) {
+  std::string_view was = StateWord(before);
+  std::string_view is = StateWord(after);
+  if (was == is && before.result.reason == after.result.reason) return;
+  if (was == is && is != "error") return;  // same state, new details: the page shows them
+  const std::string& name = after.spec->name;
+  if (is == "error") {
+    log::Warn("check failed", {{"check", name}, {"was", was}, {"err", after.result.reason}});
+  } else if (is == "drifted") {
+    log::Warn("check drifted", {{"check", name},
+                                {"severity", checks::SeverityName(after.severity)},
+                                {"reason", after.result.reason}});
+  } else {
+    log::Info("check state changed", {{"check", name}, {"was", was}, {"now", is}});
+  }
+}
+
 }  // namespace
 
 std::shared_ptr<const checks::Host> MakeHost(const HostSettings& settings, const Clock& clock) {
@@ -88,6 +107,7 @@ void App::Start() {
                                      {"checks", plan->checks.size()},
                                      {"disabled", total - plan->checks.size()}});
   exporter_metrics_.ConfigLoaded(true);
+  scheduler_->SetObserver(&LogTransition);
   scheduler_->SetPlan(std::move(plan));
   scheduler_->Start();
 }

@@ -179,6 +179,7 @@ int RunBaselineCapture(const Flags& flags) {
     }
     ++captured;
   }
+  if (captured == 0) yaml += "  {}\n";
   if (failures > 0) {
     std::cerr << fmt::format("baseline not written: {} check(s) could not be captured\n", failures);
     return kExitDrift;
@@ -245,6 +246,7 @@ int RunCli(int argc, char** argv) {
   try {
     if (flags.config_check) {
       Config config = LoadConfig(flags.config_file);
+      MakeHost(config.host, Wall());  // the host root must open, as the daemon will need it
       std::cout << fmt::format("{}: valid ({} checks)\n", flags.config_file, config.checks.size());
       return kExitOk;
     }

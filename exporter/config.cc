@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <optional>
@@ -164,10 +165,13 @@ Config LoadConfig(const std::string& path, LoadOptions options) {
   std::map<std::string, ConfigNode> baseline_entries;
   if (auto file = root.Find("baseline_file")) {
     std::string baseline_path = file->AsPath().string();
-    baseline_root = ConfigNode::Load(baseline_path);
-    config.files.push_back(HashSource(baseline_path));
-    for (auto& [name, entry] : baseline_root->Child("checks").Entries()) {
-      baseline_entries.emplace(name, entry);
+    // `baseline capture` is what creates the file: before the first capture it may not exist.
+    if (options.require_pins || std::filesystem::exists(baseline_path)) {
+      baseline_root = ConfigNode::Load(baseline_path);
+      config.files.push_back(HashSource(baseline_path));
+      if (auto checks = baseline_root->Find("checks")) {
+        for (auto& [name, entry] : checks->Entries()) baseline_entries.emplace(name, entry);
+      }
     }
   }
 
@@ -218,7 +222,8 @@ Config LoadConfig(const std::string& path, LoadOptions options) {
     }
     checks::Params params(item, item.Find("params"), baseline);
     spec.check = spec.type->create(params);
-    if (options.require_pins) {
+    // A disabled check is validated but not run, so it need not be pinned yet.
+    if (options.require_pins && spec.enabled) {
       for (std::string_view key : spec.type->pinned_keys) {
         if (!params.Find(key)) {
           ConfigNode at = item.Find("params").value_or(item);

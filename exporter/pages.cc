@@ -96,7 +96,7 @@ std::optional<std::string> RenderCheckPage(const Snapshot& snapshot, std::string
         "<tr><th>Type</th><td>{1}</td></tr>\n"
         "<tr><th>State</th><td class=\"{2}\">{2}</td></tr>\n"
         "<tr><th>Reason</th><td>{3}</td></tr>\n"
-        "<tr><th>Severity</th><td>{4} (configured: {5})</td></tr>\n"
+        "<tr><th>Severity</th><td>{4} ({5})</td></tr>\n"
         "<tr><th>Drifted for</th><td>{6}</td></tr>\n"
         "<tr><th>Drift threshold</th><td>{7} consecutive run(s); current streak {8}</td></tr>\n"
         "<tr><th>Controls</th><td><code>{9}</code></td></tr>\n"
