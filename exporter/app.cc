@@ -69,12 +69,12 @@ std::shared_ptr<const checks::Host> MakeHost(const HostSettings& settings, const
   return std::shared_ptr<const checks::Host>(owned, &owned->host);
 }
 
-std::shared_ptr<const Plan> MakePlan(Config config, const Clock& clock) {
+std::shared_ptr<const Plan> MakePlan(const Config& config, const Clock& clock) {
   auto plan = std::make_shared<Plan>();
   plan->settings = config.scheduler;
   plan->host = MakeHost(config.host, clock);
-  for (CheckSpec& spec : config.checks) {
-    if (spec.enabled) plan->checks.push_back(std::make_shared<const CheckSpec>(std::move(spec)));
+  for (const auto& spec : config.checks) {
+    if (spec->enabled) plan->checks.push_back(spec);
   }
   return plan;
 }
@@ -83,7 +83,8 @@ App::App(Options options, const Clock& clock)
     : options_(std::move(options)),
       clock_(clock),
       scheduler_(Scheduler::Create(clock)),
-      exporter_metrics_(clock) {
+      exporter_metrics_(clock),
+      module_context_{clock, *exporter_metrics_.registry(), options_.config_file} {
   std::weak_ptr<Scheduler> weak = scheduler_;
   metrics_ = std::make_unique<MetricsCache>(
       std::vector<std::shared_ptr<prometheus::Collectable>>{
@@ -96,31 +97,36 @@ App::~App() { Stop(); }
 
 void App::Start() {
   Config config = LoadConfig(options_.config_file);
+  // Modules are created here, once; OnConfigLoaded hands them every configuration after this.
+  modules_ = MakeModules(module_context_, config);
+  scheduler_->SetObserver([this](const CheckState& before, const CheckState& after) {
+    LogTransition(before, after);
+    for (const auto& m : modules_) m->OnTransition(before, after);
+  });
+  Apply(std::move(config));
+  scheduler_->Start();
+}
+
+void App::Apply(Config config) {
   std::size_t total = config.checks.size();
   std::shared_ptr<const Plan> plan;
   try {
-    plan = MakePlan(std::move(config), clock_);
+    plan = MakePlan(config, clock_);
   } catch (const std::exception& e) {
     throw ConfigError(options_.config_file, e.what());
   }
+  for (const auto& m : modules_) m->OnConfigLoaded(config);
+  exporter_metrics_.ConfigLoaded(true);
   log::Info("configuration loaded", {{"file", options_.config_file},
                                      {"checks", plan->checks.size()},
                                      {"disabled", total - plan->checks.size()}});
-  exporter_metrics_.ConfigLoaded(true);
-  scheduler_->SetObserver(&LogTransition);
   scheduler_->SetPlan(std::move(plan));
-  scheduler_->Start();
 }
 
 Status App::Reload() {
   std::lock_guard lock(reload_mu_);
   try {
-    Config config = LoadConfig(options_.config_file);
-    std::shared_ptr<const Plan> plan = MakePlan(std::move(config), clock_);
-    scheduler_->SetPlan(plan);
-    exporter_metrics_.ConfigLoaded(true);
-    log::Info("configuration reloaded",
-              {{"file", options_.config_file}, {"checks", plan->checks.size()}});
+    Apply(LoadConfig(options_.config_file));
     return {};
   } catch (const std::exception& e) {
     exporter_metrics_.ConfigLoaded(false);
@@ -132,6 +138,7 @@ Status App::Reload() {
 
 void App::Stop() {
   if (scheduler_) scheduler_->Stop();
+  for (const auto& m : modules_) m->Stop();
 }
 
 HttpResponse App::ServeMetrics(const HttpRequest& req) {

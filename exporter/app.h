@@ -10,6 +10,7 @@
 #include "exporter/config.h"
 #include "exporter/http_server.h"
 #include "exporter/metrics.h"
+#include "exporter/module.h"
 #include "exporter/scheduler.h"
 
 namespace drift::exporter {
@@ -20,7 +21,7 @@ namespace drift::exporter {
 std::shared_ptr<const checks::Host> MakeHost(const HostSettings& settings, const Clock& clock);
 
 // The scheduler's plan for a loaded configuration (enabled checks only).
-std::shared_ptr<const Plan> MakePlan(Config config, const Clock& clock);
+std::shared_ptr<const Plan> MakePlan(const Config& config, const Clock& clock);
 
 // A running exporter: configuration, scheduler, metrics and the HTTP routes over them.
 // Reload() is serialised; everything else is thread-safe.
@@ -43,15 +44,21 @@ class App {
 
   std::vector<Route> Routes();
   Scheduler& scheduler() { return *scheduler_; }
+  // The registry modules add their metric families to.
+  prometheus::Registry& registry() { return *exporter_metrics_.registry(); }
 
  private:
   HttpResponse ServeMetrics(const HttpRequest& req);
+  // Applies a loaded configuration: modules first, then the scheduler's new plan.
+  void Apply(Config config);
 
   Options options_;
   const Clock& clock_;
   std::shared_ptr<Scheduler> scheduler_;
   ExporterMetrics exporter_metrics_;
   std::unique_ptr<MetricsCache> metrics_;
+  ModuleContext module_context_;
+  std::vector<std::unique_ptr<Module>> modules_;
   std::mutex reload_mu_;
 };
 

@@ -100,7 +100,7 @@ nlohmann::json ResultJson(const CheckState& s) {
 // threshold counts consecutive runs of a daemon and does not apply).
 int RunChecksOnce(const Flags& flags) {
   Config config = LoadConfig(flags.config_file);
-  auto plan = std::const_pointer_cast<Plan>(MakePlan(std::move(config), Wall()));
+  auto plan = std::const_pointer_cast<Plan>(MakePlan(config, Wall()));
   plan->settings.mode = ScheduleMode::kOnScrape;  // no timer: only RunOnce starts runs
   std::shared_ptr<Scheduler> scheduler = Scheduler::Create(Wall());
   scheduler->SetPlan(plan);
@@ -157,7 +157,8 @@ int RunBaselineCapture(const Flags& flags) {
       FormatRfc3339(Wall().Now()), flags.config_file);
   int failures = 0;
   int captured = 0;
-  for (const CheckSpec& spec : config.checks) {
+  for (const auto& spec_ptr : config.checks) {
+    const CheckSpec& spec = *spec_ptr;
     if (!spec.enabled) continue;
     Result<std::vector<checks::Observation>> pins =
         spec.check->Capture(*host, std::chrono::steady_clock::now() + spec.timeout);

@@ -234,7 +234,7 @@ Config LoadConfig(const std::string& path, LoadOptions options) {
         }
       }
     }
-    config.checks.push_back(std::move(spec));
+    config.checks.push_back(std::make_shared<const CheckSpec>(std::move(spec)));
   }
 
   if (baseline_root) {

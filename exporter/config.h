@@ -53,7 +53,8 @@ struct SourceFile {
 struct Config {
   HostSettings host;
   SchedulerSettings scheduler;
-  std::vector<CheckSpec> checks;  // in file order, disabled ones included
+  // In file order, disabled ones included. Shared with the scheduler's plan and the modules.
+  std::vector<std::shared_ptr<const CheckSpec>> checks;
   std::vector<SourceFile> files;  // the config file, then the baseline file if any
 };
 
