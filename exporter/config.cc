@@ -117,7 +117,13 @@ HostSettings ReadHost(const std::optional<ConfigNode>& node) {
   HostSettings host;
   host.command_path = DefaultCommandPath();
   if (!node) return host;
-  if (auto root = node->Find("root")) host.root = root->AsPath().string();
+  if (auto root = node->Find("root")) {
+    host.root = root->AsPath().string();
+    std::error_code ec;
+    if (!std::filesystem::is_directory(host.root, ec)) {
+      root->Fail(fmt::format("{:?} is not a directory the exporter can open", host.root));
+    }
+  }
   if (auto path = node->Find("command_path")) {
     host.command_path.clear();
     for (const ConfigNode& dir : path->Items()) host.command_path.push_back(dir.AsPath().string());
@@ -167,7 +173,14 @@ Config LoadConfig(const std::string& path, LoadOptions options) {
     std::string baseline_path = file->AsPath().string();
     // `baseline capture` is what creates the file: before the first capture it may not exist.
     if (options.require_pins || std::filesystem::exists(baseline_path)) {
-      baseline_root = ConfigNode::Load(baseline_path);
+      try {
+        baseline_root = ConfigNode::Load(baseline_path);
+      } catch (const ConfigError& e) {
+        // Unreadable or missing: say so where the config names it. Errors inside the baseline
+        // file keep their own position.
+        if (std::filesystem::is_regular_file(baseline_path)) throw;
+        file->Fail(fmt::format("{}; create it with `drift_exporter baseline capture`", e.what()));
+      }
       config.files.push_back(HashSource(baseline_path));
       if (auto checks = baseline_root->Find("checks")) {
         for (auto& [name, entry] : checks->Entries()) baseline_entries.emplace(name, entry);
@@ -245,6 +258,7 @@ Config LoadConfig(const std::string& path, LoadOptions options) {
     }
     baseline_root->Finish();
   }
+  if (auto n = root.Find("alerting")) config.alerting = alerts::ReadAlertingConfig(*n);
   root.Finish();
   return config;
 }

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "alerts/config.h"
 #include "checks/check.h"
 #include "common/sha256.h"
 
@@ -56,6 +57,8 @@ struct Config {
   // In file order, disabled ones included. Shared with the scheduler's plan and the modules.
   std::vector<std::shared_ptr<const CheckSpec>> checks;
   std::vector<SourceFile> files;  // the config file, then the baseline file if any
+  // `alerting:`; disabled when absent.
+  alerts::AlertingConfig alerting;
 };
 
 struct LoadOptions {

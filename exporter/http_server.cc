@@ -137,7 +137,10 @@ int HttpServer::Dispatch(mg_connection* conn, void* self_ptr) {
     std::string method = req.method == "HEAD" ? "GET" : req.method;
     if (std::find(route->methods.begin(), route->methods.end(), method) == route->methods.end()) {
       std::string allow;
-      for (const std::string& m : route->methods) allow += (allow.empty() ? "" : ", ") + m;
+      for (const std::string& m : route->methods) {
+        allow += (allow.empty() ? "" : ", ") + m;
+        if (m == "GET") allow += ", HEAD";  // served for every GET route
+      }
       resp =
           HttpResponse::Text(405, fmt::format("method {} not allowed; use {}", req.method, allow));
       resp.headers.emplace_back("Allow", allow);

@@ -91,7 +91,9 @@ std::vector<MetricFamily> DriftCollector::Collect() const {
       MetricType::Gauge);
   MetricFamily controls =
       Family("drift_control_drifted",
-             "1 if any check mapped to this compliance control is drifted, else 0." + cached,
+             "1 if any check mapped to this compliance control is drifted, 0 if every mapped check "
+             "has a verdict and none is drifted; absent while unknown." +
+                 cached,
              MetricType::Gauge);
   MetricFamily by_state =
       Family("drift_checks",
@@ -103,7 +105,11 @@ std::vector<MetricFamily> DriftCollector::Collect() const {
   // Measures: one family per name, in the order the check types declare them.
   std::map<std::string_view, MetricFamily> measures;
   std::vector<std::string_view> measure_order;
-  std::map<std::pair<std::string, std::string>, bool> control_state;
+  struct ControlState {
+    bool drifted = false;
+    bool all_known = true;
+  };
+  std::map<std::pair<std::string, std::string>, ControlState> control_state;
   std::map<std::string, double> counts{
       {"compliant", 0}, {"drifted", 0}, {"error", 0}, {"pending", 0}};
 
@@ -129,8 +135,9 @@ std::vector<MetricFamily> DriftCollector::Collect() const {
       AddGauge(duration, {check}, state->duration_seconds);
     }
     for (const Control& c : spec.controls) {
-      bool& d = control_state[{c.framework, c.id}];
-      d = d || (state->known && state->drifted);
+      ControlState& cs = control_state[{c.framework, c.id}];
+      cs.drifted = cs.drifted || (state->known && state->drifted);
+      cs.all_known = cs.all_known && state->known;
     }
     const char* bucket = !state->ran       ? "pending"
                          : !state->success ? "error"
@@ -149,8 +156,13 @@ std::vector<MetricFamily> DriftCollector::Collect() const {
       if (it != measures.end()) AddGauge(it->second, {check}, v.value);
     }
   }
-  for (const auto& [key, d] : control_state) {
-    AddGauge(controls, {{"framework", key.first}, {"control", key.second}}, d ? 1 : 0);
+  for (const auto& [key, state] : control_state) {
+    // Drifted if any mapped check is; compliant only if every mapped check has a verdict;
+    // otherwise unknown, and absent rather than a reassuring 0.
+    if (state.drifted || state.all_known) {
+      AddGauge(controls, {{"framework", key.first}, {"control", key.second}},
+               state.drifted ? 1 : 0);
+    }
   }
   for (const auto& [state_name, n] : counts) AddGauge(by_state, {{"state", state_name}}, n);
 

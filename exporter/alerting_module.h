@@ -1,0 +1,103 @@
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "alerts/alert.h"
+#include "alerts/config.h"
+#include "alerts/delivery.h"
+#include "alerts/notifier.h"
+#include "checks/check.h"
+#include "exporter/module.h"
+
+namespace drift::exporter {
+
+// The alerts the exporter sends about checks.
+inline constexpr std::string_view kDriftAlert = "ComplianceDrift";
+inline constexpr std::string_view kCheckFailingAlert = "ComplianceCheckFailing";
+
+// How long shutdown may spend delivering queued alerts.
+inline constexpr std::chrono::milliseconds kAlertFlushTimeout{5'000};
+
+// The port generatorURL uses when no external_url is configured (the exporter's default port).
+inline constexpr int kDefaultPort = 9968;
+
+// How this exporter's alerts are labelled and linked: the `alerting:` settings with their
+// defaults filled in.
+struct AlertLabeling {
+  std::string instance;  // the `instance` label
+  alerts::Labels external_labels;
+  std::string external_url;  // no trailing '/'
+  alerts::RunbookTemplate runbook_url;
+};
+
+// `instance` defaults to `hostname`, external_url to http://<hostname>:9968. Pure.
+AlertLabeling MakeAlertLabeling(const alerts::AlertingConfig& config, std::string_view hostname);
+
+// The two alerts of one check after a run: the content to fire, or nullopt to resolve.
+// ComplianceDrift fires while the check is drifted (for drift_threshold runs; an error keeps the
+// last verdict, as drift_check_drifted does); ComplianceCheckFailing while its latest run failed.
+// Nothing fires before the first run. `evidence_record_id` (may be empty) becomes an annotation.
+// Pure.
+struct CheckAlerts {
+  std::optional<alerts::AlertContent> drift;
+  std::optional<alerts::AlertContent> failing;
+};
+CheckAlerts DecideCheckAlerts(const CheckState& state, const AlertLabeling& labeling,
+                              std::string_view evidence_record_id);
+
+// The content of an exporter-level alert (no `check` label), e.g.
+// ComplianceEvidenceStoreUnhealthy. Pure.
+alerts::AlertContent ExporterAlertContent(std::string_view alertname, checks::Severity severity,
+                                          std::string_view summary, std::string_view description,
+                                          const AlertLabeling& labeling);
+
+// The `alerting:` capability: turns check transitions into ComplianceDrift and
+// ComplianceCheckFailing alerts sent to every configured Alertmanager, and exports the
+// drift_alerts_* metrics. Created only when the first configuration enables alerting; reloads
+// may change or remove the Alertmanagers and labels. Thread-safe.
+class AlertingModule final : public Module {
+ public:
+  // Registers the metric families in context.registry. `make_poster` connects to an
+  // Alertmanager (tests inject fakes).
+  AlertingModule(ModuleContext& context, const Config& config,
+                 alerts::Notifier::PosterFactory make_poster = alerts::MakeCurlPoster,
+                 alerts::DeliveryOptions options = {});
+  ~AlertingModule() override;
+
+  void OnConfigLoaded(const Config& config) override;
+  void OnTransition(const CheckState& before, const CheckState& after) override;
+  // Flushes queued alerts for at most kAlertFlushTimeout, then stops the threads.
+  void Stop() override;
+
+  // Names the latest evidence record of a check, for the `evidence_record_id` annotation.
+  // Called from scheduler threads, so it must be thread-safe and quick; an empty answer adds no
+  // annotation. Unset (the default): no annotation.
+  using EvidenceRecordIdProvider = std::function<std::string(std::string_view check)>;
+  void SetEvidenceRecordIdProvider(EvidenceRecordIdProvider provider);
+
+  // Fires (or updates) an exporter-level alert such as "ComplianceEvidenceStoreUnhealthy", and
+  // resolves it. Never blocks on the network.
+  void RaiseExporterAlert(std::string_view alertname, checks::Severity severity,
+                          std::string_view summary, std::string_view description);
+  void ResolveExporterAlert(std::string_view alertname);
+
+  // Slots of the firing alerts ("ComplianceDrift/<check>", "exporter/<alertname>"), for tests.
+  std::vector<std::string> FiringSlots() const { return notifier_->FiringSlots(); }
+
+ private:
+  std::shared_ptr<const AlertLabeling> labeling() const;
+
+  std::string hostname_;
+  std::unique_ptr<alerts::DeliveryObserver> observer_;
+  std::unique_ptr<alerts::Notifier> notifier_;
+  mutable std::mutex mu_;
+  std::shared_ptr<const AlertLabeling> labeling_;
+  EvidenceRecordIdProvider evidence_id_;
+};
+
+}  // namespace drift::exporter

@@ -1,0 +1,137 @@
+#!/usr/bin/env python3
+"""The HTTP surface: methods, unknown paths, HEAD, the landing page and the check pages (which
+must HTML-escape whatever a host printed)."""
+
+import os
+import re
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+
+# mixed/config.yml plus a check whose systemctl prints markup instead of a state.
+WEIRD_CHECK = """\
+  - name: weird
+    type: av_edr
+    params:
+      service: weird.service
+      binary: /usr/sbin/clamd
+      binary_sha256: 813abedf6be2b115061af495c149216e6aef48151d96c957ee3bd5734daeee46
+"""
+ENABLED_CHECKS = ["patches", "agent", "backups", "journal", "firewall", "disks", "swap", "weird"]
+
+
+def head_and_body(raw):
+    head, _, body = raw.partition(b"\r\n\r\n")
+    lines = head.decode("iso-8859-1").split("\r\n")
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return lines[0], headers, body
+
+
+class Http(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        scope = harness.ClassScope(cls)
+        root = harness.copy_fixture("mixed", harness.make_workdir(scope))
+        harness.prepare_mixed(root)
+        config = os.path.join(root, "http.yml")
+        harness.write_file(config, harness.read_file(os.path.join(root, "config.yml"))
+                           + WEIRD_CHECK)
+        cls.exporter = harness.Exporter(scope, config).start().wait_ready()
+
+    def test_metrics(self):
+        r = self.exporter.get("/metrics")
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.headers.get("Content-Type"), "text/plain; version=0.0.4; charset=utf-8")
+        self.assertIn("\ndrift_check_success{check=\"weird\"} 0\n", r.text)
+
+    def test_post_metrics_is_405_with_allow(self):
+        r = self.exporter.post("/metrics", b"x=1")
+        self.assertEqual(r.status, 405)
+        allow = [m.strip() for m in r.headers.get("Allow", "").split(",")]
+        self.assertIn("GET", allow)
+        self.assertNotIn("POST", allow)
+        self.assertEqual(r.text, "method POST not allowed; use GET, HEAD\n")
+
+    def test_other_methods_are_405(self):
+        for method in ("PUT", "DELETE"):
+            with self.subTest(method=method):
+                r = harness.http(method, self.exporter.url("/metrics"))
+                self.assertEqual(r.status, 405)
+                self.assertTrue(r.headers.get("Allow"))
+
+    def test_unknown_paths_are_404(self):
+        for path in ("/nope", "/metrics/", "/metricsx", "/checks/", "/checks", "/-/"):
+            with self.subTest(path=path):
+                self.assertEqual(self.exporter.get(path).status, 404)
+
+    def test_unknown_check_is_404(self):
+        r = self.exporter.get("/checks/nope")
+        self.assertEqual((r.status, r.text), (404, 'no check named "nope"\n'))
+        # A disabled check has no page either.
+        self.assertEqual(self.exporter.get("/checks/retired").status, 404)
+
+    def test_head_metrics_has_headers_and_no_body(self):
+        get = self.exporter.get("/metrics")
+        raw = harness.raw_request(
+            self.exporter.port,
+            b"HEAD /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        status, headers, body = head_and_body(raw)
+        self.assertEqual(status, "HTTP/1.1 200 OK")
+        self.assertEqual(body, b"")
+        self.assertEqual(headers.get("content-type"), "text/plain; version=0.0.4; charset=utf-8")
+        # The length of the body a GET would get (give or take a changing value's digits).
+        self.assertAlmostEqual(int(headers["content-length"]), len(get.body), delta=200)
+
+    def test_health_and_readiness(self):
+        self.assertEqual((self.exporter.get("/-/healthy").status,
+                          self.exporter.get("/-/healthy").text), (200, "Healthy\n"))
+        self.assertEqual((self.exporter.get("/-/ready").status,
+                          self.exporter.get("/-/ready").text), (200, "Ready\n"))
+
+    def test_landing_page_lists_every_enabled_check(self):
+        r = self.exporter.get("/")
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.headers.get("Content-Type"), "text/html; charset=utf-8")
+        links = re.findall(r'<a href="/checks/([^"]+)">', r.text)
+        self.assertEqual(links, ENABLED_CHECKS)
+        self.assertNotIn("retired", r.text)
+        for check, state in (("agent", "compliant"), ("backups", "drifted"), ("swap", "error")):
+            self.assertRegex(r.text, rf'<a href="/checks/{check}">{check}</a></td><td>[a-z_]+'
+                                     rf'</td><td class="{state}">{state}</td>')
+
+    def test_pages_escape_what_the_host_printed(self):
+        raw = '<script>alert("drift")</script> & more'
+        escaped = "&lt;script&gt;alert(&quot;drift&quot;)&lt;/script&gt; &amp; more"
+        for path in ("/checks/weird", "/"):
+            with self.subTest(path=path):
+                r = self.exporter.get(path)
+                self.assertEqual(r.status, 200)
+                self.assertIn(f"systemctl is-active weird.service: {escaped}", r.text)
+                self.assertNotIn(raw, r.text)
+                self.assertNotIn("<script", r.text)
+
+    def test_check_page_shows_findings_and_observations(self):
+        r = self.exporter.get("/checks/firewall")
+        self.assertEqual(r.status, 200)
+        self.assertIn('<td class="drifted">drifted</td>', r.text)
+        self.assertIn("<tr><td>ruleset_hash_mismatch</td>"
+                      "<td>8a05e9eb2a648e795db6c0b028eda5d03ac62c9dacffd886c99bc86da12ae079</td>"
+                      "<td>60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752</td>"
+                      "<td>critical</td></tr>", r.text)
+        self.assertIn("<tr><th>rules</th><td><code>4</code></td></tr>", r.text)
+        self.assertIn("<code>hipaa:164.312(a)(1),164.312(e)(1);soc2:CC6.6</code>", r.text)
+
+    def test_check_names_are_matched_exactly(self):
+        self.assertEqual(self.exporter.get("/checks/agen").status, 404)
+        self.assertEqual(self.exporter.get("/checks/agentx").status, 404)
+        self.assertEqual(self.exporter.get("/checks/agent/").status, 404)
+        self.assertEqual(self.exporter.get("/checks/%61gent").status, 200)
+
+
+if __name__ == "__main__":
+    harness.main()

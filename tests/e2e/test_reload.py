@@ -1,0 +1,122 @@
+#!/usr/bin/env python3
+"""Reloading: SIGHUP and POST /-/reload. A broken configuration keeps the running one (and sets
+drift_exporter_config_last_reload_successful 0); a fixed one takes over. The lifecycle endpoint
+answers only with --web.enable-lifecycle."""
+
+import os
+import signal
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+
+RELOAD_OK = "drift_exporter_config_last_reload_successful"
+BROKEN_SUFFIX = "bogus_setting: 1\n"  # an unknown top-level key, on the file's last line
+NEW_CHECK = """\
+  - name: backups
+    type: backup
+    params:
+      status_file: /srv/backup/status.json
+"""
+
+
+class Reload(unittest.TestCase):
+    def setUp(self):
+        self.root = harness.copy_fixture("mixed", harness.make_workdir(self))
+        harness.prepare_mixed(self.root)
+        # drifted.yml: checks agent and disks. The test edits its copy in place.
+        self.config = os.path.join(self.root, "live.yml")
+        self.good = harness.read_file(os.path.join(self.root, "drifted.yml"))
+        harness.write_file(self.config, self.good)
+        self.broken_line = self.good.count("\n") + 1
+
+    def reload_value(self, exporter):
+        return harness.sample(exporter.metrics(), RELOAD_OK)
+
+    def wait_reload_value(self, exporter, want):
+        harness.wait_for(lambda: self.reload_value(exporter) == want, 10,
+                         f"{RELOAD_OK} to become {want}; log:\n{exporter.log()}")
+
+    def checks_in(self, text):
+        return harness.label_values(text, "drift_check_info", "check")
+
+    def test_sighup_keeps_the_old_config_when_the_new_one_is_broken(self):
+        exporter = harness.Exporter(self, self.config).start().wait_ready()
+        self.assertEqual(self.reload_value(exporter), 1)
+        self.assertEqual(self.checks_in(exporter.metrics()), ["agent", "disks"])
+
+        harness.write_file(self.config, self.good + BROKEN_SUFFIX)
+        exporter.signal(signal.SIGHUP)
+        self.wait_reload_value(exporter, 0)
+        exporter.wait_log(r"msg=\"configuration reload failed; keeping the running "
+                          r"configuration\".*live\.yml:\d+:1: bogus_setting: unknown key")
+        text = exporter.metrics()
+        self.assertEqual(self.checks_in(text), ["agent", "disks"])
+        self.assertEqual(harness.sample(text, "drift_check_drifted", check="disks"), 1)
+        self.assertEqual(harness.sample(text, "drift_check_success", check="agent"), 1)
+        self.assertEqual(exporter.get("/-/ready").status, 200)
+        self.assertEqual(exporter.get("/checks/agent").status, 200)
+
+        # Fixed, with one check more: it takes over and the new check runs at once.
+        harness.write_file(self.config, self.good + NEW_CHECK)
+        exporter.signal(signal.SIGHUP)
+        self.wait_reload_value(exporter, 1)
+
+        def backups_ran():
+            text = exporter.metrics()
+            return text if harness.sample(text, "drift_check_success", check="backups") else None
+        text = harness.wait_for(backups_ran, 15, "the new check to run")
+        self.assertEqual(self.checks_in(text), ["agent", "disks", "backups"])
+        self.assertEqual(harness.sample(text, "drift_check_drifted", check="backups"), 0)
+        # Unchanged checks keep their state across the reload.
+        self.assertEqual(harness.sample(text, "drift_check_drifted", check="disks"), 1)
+        self.assertEqual(exporter.get("/checks/backups").status, 200)
+
+    def test_removed_check_disappears_on_reload(self):
+        exporter = harness.Exporter(self, self.config).start().wait_ready()
+        harness.write_file(self.config, self.good.split("  - name: disks")[0])
+        exporter.signal(signal.SIGHUP)
+        harness.wait_for(lambda: self.checks_in(exporter.metrics()) == ["agent"], 10,
+                         "disks to disappear")
+        text = exporter.metrics()
+        self.assertIsNone(harness.sample(text, "drift_check_drifted", check="disks"))
+        self.assertEqual(exporter.get("/checks/disks").status, 404)
+        self.assertEqual(self.reload_value(exporter), 1)
+
+    def test_lifecycle_endpoint_is_off_by_default(self):
+        exporter = harness.Exporter(self, self.config).start().wait_ready()
+        r = exporter.post("/-/reload")
+        self.assertEqual(r.status, 403)
+        self.assertEqual(r.text,
+                         "Lifecycle API is not enabled; start with --web.enable-lifecycle\n")
+        self.assertEqual(self.reload_value(exporter), 1)
+
+    def test_lifecycle_endpoint_reloads(self):
+        exporter = harness.Exporter(self, self.config, ["--web.enable-lifecycle"]).start()
+        exporter.wait_ready()
+        r = exporter.post("/-/reload")
+        self.assertEqual((r.status, r.text), (200, "Configuration reloaded\n"))
+
+        harness.write_file(self.config, self.good + BROKEN_SUFFIX)
+        r = exporter.post("/-/reload")
+        self.assertEqual(r.status, 500)
+        self.assertEqual(r.text, f"failed to reload config: {self.config}:{self.broken_line}:1: "
+                                 "bogus_setting: unknown key; expected one of: baseline_file, "
+                                 "checks, host, scheduler\n")
+        self.assertEqual(self.reload_value(exporter), 0)
+        self.assertEqual(self.checks_in(exporter.metrics()), ["agent", "disks"])
+
+        harness.write_file(self.config, self.good + NEW_CHECK)
+        r = exporter.post("/-/reload")
+        self.assertEqual(r.status, 200)
+        self.assertEqual(self.reload_value(exporter), 1)
+        self.assertEqual(self.checks_in(exporter.metrics()), ["agent", "disks", "backups"])
+
+        r = exporter.get("/-/reload")
+        self.assertEqual(r.status, 405)
+        self.assertEqual(r.headers.get("Allow"), "POST")
+
+
+if __name__ == "__main__":
+    harness.main()
