@@ -1,5 +1,7 @@
 #include "checks/params.h"
 
+#include <fmt/format.h>
+
 #include <filesystem>
 #include <set>
 #include <utility>
@@ -10,7 +12,12 @@ namespace drift::checks {
 
 std::string ReadUnitName(const ConfigNode& node) {
   std::string name = node.AsString();
-  if (!IsValidUnitName(name)) node.Fail("expected a systemd unit name like nftables.service");
+  if (!IsValidUnitName(name)) {
+    node.Fail(
+        fmt::format("expected a systemd unit name like nftables.service (letters, digits and "
+                    ":_.\\@-, not starting with '-' or '.'), got {:?}",
+                    name));
+  }
   return name;
 }
 
@@ -30,9 +37,15 @@ std::vector<std::string> ReadUnitNames(const ConfigNode& node) {
 std::string ReadHostPath(const ConfigNode& node) {
   std::string path = node.AsString();
   if (path.find('\0') != std::string::npos || !path.starts_with('/')) {
-    node.Fail("expected an absolute host path");
+    node.Fail(fmt::format("expected an absolute host path, got {:?}", path));
   }
   return std::filesystem::path(path).lexically_normal().string();
+}
+
+std::optional<Sha256Digest> FindPinnedSha256(const Params& params, std::string_view key) {
+  std::optional<ConfigNode> node = params.Find(key);
+  if (!node) return std::nullopt;
+  return node->AsSha256();
 }
 
 }  // namespace drift::checks

@@ -1,9 +1,13 @@
 #pragma once
 
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "checks/check.h"
 #include "common/config_node.h"
+#include "common/sha256.h"
 
 // Readers for parameter values that several check types share, so that every type validates a
 // unit name or a host path the same way and says the same thing when it is wrong. All of them
@@ -21,5 +25,10 @@ std::vector<std::string> ReadUnitNames(const ConfigNode& node);
 // Unlike ConfigNode::AsPath it is never resolved against the configuration file's folder: it
 // names a file on the host, which the FileSystem may serve from another root.
 std::string ReadHostPath(const ConfigNode& node);
+
+// The SHA-256 that pinned key `key` (see CheckType::pinned_keys) holds, or nullopt when it is not
+// set. Optional here so that `baseline capture` can build the check before it is pinned; the
+// loader requires pinned keys otherwise.
+std::optional<Sha256Digest> FindPinnedSha256(const Params& params, std::string_view key);
 
 }  // namespace drift::checks

@@ -22,29 +22,12 @@ extern "C" {
 #include <stdexcept>
 #include <utility>
 
+#include "common/fd.h"
+
 namespace drift::checks {
 namespace {
 
 using SteadyClock = std::chrono::steady_clock;
-
-// Closes a descriptor when it goes out of scope.
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() { Reset(); }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-  bool open() const { return fd_ >= 0; }
-  void Reset(int fd = -1) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = fd;
-  }
-
- private:
-  int fd_ = -1;
-};
 
 class FileActions {
  public:

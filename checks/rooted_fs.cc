@@ -14,24 +14,10 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "common/fd.h"
+
 namespace drift::checks {
 namespace {
-
-// Closes a descriptor when it goes out of scope.
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-  int release() { return std::exchange(fd_, -1); }
-
- private:
-  int fd_;
-};
 
 WallTime ToWallTime(const struct timespec& ts) {
   return WallTime(std::chrono::duration_cast<WallTime::duration>(
@@ -123,11 +109,10 @@ Result<FileStat> RootedFileSystem::Stat(std::string_view path) const {
 Result<std::vector<std::string>> RootedFileSystem::ListDir(std::string_view path) const {
   Result<int> opened = Open(path, O_RDONLY | O_DIRECTORY, true);
   if (!opened.ok()) return opened.error();
-  DIR* dir = ::fdopendir(*opened);
-  if (dir == nullptr) {
-    ::close(*opened);
-    return SysErr(path, errno);
-  }
+  Fd fd(*opened);
+  DIR* dir = ::fdopendir(fd.get());
+  if (dir == nullptr) return SysErr(path, errno);
+  fd.Release();  // closedir closes it
   std::vector<std::string> names;
   errno = 0;
   while (struct dirent* e = ::readdir(dir)) {

@@ -293,11 +293,18 @@ std::string MetricsCache::Render() const {
   return std::move(out).str();
 }
 
+bool MetricsCache::Fresh(const Body& body, std::chrono::steady_clock::time_point now) const {
+  auto age = now - body.built;
+  // Ages and counters move: at most a second old. Results change: re-render, but not more than
+  // four times a second, so that a cycle of many checks does not put a render in most requests.
+  if (age >= std::chrono::seconds(1)) return false;
+  return body.version == version_() || age < std::chrono::milliseconds(250);
+}
+
 std::shared_ptr<const std::string> MetricsCache::Get() {
   auto now = std::chrono::steady_clock::now();
   std::shared_ptr<const Body> body = body_.load(std::memory_order_acquire);
-  bool fresh = body && body->version == version_() && now - body->built < std::chrono::seconds(1);
-  if (fresh) return body->text;
+  if (body && Fresh(*body, now)) return body->text;
   // One renderer at a time; the others serve the previous body rather than queue behind it.
   std::unique_lock lock(rebuild_mu_, std::defer_lock);
   if (body) {
@@ -306,9 +313,7 @@ std::shared_ptr<const std::string> MetricsCache::Get() {
     lock.lock();
   }
   body = body_.load(std::memory_order_acquire);
-  if (body && body->version == version_() && now - body->built < std::chrono::seconds(1)) {
-    return body->text;
-  }
+  if (body && Fresh(*body, now)) return body->text;
   std::uint64_t version = version_();
   auto fresh_body = std::make_shared<const Body>(Body{std::make_shared<const std::string>(Render()),
                                                       version, std::chrono::steady_clock::now()});

@@ -55,9 +55,10 @@ class ExporterMetrics {
   prometheus::Gauge& reload_success_time_;
 };
 
-// The /metrics body, rendered from collectables and cached: rebuilt only when the snapshot
-// version changed or the body is a second old (ages and counters move), by one thread at a time;
-// others serve the previous body meanwhile. Thread-safe; Get() never waits on a running check.
+// The /metrics body, rendered from collectables and cached: rebuilt when the snapshot version
+// changed (at most four times a second) or the body is a second old (ages and counters move), by
+// one thread at a time; others serve the previous body meanwhile. Thread-safe; Get() never waits
+// on a running check.
 class MetricsCache {
  public:
   MetricsCache(std::vector<std::shared_ptr<prometheus::Collectable>> collectables,
@@ -72,6 +73,7 @@ class MetricsCache {
     std::uint64_t version;
     std::chrono::steady_clock::time_point built;
   };
+  bool Fresh(const Body& body, std::chrono::steady_clock::time_point now) const;
   std::vector<std::shared_ptr<prometheus::Collectable>> collectables_;
   std::function<std::uint64_t()> version_;
   std::mutex rebuild_mu_;

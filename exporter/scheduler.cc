@@ -1,8 +1,11 @@
 #include "exporter/scheduler.h"
 
 #include <fmt/format.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 
 #include "common/duration.h"
 #include "common/log.h"
@@ -16,6 +19,8 @@ using std::chrono::steady_clock;
 constexpr std::chrono::seconds kGrace{1};
 // Workers stuck in abandoned runs beyond the pool size; past this, hung checks cost capacity.
 constexpr int kMaxStuckWorkers = 8;
+// Niceness of the check workers (and so of the commands they run).
+constexpr int kWorkerNice = 10;
 
 }  // namespace
 
@@ -173,6 +178,11 @@ std::vector<Scheduler::Transition> Scheduler::WatchdogLocked(Deadline now) {
 }
 
 void Scheduler::WorkerLoop() {
+  // Checks are background work: below the HTTP threads, so that hashing a thousand files does
+  // not delay a scrape. Commands the checks start inherit it.
+  if (::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), kWorkerNice) != 0) {
+    log::Debug("cannot lower the check workers' priority", {{"errno", errno}});
+  }
   std::unique_lock lock(mu_);
   for (;;) {
     work_cv_.wait(lock, [&] {

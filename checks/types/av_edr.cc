@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "checks/params.h"
+#include "checks/steps.h"
 
 namespace drift::checks::av_edr {
 namespace {
@@ -23,31 +24,19 @@ class AvEdrCheck final : public Check {
         follow_symlinks_(follow_symlinks) {}
 
   CheckResult Run(const Host& host, Deadline deadline) const override {
-    if (!binary_sha256_) {
-      // Only `baseline capture` builds the check without its pin, and it calls Capture().
-      return CheckResult::Error(
-          "binary_sha256 is not pinned; pin it with `drift_exporter baseline capture`");
-    }
+    if (!binary_sha256_) return CheckResult::Error(NotPinnedReason("binary_sha256"));
     std::vector<Finding> findings;
     std::vector<Observation> observations;
-
-    Result<std::string> state = host.services.ActiveState(service_, deadline);
-    if (!state.ok()) {
-      return CheckResult::Error(
-          fmt::format("cannot read the state of {}: {}", service_, state.error().message));
-    }
-    observations.push_back({"service_state", *state});
-    if (*state != "active") {
-      findings.push_back({"service_inactive", *state, "active", Severity::kHigh});
+    if (Status s = CheckServiceActive(host, service_, deadline, ServiceRecord::kSoleService,
+                                      Severity::kHigh, observations, findings);
+        !s.ok()) {
+      return CheckResult::Error(s.error().message);
     }
 
     Result<Sha256Digest> hash = Hash(host, deadline);
     if (!hash.ok()) {
-      // A drift already found stands (the host is drifted whatever the binary holds); with none,
-      // an unreadable binary means the check could not tell.
-      if (findings.empty()) return CheckResult::Error(hash.error().message);
-      observations.push_back({"binary_sha256", "unknown: " + hash.error().message});
-      return Conclude(std::move(findings), std::move(observations), {}, "");
+      return ConcludeIncomplete(std::move(findings), std::move(observations), "binary_sha256",
+                                hash.error().message);
     }
     std::string current = ToHex(*hash);
     observations.push_back({"binary_sha256", current});
@@ -84,11 +73,7 @@ class AvEdrCheck final : public Check {
 CheckPtr Create(const Params& params) {
   std::string service = ReadUnitName(params.Child("service"));
   std::string binary = ReadHostPath(params.Child("binary"));
-  // Pinned: optional here so that `baseline capture` can build the check; the loader requires it.
-  std::optional<Sha256Digest> binary_sha256;
-  if (std::optional<ConfigNode> node = params.Find("binary_sha256")) {
-    binary_sha256 = node->AsSha256();
-  }
+  std::optional<Sha256Digest> binary_sha256 = FindPinnedSha256(params, "binary_sha256");
   std::optional<ConfigNode> follow = params.Find("follow_symlinks");
   bool follow_symlinks = follow ? follow->AsBool() : false;
   return std::make_unique<AvEdrCheck>(std::move(service), std::move(binary), binary_sha256,

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "checks/params.h"
+#include "checks/steps.h"
 
 namespace drift::checks::file {
 namespace {
@@ -25,10 +26,7 @@ class FileCheck final : public Check {
         follow_symlinks_(follow_symlinks) {}
 
   CheckResult Run(const Host& host, Deadline deadline) const override {
-    if (!sha256_) {
-      return CheckResult::Error(
-          "sha256 is not pinned; pin it with `drift_exporter baseline capture`");
-    }
+    if (!sha256_) return CheckResult::Error(NotPinnedReason("sha256"));
     Result<FileStat> stat = host.fs.Stat(path_);
     if (!stat.ok()) {
       // A pinned file that is gone has drifted; any other failure means we could not look.
@@ -79,8 +77,7 @@ class FileCheck final : public Check {
 
 CheckPtr Create(const Params& params) {
   std::string path = ReadHostPath(params.Child("path"));
-  std::optional<Sha256Digest> sha256;
-  if (auto n = params.Find("sha256")) sha256 = n->AsSha256();
+  std::optional<Sha256Digest> sha256 = FindPinnedSha256(params, "sha256");
   std::optional<mode_t> mode;
   if (auto n = params.Find("mode")) {
     // Octal as a string ("0640"): a bare YAML 0640 would be read as decimal 640 by some tools.

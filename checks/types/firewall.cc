@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "checks/params.h"
+#include "checks/steps.h"
 
 namespace drift::checks::firewall {
 namespace {
@@ -105,28 +106,19 @@ class FirewallCheck final : public Check {
       : service_(std::move(service)), ruleset_sha256_(ruleset_sha256) {}
 
   CheckResult Run(const Host& host, Deadline deadline) const override {
-    if (!ruleset_sha256_) {
-      // Only `baseline capture` builds the check without its pin, and it calls Capture().
-      return CheckResult::Error(
-          "ruleset_sha256 is not pinned; pin it with `drift_exporter baseline capture`");
-    }
+    if (!ruleset_sha256_) return CheckResult::Error(NotPinnedReason("ruleset_sha256"));
     std::vector<Finding> findings;
     std::vector<Observation> observations;
-
-    Result<std::string> state = host.services.ActiveState(service_, deadline);
-    if (!state.ok()) {
-      return CheckResult::Error(
-          fmt::format("cannot read the state of {}: {}", service_, state.error().message));
+    if (Status s = CheckServiceActive(host, service_, deadline, ServiceRecord::kSoleService,
+                                      Severity::kNone, observations, findings);
+        !s.ok()) {
+      return CheckResult::Error(s.error().message);
     }
-    observations.push_back({"service_state", *state});
-    if (*state != "active") findings.push_back({"service_inactive", *state, "active"});
 
     Result<std::string> ruleset = ListRuleset(host, deadline);
     if (!ruleset.ok()) {
-      // A drift already found stands; with none, the check could not tell.
-      if (findings.empty()) return CheckResult::Error(ruleset.error().message);
-      observations.push_back({"ruleset_sha256", "unknown: " + ruleset.error().message});
-      return Conclude(std::move(findings), std::move(observations), {}, "");
+      return ConcludeIncomplete(std::move(findings), std::move(observations), "ruleset_sha256",
+                                ruleset.error().message);
     }
 
     Sha256Digest hash = Sha256Of(*ruleset);
@@ -165,11 +157,7 @@ class FirewallCheck final : public Check {
 CheckPtr Create(const Params& params) {
   std::optional<ConfigNode> service_node = params.Find("service");
   std::string service = service_node ? ReadUnitName(*service_node) : "nftables.service";
-  // Pinned: optional here so that `baseline capture` can build the check; the loader requires it.
-  std::optional<Sha256Digest> ruleset_sha256;
-  if (std::optional<ConfigNode> node = params.Find("ruleset_sha256")) {
-    ruleset_sha256 = node->AsSha256();
-  }
+  std::optional<Sha256Digest> ruleset_sha256 = FindPinnedSha256(params, "ruleset_sha256");
   return std::make_unique<FirewallCheck>(std::move(service), ruleset_sha256);
 }
 

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "checks/params.h"
+#include "checks/steps.h"
 #include "common/duration.h"
 
 namespace drift::checks::logging {
@@ -77,23 +78,12 @@ class LoggingCheck final : public Check {
   CheckResult Run(const Host& host, Deadline deadline) const override {
     std::vector<Finding> findings;
     std::vector<Observation> observations;
-    // A drift already found stands when a later step cannot be completed; with none, the step's
-    // failure means the check could not tell.
-    auto fail = [&](std::string key, std::string reason) {
-      if (findings.empty()) return CheckResult::Error(std::move(reason));
-      observations.push_back({std::move(key), "unknown: " + reason});
-      return Conclude(std::move(findings), std::move(observations), {}, "");
-    };
-
     for (const std::string& service : services_) {
-      Result<std::string> state = host.services.ActiveState(service, deadline);
-      if (!state.ok()) {
-        return fail(service,
-                    fmt::format("cannot read the state of {}: {}", service, state.error().message));
-      }
-      observations.push_back({service, *state});
-      if (*state != "active") {
-        findings.push_back({"service_inactive", fmt::format("{}: {}", service, *state), "active"});
+      if (Status s = CheckServiceActive(host, service, deadline, ServiceRecord::kByUnit,
+                                        Severity::kNone, observations, findings);
+          !s.ok()) {
+        return ConcludeIncomplete(std::move(findings), std::move(observations), service,
+                                  s.error().message);
       }
     }
 
@@ -113,8 +103,9 @@ class LoggingCheck final : public Check {
     for (int attempt = 0;; ++attempt) {
       Result<std::vector<std::string>> lines = host.journal.ReadSince(identifier_, since, deadline);
       if (!lines.ok()) {
-        return fail("canary_seen",
-                    fmt::format("cannot read the journal: {}", lines.error().message));
+        return ConcludeIncomplete(
+            std::move(findings), std::move(observations), "canary_seen",
+            fmt::format("cannot read the journal: {}", lines.error().message));
       }
       seen = CountOwnCanaries(*lines);
       if (seen > 0 || attempt == kRereads) break;

@@ -33,6 +33,31 @@ class FakeClock final : public Clock {
   WallTime now_;
 };
 
+// The output of a program that ran and exited with `exit_code`.
+inline checks::CommandOutput Exited(int exit_code, std::string out, std::string err = "") {
+  checks::CommandOutput o;
+  o.exit_code = exit_code;
+  o.out = std::move(out);
+  o.err = std::move(err);
+  return o;
+}
+
+// The output of a program killed by `signal`, after it printed `out`.
+inline checks::CommandOutput KilledBy(int signal, std::string out = "") {
+  checks::CommandOutput o;
+  o.exit_code = -1;
+  o.signal = signal;
+  o.out = std::move(out);
+  return o;
+}
+
+// The output of a program the runner killed at the deadline, after it printed `out`.
+inline checks::CommandOutput TimedOut(std::string out = "") {
+  checks::CommandOutput o = KilledBy(9, std::move(out));
+  o.timed_out = true;
+  return o;
+}
+
 // Answers commands from a script keyed by the space-joined argv; records every command run.
 // An unscripted command fails like a missing program.
 class FakeCommandRunner final : public checks::CommandRunner {
@@ -43,11 +68,7 @@ class FakeCommandRunner final : public checks::CommandRunner {
   }
   void Script(const std::string& argv_joined, int exit_code, std::string out,
               std::string err = "") {
-    checks::CommandOutput o;
-    o.exit_code = exit_code;
-    o.out = std::move(out);
-    o.err = std::move(err);
-    Script(argv_joined, std::move(o));
+    Script(argv_joined, Exited(exit_code, std::move(out), std::move(err)));
   }
   std::vector<std::vector<std::string>> commands_ran() const {
     std::lock_guard lock(mu_);

@@ -3,55 +3,25 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
-#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "checks/rooted_fs.h"
-#include "tests/support/fakes.h"
+#include "tests/support/check_testing.h"
 
 namespace drift::checks::av_edr {
 namespace {
 
 using std::chrono::seconds;
 using std::chrono::steady_clock;
+using testing::Later;
+using testing::MakeCheck;
+using testing::Str;
 
 constexpr std::string_view kHealthySha =
     "d383d06e24a1d2bead2de9e8343a68e3ec8caea22448f0c8b849cf67cf7fdf8c";
 constexpr std::string_view kTamperedSha =
     "7686d9eca3ba9b13aef8f5752969c6b5f1ffec8b4b801cd7c35e5ecb1b1697a7";
-
-std::string Str(const Finding& f) {
-  return fmt::format("{} | {} | {} | {}", f.cause, f.observed, f.expected,
-                     SeverityName(f.severity));
-}
-
-std::string Str(const std::vector<Observation>& obs) {
-  std::string out;
-  for (const Observation& o : obs) out += fmt::format("{}={};", o.key, o.value);
-  return out;
-}
-
-// Builds a check from the YAML of its params (indented by four spaces), and optionally a
-// baseline entry, the way the loader does.
-CheckPtr Make(std::string_view params, std::string_view baseline = "") {
-  ConfigNode root = ConfigNode::Parse(
-      fmt::format("checks:\n- name: av\n  type: av_edr\n  params:\n{}", params), "drift.yml");
-  ConfigNode check = root.Child("checks").Items()[0];
-  std::optional<ConfigNode> base;
-  if (!baseline.empty()) base = ConfigNode::Parse(baseline, "baseline.yml");
-  return kType.create(Params(check, check.Find("params"), base));
-}
-
-std::string FactoryError(std::string_view params, std::string_view baseline = "") {
-  try {
-    Make(params, baseline);
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "no error";
-}
 
 std::string ParamsWith(std::string_view binary = "/usr/sbin/clamd", std::string_view extra = "") {
   return fmt::format(
@@ -61,18 +31,12 @@ std::string ParamsWith(std::string_view binary = "/usr/sbin/clamd", std::string_
 
 class AvEdrTest : public ::testing::Test {
  protected:
-  explicit AvEdrTest(std::string scenario = "av_edr_healthy")
-      : fs_(std::string(DRIFT_FIXTURES_DIR) + "/hosts/" + scenario) {
-    services_.Set("clamav-daemon.service", "active");
+  explicit AvEdrTest(std::string_view scenario = "av_edr_healthy")
+      : t_(testing::FixtureHost(scenario)) {
+    t_.services.Set("clamav-daemon.service", "active");
   }
-  Host host() const { return Host{fs_, commands_, services_, journal_, clock_}; }
-  static Deadline Later() { return steady_clock::now() + seconds(10); }
 
-  testing::FakeClock clock_;
-  RootedFileSystem fs_;
-  testing::FakeCommandRunner commands_;
-  testing::FakeServiceManager services_;
-  testing::FakeJournal journal_{clock_};
+  testing::TestHost t_;
 };
 
 class AvEdrTamperedTest : public AvEdrTest {
@@ -86,19 +50,15 @@ class AvEdrSymlinkTest : public AvEdrTest {
 };
 
 TEST(AvEdrType, Metadata) {
-  EXPECT_EQ(kType.name, "av_edr");
-  EXPECT_EQ(kType.default_severity, Severity::kHigh);
-  ASSERT_EQ(kType.default_controls.size(), 2u);
-  EXPECT_EQ(kType.default_controls[0].framework, "hipaa");
-  EXPECT_EQ(kType.default_controls[0].id, "164.308(a)(5)(ii)(B)");
-  EXPECT_EQ(kType.default_controls[1].framework, "hipaa");
-  EXPECT_EQ(kType.default_controls[1].id, "164.312(b)");
-  EXPECT_EQ(kType.default_action, "restart_av_service");
-  EXPECT_TRUE(kType.measures.empty());
+  testing::ExpectTypeDefaults(kType, {"av_edr",
+                                      Severity::kHigh,
+                                      {{"hipaa", "164.308(a)(5)(ii)(B)"}, {"hipaa", "164.312(b)"}},
+                                      "restart_av_service",
+                                      {}});
 }
 
 TEST_F(AvEdrTest, CompliantWhenActiveAndHashMatches) {
-  CheckResult r = Make(ParamsWith())->Run(host(), Later());
+  CheckResult r = MakeCheck(kType, ParamsWith())->Run(t_.host(), Later());
   EXPECT_EQ(r.verdict, Verdict::kCompliant);
   EXPECT_EQ(r.reason,
             "clamav-daemon.service is active and /usr/sbin/clamd matches its baseline SHA-256");
@@ -109,8 +69,8 @@ TEST_F(AvEdrTest, CompliantWhenActiveAndHashMatches) {
 }
 
 TEST_F(AvEdrTest, InactiveServiceIsHighDrift) {
-  services_.Set("clamav-daemon.service", "failed");
-  CheckResult r = Make(ParamsWith())->Run(host(), Later());
+  t_.services.Set("clamav-daemon.service", "failed");
+  CheckResult r = MakeCheck(kType, ParamsWith())->Run(t_.host(), Later());
   EXPECT_EQ(r.verdict, Verdict::kDrifted);
   EXPECT_EQ(r.reason, "service_inactive: observed failed, expected active");
   ASSERT_EQ(r.findings.size(), 1u);
@@ -118,7 +78,7 @@ TEST_F(AvEdrTest, InactiveServiceIsHighDrift) {
 }
 
 TEST_F(AvEdrTamperedTest, HashMismatchIsCriticalDrift) {
-  CheckResult r = Make(ParamsWith())->Run(host(), Later());
+  CheckResult r = MakeCheck(kType, ParamsWith())->Run(t_.host(), Later());
   EXPECT_EQ(r.verdict, Verdict::kDrifted);
   EXPECT_EQ(r.reason, fmt::format("binary_hash_mismatch: observed {}, expected {}", kTamperedSha,
                                   kHealthySha));
@@ -130,8 +90,8 @@ TEST_F(AvEdrTamperedTest, HashMismatchIsCriticalDrift) {
 }
 
 TEST_F(AvEdrTamperedTest, ReportsEveryCause) {
-  services_.Set("clamav-daemon.service", "inactive");
-  CheckResult r = Make(ParamsWith())->Run(host(), Later());
+  t_.services.Set("clamav-daemon.service", "inactive");
+  CheckResult r = MakeCheck(kType, ParamsWith())->Run(t_.host(), Later());
   EXPECT_EQ(r.verdict, Verdict::kDrifted);
   ASSERT_EQ(r.findings.size(), 2u);
   EXPECT_EQ(Str(r.findings[0]), "service_inactive | inactive | active | high");
@@ -140,7 +100,7 @@ TEST_F(AvEdrTamperedTest, ReportsEveryCause) {
 }
 
 TEST_F(AvEdrTest, MissingBinaryIsAnError) {
-  CheckResult r = Make(ParamsWith("/usr/bin/falcon-sensor"))->Run(host(), Later());
+  CheckResult r = MakeCheck(kType, ParamsWith("/usr/bin/falcon-sensor"))->Run(t_.host(), Later());
   EXPECT_EQ(r.verdict, Verdict::kError);
   EXPECT_EQ(r.reason,
             "cannot hash the agent binary: /usr/bin/falcon-sensor: No such file or directory");
@@ -149,10 +109,11 @@ TEST_F(AvEdrTest, MissingBinaryIsAnError) {
 
 TEST_F(AvEdrTest, ServiceQueryFailureIsAnError) {
   CheckResult r =
-      Make(fmt::format("    service: falcon-sensor.service\n    binary: /usr/sbin/clamd\n"
-                       "    binary_sha256: {}\n",
-                       kHealthySha))
-          ->Run(host(), Later());
+      MakeCheck(kType,
+                fmt::format("    service: falcon-sensor.service\n    binary: /usr/sbin/clamd\n"
+                            "    binary_sha256: {}\n",
+                            kHealthySha))
+          ->Run(t_.host(), Later());
   EXPECT_EQ(r.verdict, Verdict::kError);
   EXPECT_EQ(r.reason,
             "cannot read the state of falcon-sensor.service: systemctl: cannot query "
@@ -160,7 +121,7 @@ TEST_F(AvEdrTest, ServiceQueryFailureIsAnError) {
 }
 
 TEST_F(AvEdrTest, ExpiredDeadlineIsAnError) {
-  CheckResult r = Make(ParamsWith())->Run(host(), steady_clock::now() - seconds(1));
+  CheckResult r = MakeCheck(kType, ParamsWith())->Run(t_.host(), steady_clock::now() - seconds(1));
   EXPECT_EQ(r.verdict, Verdict::kError);
   EXPECT_EQ(r.reason,
             "cannot hash the agent binary: /usr/sbin/clamd: hashing did not finish before the "
@@ -168,8 +129,8 @@ TEST_F(AvEdrTest, ExpiredDeadlineIsAnError) {
 }
 
 TEST_F(AvEdrTest, KnownDriftStandsWhenTheBinaryCannotBeRead) {
-  services_.Set("clamav-daemon.service", "inactive");
-  CheckResult r = Make(ParamsWith("/usr/bin/falcon-sensor"))->Run(host(), Later());
+  t_.services.Set("clamav-daemon.service", "inactive");
+  CheckResult r = MakeCheck(kType, ParamsWith("/usr/bin/falcon-sensor"))->Run(t_.host(), Later());
   EXPECT_EQ(r.verdict, Verdict::kDrifted);
   ASSERT_EQ(r.findings.size(), 1u);
   EXPECT_EQ(Str(r.findings[0]), "service_inactive | inactive | active | high");
@@ -179,41 +140,44 @@ TEST_F(AvEdrTest, KnownDriftStandsWhenTheBinaryCannotBeRead) {
 }
 
 TEST_F(AvEdrSymlinkTest, SymlinkedBinaryIsNotFollowedByDefault) {
-  CheckResult r = Make(ParamsWith())->Run(host(), Later());
+  CheckResult r = MakeCheck(kType, ParamsWith())->Run(t_.host(), Later());
   EXPECT_EQ(r.verdict, Verdict::kError);
   EXPECT_EQ(r.reason, "cannot hash the agent binary: /usr/sbin/clamd: is a symlink");
 }
 
 TEST_F(AvEdrSymlinkTest, FollowSymlinksHashesTheTarget) {
-  CheckResult r =
-      Make(ParamsWith("/usr/sbin/clamd", "    follow_symlinks: true\n"))->Run(host(), Later());
+  CheckResult r = MakeCheck(kType, ParamsWith("/usr/sbin/clamd", "    follow_symlinks: true\n"))
+                      ->Run(t_.host(), Later());
   EXPECT_EQ(r.verdict, Verdict::kCompliant) << r.reason;
 }
 
 TEST_F(AvEdrTest, CaptureReturnsTheCurrentHash) {
-  Result<std::vector<Observation>> captured = Make(ParamsWith())->Capture(host(), Later());
+  Result<std::vector<Observation>> captured =
+      MakeCheck(kType, ParamsWith())->Capture(t_.host(), Later());
   ASSERT_TRUE(captured.ok()) << captured.error().message;
   EXPECT_EQ(Str(*captured), fmt::format("binary_sha256={};", kHealthySha));
 }
 
 TEST_F(AvEdrTamperedTest, CaptureReturnsTheCurrentHashNotTheBaseline) {
-  Result<std::vector<Observation>> captured = Make(ParamsWith())->Capture(host(), Later());
+  Result<std::vector<Observation>> captured =
+      MakeCheck(kType, ParamsWith())->Capture(t_.host(), Later());
   ASSERT_TRUE(captured.ok()) << captured.error().message;
   EXPECT_EQ(Str(*captured), fmt::format("binary_sha256={};", kTamperedSha));
 }
 
 TEST_F(AvEdrTest, CaptureOfAMissingBinaryFails) {
   Result<std::vector<Observation>> captured =
-      Make(ParamsWith("/usr/bin/falcon-sensor"))->Capture(host(), Later());
+      MakeCheck(kType, ParamsWith("/usr/bin/falcon-sensor"))->Capture(t_.host(), Later());
   ASSERT_FALSE(captured.ok());
   EXPECT_EQ(captured.error().message,
             "cannot hash the agent binary: /usr/bin/falcon-sensor: No such file or directory");
 }
 
 TEST_F(AvEdrTest, BaselineSuppliesTheHashAndBinaryPathIsNormalised) {
-  CheckPtr check = Make("    service: clamav-daemon.service\n    binary: /usr//sbin/./clamd\n",
-                        fmt::format("binary_sha256: {}\n", kHealthySha));
-  CheckResult r = check->Run(host(), Later());
+  CheckPtr check =
+      MakeCheck(kType, "    service: clamav-daemon.service\n    binary: /usr//sbin/./clamd\n",
+                fmt::format("binary_sha256: {}\n", kHealthySha));
+  CheckResult r = check->Run(t_.host(), Later());
   EXPECT_EQ(r.verdict, Verdict::kCompliant) << r.reason;
   EXPECT_EQ(r.reason,
             "clamav-daemon.service is active and /usr/sbin/clamd matches its baseline SHA-256");
@@ -223,49 +187,51 @@ TEST_F(AvEdrTest, BaselineSuppliesTheHashAndBinaryPathIsNormalised) {
 TEST_F(AvEdrTest, UnpinnedCheckCapturesButDoesNotRun) {
   EXPECT_EQ(kType.pinned_keys.size(), 1u);
   EXPECT_EQ(kType.pinned_keys[0], "binary_sha256");
-  CheckPtr check = Make("    service: clamav-daemon.service\n    binary: /usr/sbin/clamd\n");
-  Result<std::vector<Observation>> captured = check->Capture(host(), Later());
+  CheckPtr check =
+      MakeCheck(kType, "    service: clamav-daemon.service\n    binary: /usr/sbin/clamd\n");
+  Result<std::vector<Observation>> captured = check->Capture(t_.host(), Later());
   ASSERT_TRUE(captured.ok()) << captured.error().message;
   EXPECT_EQ(Str(*captured), fmt::format("binary_sha256={};", kHealthySha));
-  CheckResult r = check->Run(host(), Later());
+  CheckResult r = check->Run(t_.host(), Later());
   EXPECT_EQ(r.verdict, Verdict::kError);
   EXPECT_EQ(r.reason, "binary_sha256 is not pinned; pin it with `drift_exporter baseline capture`");
 }
 
 TEST(AvEdrFactory, RejectsBadParams) {
   const std::string sha = std::string(kHealthySha);
-  struct Case {
-    std::string params;
-    std::string baseline;
-    std::string error;
-  };
-  const std::vector<Case> cases = {
-      {"    service: '-x'\n    binary: /usr/sbin/clamd\n    binary_sha256: " + sha + "\n", "",
-       "drift.yml:5:14: checks[0].params.service: expected a systemd unit name like "
-       "nftables.service"},
-      {"    service: clamd service\n    binary: /usr/sbin/clamd\n    binary_sha256: " + sha + "\n",
-       "",
-       "drift.yml:5:14: checks[0].params.service: expected a systemd unit name like "
-       "nftables.service"},
-      {"    binary: /usr/sbin/clamd\n    binary_sha256: " + sha + "\n", "",
-       "drift.yml:5:5: checks[0].params.service: required key missing"},
-      {"    service: clamd.service\n    binary: usr/sbin/clamd\n    binary_sha256: " + sha + "\n",
-       "", "drift.yml:6:13: checks[0].params.binary: expected an absolute host path"},
-      {"    service: clamd.service\n    binary_sha256: " + sha + "\n", "",
-       "drift.yml:5:5: checks[0].params.binary: required key missing"},
-      {"    service: clamd.service\n    binary: /usr/sbin/clamd\n    binary_sha256: abc\n", "",
-       "drift.yml:7:20: checks[0].params.binary_sha256: expected a SHA-256 as 64 hex digits, "
-       "got 3 characters"},
-      {"    service: clamd.service\n    binary: /usr/sbin/clamd\n    binary_sha256: " + sha +
-           "\n    follow_symlinks: yes\n",
-       "", "drift.yml:8:22: checks[0].params.follow_symlinks: expected true or false, got \"yes\""},
-      {"    service: clamd.service\n    binary: /usr/sbin/clamd\n    binary_sha256: " + sha + "\n",
-       "binary_sha256: " + sha + "\n",
-       "baseline.yml:1:16: binary_sha256: also set in drift.yml at line 7; set it in one place"},
-  };
-  for (const Case& c : cases) {
-    EXPECT_EQ(FactoryError(c.params, c.baseline), c.error) << c.params;
-  }
+  testing::ExpectRejected(
+      kType,
+      {
+          {"    service: '-x'\n    binary: /usr/sbin/clamd\n    binary_sha256: " + sha + "\n",
+           "drift.yml:5:14: checks[0].params.service: expected a systemd unit name like "
+           "nftables.service (letters, digits and :_.\\@-, not starting with '-' or '.'), got "
+           "\"-x\""},
+          {"    service: clamd service\n    binary: /usr/sbin/clamd\n    binary_sha256: " + sha +
+               "\n",
+           "drift.yml:5:14: checks[0].params.service: expected a systemd unit name like "
+           "nftables.service (letters, digits and :_.\\@-, not starting with '-' or '.'), got "
+           "\"clamd service\""},
+          {"    binary: /usr/sbin/clamd\n    binary_sha256: " + sha + "\n",
+           "drift.yml:5:5: checks[0].params.service: required key missing"},
+          {"    service: clamd.service\n    binary: usr/sbin/clamd\n    binary_sha256: " + sha +
+               "\n",
+           "drift.yml:6:13: checks[0].params.binary: expected an absolute host path, got "
+           "\"usr/sbin/clamd\""},
+          {"    service: clamd.service\n    binary_sha256: " + sha + "\n",
+           "drift.yml:5:5: checks[0].params.binary: required key missing"},
+          {"    service: clamd.service\n    binary: /usr/sbin/clamd\n    binary_sha256: abc\n",
+           "drift.yml:7:20: checks[0].params.binary_sha256: expected a SHA-256 as 64 hex digits, "
+           "got 3 characters"},
+          {"    service: clamd.service\n    binary: /usr/sbin/clamd\n    binary_sha256: " + sha +
+               "\n    follow_symlinks: yes\n",
+           "drift.yml:8:22: checks[0].params.follow_symlinks: expected true or false, got "
+           "\"yes\""},
+          {"    service: clamd.service\n    binary: /usr/sbin/clamd\n    binary_sha256: " + sha +
+               "\n",
+           "baseline.yml:1:16: binary_sha256: also set in drift.yml at line 7; set it in one "
+           "place",
+           "binary_sha256: " + sha + "\n"},
+      });
 }
 
 }  // namespace

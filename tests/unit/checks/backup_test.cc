@@ -1,27 +1,27 @@
 #include "checks/types/backup.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <cerrno>
-#include <filesystem>
-#include <fstream>
 
-#include "checks/rooted_fs.h"
 #include "common/rfc3339.h"
-#include "tests/support/fakes.h"
+#include "tests/support/check_testing.h"
 
 namespace drift::checks::backup {
 namespace {
 
-namespace fs = std::filesystem;
 using std::chrono::days;
 using std::chrono::hours;
 using std::chrono::minutes;
+using testing::ExpectFinding;
 using testing::FakeClock;
-using testing::FakeCommandRunner;
-using testing::FakeJournal;
-using testing::FakeServiceManager;
+using testing::FixtureHost;
+using testing::Later;
+using testing::MakeCheck;
+using testing::Measures;
+using testing::Pairs;
+using testing::TestHost;
 
 WallTime T(std::string_view rfc3339) { return *ParseRfc3339(rfc3339); }
 
@@ -88,107 +88,47 @@ TEST(BackupParseStatus, DeepNestingIsRejectedWithoutCrashing) {
 // ---------------------------------------------------------------------------------------------
 // Factory
 
-constexpr std::string_view kHeader = "checks:\n- name: b\n  type: backup\n  params:\n";
-
-CheckPtr Make(std::string_view params) {
-  ConfigNode root = ConfigNode::Parse(std::string(kHeader) + std::string(params), "drift.yml");
-  ConfigNode check = root.Child("checks").Items()[0];
-  check.Child("name");  // read by the loader, not by the type
-  check.Child("type");
-  CheckPtr made = kType.create(Params(check, check.Find("params"), std::nullopt));
-  root.Finish();
-  return made;
-}
-
-std::string ErrorOf(std::string_view params) {
-  try {
-    Make(params);
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "no error";
-}
-
 TEST(BackupFactory, DescribesTheType) {
-  EXPECT_EQ(kType.name, "backup");
-  EXPECT_EQ(kType.default_severity, Severity::kHigh);
-  ASSERT_EQ(kType.default_controls.size(), 2u);
-  EXPECT_EQ(kType.default_controls[0].framework, "hipaa");
-  EXPECT_EQ(kType.default_controls[0].id, "164.308(a)(7)(ii)(A)");
-  EXPECT_EQ(kType.default_controls[1].framework, "hipaa");
-  EXPECT_EQ(kType.default_controls[1].id, "164.310(d)(2)(iv)");
-  EXPECT_EQ(kType.default_action, "run_backup_job");
-  ASSERT_EQ(kType.measures.size(), 2u);
-  EXPECT_EQ(kType.measures[0].name, "drift_backup_age_seconds");
-  EXPECT_EQ(kType.measures[1].name, "drift_backup_restore_test_age_seconds");
+  testing::ExpectTypeDefaults(
+      kType, {"backup",
+              Severity::kHigh,
+              {{"hipaa", "164.308(a)(7)(ii)(A)"}, {"hipaa", "164.310(d)(2)(iv)"}},
+              "run_backup_job",
+              {"drift_backup_age_seconds", "drift_backup_restore_test_age_seconds"}});
 }
 
 TEST(BackupFactory, RejectsBadParams) {
-  EXPECT_EQ(ErrorOf(""), "drift.yml:2:3: checks[0].params.status_file: required key missing");
-  EXPECT_EQ(ErrorOf("    max_age: 1d\n"),
-            "drift.yml:5:5: checks[0].params.status_file: required key missing");
-  EXPECT_EQ(ErrorOf("    status_file: var/lib/backup/status.json\n"),
-            "drift.yml:5:18: checks[0].params.status_file: expected an absolute host path");
-  EXPECT_EQ(ErrorOf("    status_file: [/a]\n"),
-            "drift.yml:5:18: checks[0].params.status_file: expected a string, got a list");
-  EXPECT_EQ(ErrorOf("    status_file: /s.json\n    max_age: 0s\n"),
-            "drift.yml:6:14: checks[0].params.max_age: zero duration \"0s\"; expected a positive "
-            "duration");
-  EXPECT_EQ(ErrorOf("    status_file: /s.json\n    restore_test_max_age: monthly\n"),
-            "drift.yml:6:27: checks[0].params.restore_test_max_age: invalid duration "
-            "\"monthly\"; expected e.g. 30s, 5m, 1h30m");
-  EXPECT_EQ(ErrorOf("    status_file: /s.json\n    status: /t.json\n"),
-            "drift.yml:6:5: checks[0].params.status: unknown key; expected one of: max_age, "
-            "restore_test_max_age, status_file");
+  testing::ExpectRejected(
+      kType,
+      {
+          {"", "drift.yml:2:3: checks[0].params.status_file: required key missing"},
+          {"    max_age: 1d\n",
+           "drift.yml:5:5: checks[0].params.status_file: required key missing"},
+          {"    status_file: var/lib/backup/status.json\n",
+           "drift.yml:5:18: checks[0].params.status_file: expected an absolute host path, got "
+           "\"var/lib/backup/status.json\""},
+          {"    status_file: [/a]\n",
+           "drift.yml:5:18: checks[0].params.status_file: expected a string, got a list"},
+          {"    status_file: /s.json\n    max_age: 0s\n",
+           "drift.yml:6:14: checks[0].params.max_age: zero duration \"0s\"; expected a positive "
+           "duration"},
+          {"    status_file: /s.json\n    restore_test_max_age: monthly\n",
+           "drift.yml:6:27: checks[0].params.restore_test_max_age: invalid duration "
+           "\"monthly\"; expected e.g. 30s, 5m, 1h30m"},
+          {"    status_file: /s.json\n    status: /t.json\n",
+           "drift.yml:6:5: checks[0].params.status: unknown key; expected one of: max_age, "
+           "restore_test_max_age, status_file"},
+      });
 }
 
 // ---------------------------------------------------------------------------------------------
 // Run()
 
-std::string Fixture(std::string_view scenario) {
-  return (fs::path(DRIFT_FIXTURES_DIR) / "hosts" / scenario).string();
-}
-
-// The fakes and a file system, assembled into a Host.
-struct TestHost {
-  explicit TestHost(const FileSystem& files) : fs(files) {}
-  Host host() const { return Host{fs, commands, services, journal, clock}; }
-
-  const FileSystem& fs;
-  FakeCommandRunner commands;
-  FakeServiceManager services;
-  FakeClock clock;  // 2023-11-14T22:13:20Z
-  FakeJournal journal{clock};
-};
-
-Deadline Later() { return std::chrono::steady_clock::now() + std::chrono::seconds(10); }
-
-std::vector<std::pair<std::string, std::string>> Pairs(const std::vector<Observation>& obs) {
-  std::vector<std::pair<std::string, std::string>> out;
-  for (const Observation& o : obs) out.emplace_back(o.key, o.value);
-  return out;
-}
-
-std::vector<std::pair<std::string, double>> Measures(const CheckResult& r) {
-  std::vector<std::pair<std::string, double>> out;
-  for (const MeasureValue& m : r.measures) out.emplace_back(std::string(m.name), m.value);
-  return out;
-}
-
-void ExpectFinding(const Finding& f, std::string_view cause, std::string_view observed,
-                   std::string_view expected) {
-  EXPECT_EQ(f.cause, cause);
-  EXPECT_EQ(f.observed, observed);
-  EXPECT_EQ(f.expected, expected);
-  EXPECT_EQ(f.severity, Severity::kNone);
-}
-
 constexpr std::string_view kStatusParams = "    status_file: /var/lib/backup/status.json\n";
 
 TEST(BackupRun, FreshBackupAndRestoreTestAreCompliant) {
-  RootedFileSystem rfs(Fixture("backup-fresh"));
-  TestHost t(rfs);
-  CheckResult r = Make(kStatusParams)->Run(t.host(), Later());
+  TestHost t(FixtureHost("backup-fresh"));
+  CheckResult r = MakeCheck(kType, kStatusParams)->Run(t.host(), Later());
   EXPECT_EQ(r.verdict, Verdict::kCompliant);
   EXPECT_EQ(r.reason, "last backup 2h13m20s ago, last restore test 13d20h13m20s ago");
   EXPECT_TRUE(r.findings.empty());
@@ -207,10 +147,9 @@ TEST(BackupRun, FreshBackupAndRestoreTestAreCompliant) {
 }
 
 TEST(BackupRun, OldBackupIsDrift) {
-  RootedFileSystem rfs(Fixture("backup-fresh"));
-  TestHost t(rfs);
+  TestHost t(FixtureHost("backup-fresh"));
   t.clock.Advance(days(1));
-  CheckResult r = Make(kStatusParams)->Run(t.host(), Later());
+  CheckResult r = MakeCheck(kType, kStatusParams)->Run(t.host(), Later());
   EXPECT_EQ(r.verdict, Verdict::kDrifted);
   EXPECT_EQ(r.reason, "backup_too_old: observed 1d2h13m20s, expected at most 1d");
   ASSERT_EQ(r.findings.size(), 1u);
@@ -221,11 +160,10 @@ TEST(BackupRun, OldBackupIsDrift) {
 }
 
 TEST(BackupRun, OldRestoreTestIsDrift) {
-  RootedFileSystem rfs(Fixture("backup-fresh"));
-  TestHost t(rfs);
-  CheckResult r =
-      Make(std::string(kStatusParams) + "    restore_test_max_age: 7d\n    max_age: 3h\n")
-          ->Run(t.host(), Later());
+  TestHost t(FixtureHost("backup-fresh"));
+  CheckResult r = MakeCheck(kType, std::string(kStatusParams) +
+                                       "    restore_test_max_age: 7d\n    max_age: 3h\n")
+                      ->Run(t.host(), Later());
   EXPECT_EQ(r.verdict, Verdict::kDrifted);
   EXPECT_EQ(r.reason, "restore_test_too_old: observed 13d20h13m20s, expected at most 7d");
   ASSERT_EQ(r.findings.size(), 1u);
@@ -233,9 +171,8 @@ TEST(BackupRun, OldRestoreTestIsDrift) {
 }
 
 TEST(BackupRun, FailedLastRunIsDriftAlongsideAge) {
-  RootedFileSystem rfs(Fixture("backup-failed"));
-  TestHost t(rfs);
-  CheckResult r = Make(kStatusParams)->Run(t.host(), Later());
+  TestHost t(FixtureHost("backup-failed"));
+  CheckResult r = MakeCheck(kType, kStatusParams)->Run(t.host(), Later());
   EXPECT_EQ(r.verdict, Verdict::kDrifted);
   EXPECT_EQ(r.reason,
             "backup_too_old: observed 2d20h43m19s, expected at most 1d; last_backup_failed: "
@@ -250,9 +187,9 @@ TEST(BackupRun, FailedLastRunIsDriftAlongsideAge) {
 }
 
 TEST(BackupRun, MissingStatusFileIsDrift) {
-  RootedFileSystem rfs(Fixture("backup-fresh"));
-  TestHost t(rfs);
-  CheckResult r = Make("    status_file: /var/lib/backup/missing.json\n")->Run(t.host(), Later());
+  TestHost t(FixtureHost("backup-fresh"));
+  CheckResult r =
+      MakeCheck(kType, "    status_file: /var/lib/backup/missing.json\n")->Run(t.host(), Later());
   EXPECT_EQ(r.verdict, Verdict::kDrifted);
   EXPECT_EQ(r.reason,
             "status_file_missing: observed missing, expected a status file at "
@@ -264,9 +201,8 @@ TEST(BackupRun, MissingStatusFileIsDrift) {
 }
 
 TEST(BackupRun, TruncatedStatusFileIsDrift) {
-  RootedFileSystem rfs(Fixture("backup-corrupt"));
-  TestHost t(rfs);
-  CheckResult r = Make(kStatusParams)->Run(t.host(), Later());
+  TestHost t(FixtureHost("backup-corrupt"));
+  CheckResult r = MakeCheck(kType, kStatusParams)->Run(t.host(), Later());
   EXPECT_EQ(r.verdict, Verdict::kDrifted);
   EXPECT_EQ(r.reason,
             "status_file_invalid: observed not valid JSON, expected a JSON object with RFC 3339 "
@@ -279,27 +215,16 @@ TEST(BackupRun, TruncatedStatusFileIsDrift) {
 // A status file written into a temporary root, for contents no fixture needs to keep.
 class BackupTempTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    root_ = fs::temp_directory_path() /
-            fmt::format("drift_backup_{}_{}", ::getpid(),
-                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(root_);
-    fs::create_directories(root_ / "var/lib/backup");
-  }
-  void TearDown() override { fs::remove_all(root_); }
-  void Write(std::string_view content) {
-    std::ofstream(root_ / "var/lib/backup/status.json", std::ios::binary) << content;
-  }
-  fs::path root_;
+  void Write(std::string_view content) { root_.Write("/var/lib/backup/status.json", content); }
+  testing::TempDir root_;
 };
 
 TEST_F(BackupTempTest, TimestampsInTheFutureAreInvalid) {
   const WallTime now = FakeClock().Now();
   Write(fmt::format(R"({{"last_backup": "{}", "last_restore_test": "{}"}})",
                     FormatRfc3339(now + hours(2)), FormatRfc3339(now + days(3) + minutes(6))));
-  RootedFileSystem rfs(root_.string());
-  TestHost t(rfs);
-  CheckResult r = Make(kStatusParams)->Run(t.host(), Later());
+  TestHost t(root_.root());
+  CheckResult r = MakeCheck(kType, kStatusParams)->Run(t.host(), Later());
   EXPECT_EQ(r.verdict, Verdict::kDrifted);
   EXPECT_EQ(r.reason,
             "status_file_invalid: observed last_backup is 2h in the future, last_restore_test is "
@@ -315,9 +240,8 @@ TEST_F(BackupTempTest, SmallClockSkewCountsAsJustNow) {
   const WallTime now = FakeClock().Now();
   Write(fmt::format(R"({{"last_backup": "{}", "last_restore_test": "{}", "status": "success"}})",
                     FormatRfc3339(now + minutes(4)), FormatRfc3339(now - days(1))));
-  RootedFileSystem rfs(root_.string());
-  TestHost t(rfs);
-  CheckResult r = Make(kStatusParams)->Run(t.host(), Later());
+  TestHost t(root_.root());
+  CheckResult r = MakeCheck(kType, kStatusParams)->Run(t.host(), Later());
   EXPECT_EQ(r.verdict, Verdict::kCompliant);
   EXPECT_EQ(r.reason, "last backup 0s ago, last restore test 1d ago");
   EXPECT_EQ(Measures(r), (std::vector<std::pair<std::string, double>>{
@@ -329,18 +253,16 @@ TEST_F(BackupTempTest, OddStatusValuesAreQuotedAndShortened) {
   const WallTime now = FakeClock().Now();
   Write(fmt::format(R"({{"last_backup": "{}", "last_restore_test": "{}", "status": "{}"}})",
                     FormatRfc3339(now), FormatRfc3339(now), "partial\\nsee log"));
-  RootedFileSystem rfs(root_.string());
-  TestHost t(rfs);
-  CheckResult r = Make(kStatusParams)->Run(t.host(), Later());
+  TestHost t(root_.root());
+  CheckResult r = MakeCheck(kType, kStatusParams)->Run(t.host(), Later());
   EXPECT_EQ(r.verdict, Verdict::kDrifted);
   EXPECT_EQ(r.reason, "last_backup_failed: observed \"partial\\nsee log\", expected success");
 }
 
 TEST_F(BackupTempTest, OversizedStatusFileIsAnError) {
   Write(std::string((1 << 20) + 1, ' '));
-  RootedFileSystem rfs(root_.string());
-  TestHost t(rfs);
-  CheckResult r = Make(kStatusParams)->Run(t.host(), Later());
+  TestHost t(root_.root());
+  CheckResult r = MakeCheck(kType, kStatusParams)->Run(t.host(), Later());
   EXPECT_EQ(r.verdict, Verdict::kError);
   EXPECT_EQ(r.reason,
             "cannot read the backup status file: /var/lib/backup/status.json: larger than 1048576 "
@@ -348,9 +270,8 @@ TEST_F(BackupTempTest, OversizedStatusFileIsAnError) {
 }
 
 TEST(BackupRun, StatusPathThatIsADirectoryIsAnError) {
-  RootedFileSystem rfs(Fixture("backup-fresh"));
-  TestHost t(rfs);
-  CheckResult r = Make("    status_file: /var/lib/backup\n")->Run(t.host(), Later());
+  TestHost t(FixtureHost("backup-fresh"));
+  CheckResult r = MakeCheck(kType, "    status_file: /var/lib/backup\n")->Run(t.host(), Later());
   EXPECT_EQ(r.verdict, Verdict::kError);
   EXPECT_EQ(r.reason, "cannot read the backup status file: /var/lib/backup: Is a directory");
 }
@@ -377,7 +298,7 @@ class DeniedFileSystem final : public FileSystem {
 TEST(BackupRun, UnreadableStatusFileIsAnErrorNotDrift) {
   DeniedFileSystem denied;
   TestHost t(denied);
-  CheckResult r = Make(kStatusParams)->Run(t.host(), Later());
+  CheckResult r = MakeCheck(kType, kStatusParams)->Run(t.host(), Later());
   EXPECT_EQ(r.verdict, Verdict::kError);
   EXPECT_EQ(r.reason,
             "cannot read the backup status file: /var/lib/backup/status.json: Permission denied");

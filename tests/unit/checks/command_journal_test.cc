@@ -11,7 +11,9 @@
 namespace drift::checks {
 namespace {
 
+using testing::Exited;
 using testing::FakeCommandRunner;
+using testing::TimedOut;
 
 const Deadline kDeadline = Deadline::max();
 const std::string kLogger = "logger --tag drift-canary --priority user.notice -- canary 42";
@@ -19,6 +21,20 @@ const std::string kJournalctl =
     "journalctl --no-pager --quiet --output=cat --identifier=drift-canary --since=@1700000000";
 // 1700000000.75 s: the half-second is rounded down so nothing logged since is missed.
 const WallTime kSince = WallTime(std::chrono::milliseconds(1'700'000'000'750));
+
+// What writing "canary 42" as drift-canary returns when logger answers with `output`.
+Status WriteWhen(const CommandOutput& output) {
+  FakeCommandRunner runner;
+  runner.Script(kLogger, output);
+  return CommandJournal(runner).Write("drift-canary", "canary 42", kDeadline);
+}
+
+// What reading drift-canary's lines since kSince returns when journalctl answers with `output`.
+Result<std::vector<std::string>> ReadWhen(const CommandOutput& output) {
+  FakeCommandRunner runner;
+  runner.Script(kJournalctl, output);
+  return CommandJournal(runner).ReadSince("drift-canary", kSince, kDeadline);
+}
 
 TEST(CommandJournalTest, WritesThroughLogger) {
   FakeCommandRunner runner;
@@ -41,23 +57,14 @@ TEST(CommandJournalTest, AMessageLikeAnOptionStaysAMessage) {
 }
 
 TEST(CommandJournalTest, LoggerFailureIsAnErrorWithStderr) {
-  FakeCommandRunner runner;
-  runner.Script(kLogger, 1, "", "logger: socket /dev/log: No such file or directory\n");
-  CommandJournal journal(runner);
-  Status s = journal.Write("drift-canary", "canary 42", kDeadline);
+  Status s = WriteWhen(Exited(1, "", "logger: socket /dev/log: No such file or directory\n"));
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.error().message,
             "logger: exit code 1: logger: socket /dev/log: No such file or directory");
 }
 
 TEST(CommandJournalTest, LoggerTimeoutIsAnError) {
-  FakeCommandRunner runner;
-  CommandOutput hung;
-  hung.timed_out = true;
-  hung.signal = 9;
-  runner.Script(kLogger, hung);
-  CommandJournal journal(runner);
-  Status s = journal.Write("drift-canary", "canary 42", kDeadline);
+  Status s = WriteWhen(TimedOut());
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.error().message, "logger: timed out");
 }
@@ -100,29 +107,20 @@ TEST(CommandJournalTest, ReadsLinesSinceTheWholeSecond) {
 }
 
 TEST(CommandJournalTest, ALastLineWithoutNewlineIsKept) {
-  FakeCommandRunner runner;
-  runner.Script(kJournalctl, 0, "one\ntwo");
-  CommandJournal journal(runner);
-  auto lines = journal.ReadSince("drift-canary", kSince, kDeadline);
+  auto lines = ReadWhen(Exited(0, "one\ntwo"));
   ASSERT_TRUE(lines.ok()) << lines.error().message;
   EXPECT_EQ(*lines, (std::vector<std::string>{"one", "two"}));
 }
 
 TEST(CommandJournalTest, NoMessagesIsAnEmptyList) {
-  FakeCommandRunner runner;
-  runner.Script(kJournalctl, 0, "");
-  CommandJournal journal(runner);
-  auto lines = journal.ReadSince("drift-canary", kSince, kDeadline);
+  auto lines = ReadWhen(Exited(0, ""));
   ASSERT_TRUE(lines.ok()) << lines.error().message;
   EXPECT_TRUE(lines->empty());
 }
 
 TEST(CommandJournalTest, JournalctlFailureIsAnError) {
-  FakeCommandRunner runner;
-  runner.Script(kJournalctl, 1, "",
-                "No journal files were opened due to insufficient permissions.\n");
-  CommandJournal journal(runner);
-  auto lines = journal.ReadSince("drift-canary", kSince, kDeadline);
+  auto lines =
+      ReadWhen(Exited(1, "", "No journal files were opened due to insufficient permissions.\n"));
   ASSERT_FALSE(lines.ok());
   EXPECT_EQ(lines.error().message,
             "journalctl: exit code 1: No journal files were opened due to insufficient "
@@ -130,28 +128,15 @@ TEST(CommandJournalTest, JournalctlFailureIsAnError) {
 }
 
 TEST(CommandJournalTest, JournalctlTimeoutIsAnError) {
-  FakeCommandRunner runner;
-  CommandOutput hung;
-  hung.timed_out = true;
-  hung.signal = 9;
-  hung.out = "canary 42\n";
-  runner.Script(kJournalctl, hung);
-  CommandJournal journal(runner);
-  auto lines = journal.ReadSince("drift-canary", kSince, kDeadline);
+  auto lines = ReadWhen(TimedOut("canary 42\n"));
   ASSERT_FALSE(lines.ok());
   EXPECT_EQ(lines.error().message, "journalctl: timed out");
 }
 
 TEST(CommandJournalTest, TruncatedOutputIsAnError) {
-  FakeCommandRunner runner;
-  CommandOutput flood;
-  flood.exit_code = -1;
-  flood.signal = 9;  // the runner kills a flood
+  CommandOutput flood = testing::KilledBy(9, "canary 41\n");  // the runner kills a flood
   flood.truncated = true;
-  flood.out = "canary 41\n";
-  runner.Script(kJournalctl, flood);
-  CommandJournal journal(runner);
-  auto lines = journal.ReadSince("drift-canary", kSince, kDeadline);
+  auto lines = ReadWhen(flood);
   ASSERT_FALSE(lines.ok());
   EXPECT_EQ(lines.error().message,
             "journalctl: output larger than 1048576 bytes; the answer would be incomplete");

@@ -1,22 +1,19 @@
 #include "checks/types/encryption.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
-#include <filesystem>
-#include <functional>
-
-#include "checks/rooted_fs.h"
-#include "tests/support/fakes.h"
+#include "tests/support/check_testing.h"
 
 namespace drift::checks::encryption {
 namespace {
 
-namespace fs = std::filesystem;
-using testing::FakeClock;
+using testing::ExpectFinding;
 using testing::FakeCommandRunner;
-using testing::FakeJournal;
-using testing::FakeServiceManager;
+using testing::FixtureHost;
+using testing::Later;
+using testing::MakeCheck;
+using testing::Pairs;
+using testing::TestHost;
 
 // ---------------------------------------------------------------------------------------------
 // Pure helpers and ParseCryptsetupStatus
@@ -97,61 +94,41 @@ TEST(EncryptionParseCryptsetupStatus, RejectsAnythingElse) {
 // ---------------------------------------------------------------------------------------------
 // Factory
 
-constexpr std::string_view kHeader = "checks:\n- name: e\n  type: encryption\n  params:\n";
-
-CheckPtr Make(std::string_view params) {
-  ConfigNode root = ConfigNode::Parse(std::string(kHeader) + std::string(params), "drift.yml");
-  ConfigNode check = root.Child("checks").Items()[0];
-  check.Child("name");  // read by the loader, not by the type
-  check.Child("type");
-  CheckPtr made = kType.create(Params(check, check.Find("params"), std::nullopt));
-  root.Finish();
-  return made;
-}
-
-std::string ErrorOf(std::string_view params) {
-  try {
-    Make(params);
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "no error";
-}
-
 TEST(EncryptionFactory, DescribesTheType) {
-  EXPECT_EQ(kType.name, "encryption");
-  EXPECT_EQ(kType.default_severity, Severity::kCritical);
-  ASSERT_EQ(kType.default_controls.size(), 2u);
-  EXPECT_EQ(kType.default_controls[0].framework, "hipaa");
-  EXPECT_EQ(kType.default_controls[0].id, "164.312(a)(2)(iv)");
-  EXPECT_EQ(kType.default_controls[1].framework, "hipaa");
-  EXPECT_EQ(kType.default_controls[1].id, "164.312(e)(2)(ii)");
-  EXPECT_EQ(kType.default_action, "enable_volume_encryption");
-  EXPECT_TRUE(kType.measures.empty());
+  testing::ExpectTypeDefaults(kType,
+                              {"encryption",
+                               Severity::kCritical,
+                               {{"hipaa", "164.312(a)(2)(iv)"}, {"hipaa", "164.312(e)(2)(ii)"}},
+                               "enable_volume_encryption",
+                               {}});
 }
 
 TEST(EncryptionFactory, RejectsBadParams) {
-  EXPECT_EQ(ErrorOf(""), "drift.yml:2:3: checks[0].params.volumes: required key missing");
-  EXPECT_EQ(ErrorOf("    volumes: []\n"),
-            "drift.yml:5:14: checks[0].params.volumes: expected a non-empty list of "
-            "device-mapper names");
-  EXPECT_EQ(ErrorOf("    volumes: cryptroot\n"),
-            "drift.yml:5:14: checks[0].params.volumes: expected a list, got \"cryptroot\"");
   const std::string name_rule =
       "expected a device-mapper name as in /dev/mapper/<name> (1 to 127 of A-Z a-z 0-9 _ . + -, "
       "not starting with -), got ";
-  EXPECT_EQ(ErrorOf("    volumes: [cryptroot, /dev/mapper/home]\n"),
-            "drift.yml:5:26: checks[0].params.volumes[1]: " + name_rule + "\"/dev/mapper/home\"");
-  EXPECT_EQ(ErrorOf("    volumes:\n    - \"-v\"\n"),
-            "drift.yml:6:7: checks[0].params.volumes[0]: " + name_rule + "\"-v\"");
-  EXPECT_EQ(ErrorOf("    volumes:\n    - ..\n"),
-            "drift.yml:6:7: checks[0].params.volumes[0]: " + name_rule + "\"..\"");
-  EXPECT_EQ(ErrorOf("    volumes:\n    - {name: x}\n"),
-            "drift.yml:6:7: checks[0].params.volumes[0]: expected a string, got a mapping");
-  EXPECT_EQ(ErrorOf("    volumes: [cryptroot, home, cryptroot]\n"),
-            "drift.yml:5:32: checks[0].params.volumes[2]: duplicate volume \"cryptroot\"");
-  EXPECT_EQ(ErrorOf("    volumes: [cryptroot]\n    volume: [home]\n"),
-            "drift.yml:6:5: checks[0].params.volume: unknown key; expected one of: volumes");
+  testing::ExpectRejected(
+      kType,
+      {
+          {"", "drift.yml:2:3: checks[0].params.volumes: required key missing"},
+          {"    volumes: []\n",
+           "drift.yml:5:14: checks[0].params.volumes: expected a non-empty list of "
+           "device-mapper names"},
+          {"    volumes: cryptroot\n",
+           "drift.yml:5:14: checks[0].params.volumes: expected a list, got \"cryptroot\""},
+          {"    volumes: [cryptroot, /dev/mapper/home]\n",
+           "drift.yml:5:26: checks[0].params.volumes[1]: " + name_rule + "\"/dev/mapper/home\""},
+          {"    volumes:\n    - \"-v\"\n",
+           "drift.yml:6:7: checks[0].params.volumes[0]: " + name_rule + "\"-v\""},
+          {"    volumes:\n    - ..\n",
+           "drift.yml:6:7: checks[0].params.volumes[0]: " + name_rule + "\"..\""},
+          {"    volumes:\n    - {name: x}\n",
+           "drift.yml:6:7: checks[0].params.volumes[0]: expected a string, got a mapping"},
+          {"    volumes: [cryptroot, home, cryptroot]\n",
+           "drift.yml:5:32: checks[0].params.volumes[2]: duplicate volume \"cryptroot\""},
+          {"    volumes: [cryptroot]\n    volume: [home]\n",
+           "drift.yml:6:5: checks[0].params.volume: unknown key; expected one of: volumes"},
+      });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -159,42 +136,11 @@ TEST(EncryptionFactory, RejectsBadParams) {
 //   dm-0 cryptroot LUKS2, dm-1 cryptdata LUKS1, dm-2 vg0-root LVM, dm-3 cryptswap PLAIN,
 //   dm-4 cryptold (no uuid: being torn down), plus sda and loop0, which are not dm devices.
 
-std::string Fixture(std::string_view scenario) {
-  return (fs::path(DRIFT_FIXTURES_DIR) / "hosts" / scenario).string();
-}
-
-struct TestHost {
-  explicit TestHost(const std::string& root) : fs(root) {}
-  Host host() const { return Host{fs, commands, services, journal, clock}; }
-
-  RootedFileSystem fs;
-  FakeCommandRunner commands;
-  FakeServiceManager services;
-  FakeClock clock;
-  FakeJournal journal{clock};
-};
-
-Deadline Later() { return std::chrono::steady_clock::now() + std::chrono::seconds(10); }
-
-std::vector<std::pair<std::string, std::string>> Pairs(const std::vector<Observation>& obs) {
-  std::vector<std::pair<std::string, std::string>> out;
-  for (const Observation& o : obs) out.emplace_back(o.key, o.value);
-  return out;
-}
-
-void ExpectFinding(const Finding& f, std::string_view cause, std::string_view observed,
-                   std::string_view expected) {
-  EXPECT_EQ(f.cause, cause);
-  EXPECT_EQ(f.observed, observed);
-  EXPECT_EQ(f.expected, expected);
-  EXPECT_EQ(f.severity, Severity::kNone);
-}
-
 using Pairs_t = std::vector<std::pair<std::string, std::string>>;
 
 TEST(EncryptionRun, LuksVolumesInSysfsAreCompliantWithoutAnyCommand) {
-  TestHost t(Fixture("encryption-mixed"));
-  CheckResult r = Make("    volumes: [cryptroot, cryptdata]\n")->Run(t.host(), Later());
+  TestHost t(FixtureHost("encryption-mixed"));
+  CheckResult r = MakeCheck(kType, "    volumes: [cryptroot, cryptdata]\n")->Run(t.host(), Later());
   EXPECT_EQ(r.verdict, Verdict::kCompliant);
   EXPECT_EQ(r.reason, "required volumes are LUKS: cryptroot (LUKS2), cryptdata (LUKS1)");
   EXPECT_TRUE(r.findings.empty());
@@ -205,8 +151,9 @@ TEST(EncryptionRun, LuksVolumesInSysfsAreCompliantWithoutAnyCommand) {
 }
 
 TEST(EncryptionRun, PlainDmCryptAndLvmAreNotLuks) {
-  TestHost t(Fixture("encryption-mixed"));
-  CheckResult r = Make("    volumes: [cryptroot, cryptswap, vg0-root]\n")->Run(t.host(), Later());
+  TestHost t(FixtureHost("encryption-mixed"));
+  CheckResult r =
+      MakeCheck(kType, "    volumes: [cryptroot, cryptswap, vg0-root]\n")->Run(t.host(), Later());
   EXPECT_EQ(r.verdict, Verdict::kDrifted);
   EXPECT_EQ(r.reason,
             "volume_not_luks: observed cryptswap: PLAIN (dm-3), expected cryptswap: active LUKS "
@@ -221,11 +168,11 @@ TEST(EncryptionRun, PlainDmCryptAndLvmAreNotLuks) {
 }
 
 TEST(EncryptionRun, VolumeNotInSysfsIsAskedOfCryptsetup) {
-  TestHost t(Fixture("encryption-mixed"));
+  TestHost t(FixtureHost("encryption-mixed"));
   t.commands.Script("cryptsetup status -- home", 0,
                     "/dev/mapper/home is active and is in use.\n  type:    LUKS2\n"
                     "  cipher:  aes-xts-plain64\n");
-  CheckResult r = Make("    volumes: [cryptroot, home]\n")->Run(t.host(), Later());
+  CheckResult r = MakeCheck(kType, "    volumes: [cryptroot, home]\n")->Run(t.host(), Later());
   EXPECT_EQ(r.verdict, Verdict::kCompliant);
   EXPECT_EQ(r.reason, "required volumes are LUKS: cryptroot (LUKS2), home (LUKS2)");
   EXPECT_EQ(Pairs(r.observations),
@@ -235,9 +182,9 @@ TEST(EncryptionRun, VolumeNotInSysfsIsAskedOfCryptsetup) {
 }
 
 TEST(EncryptionRun, DeviceWithoutUuidFallsBackToCryptsetup) {
-  TestHost t(Fixture("encryption-mixed"));
+  TestHost t(FixtureHost("encryption-mixed"));
   t.commands.Script("cryptsetup status -- cryptold", 4, "/dev/mapper/cryptold is inactive.\n");
-  CheckResult r = Make("    volumes: [cryptold]\n")->Run(t.host(), Later());
+  CheckResult r = MakeCheck(kType, "    volumes: [cryptold]\n")->Run(t.host(), Later());
   EXPECT_EQ(r.verdict, Verdict::kDrifted);
   EXPECT_EQ(r.reason,
             "volume_missing: observed cryptold: not active, expected cryptold: active LUKS volume");
@@ -248,10 +195,10 @@ TEST(EncryptionRun, DeviceWithoutUuidFallsBackToCryptsetup) {
 }
 
 TEST(EncryptionRun, ActivePlainVolumeFromCryptsetupIsNotLuks) {
-  TestHost t(Fixture("encryption-mixed"));
+  TestHost t(FixtureHost("encryption-mixed"));
   t.commands.Script("cryptsetup status -- scratch", 0,
                     "/dev/mapper/scratch is active.\n  type:    PLAIN\n  cipher:  aes-cbc-essiv\n");
-  CheckResult r = Make("    volumes: [scratch]\n")->Run(t.host(), Later());
+  CheckResult r = MakeCheck(kType, "    volumes: [scratch]\n")->Run(t.host(), Later());
   EXPECT_EQ(r.verdict, Verdict::kDrifted);
   ASSERT_EQ(r.findings.size(), 1u);
   ExpectFinding(r.findings[0], "volume_not_luks", "scratch: PLAIN (cryptsetup)",
@@ -259,80 +206,56 @@ TEST(EncryptionRun, ActivePlainVolumeFromCryptsetupIsNotLuks) {
 }
 
 TEST(EncryptionRun, UnreadableSysfsFallsBackToCryptsetup) {
-  const fs::path empty = fs::temp_directory_path() / fmt::format("drift_enc_{}", ::getpid());
-  fs::create_directories(empty);
-  TestHost t(empty.string());
+  testing::TempDir empty;
+  TestHost t(empty.root());
   t.commands.Script("cryptsetup status -- cryptroot", 0,
                     "/dev/mapper/cryptroot is active and is in use.\n  type:    LUKS2\n");
-  CheckResult r = Make("    volumes: [cryptroot]\n")->Run(t.host(), Later());
-  fs::remove_all(empty);
+  CheckResult r = MakeCheck(kType, "    volumes: [cryptroot]\n")->Run(t.host(), Later());
   EXPECT_EQ(r.verdict, Verdict::kCompliant);
   EXPECT_EQ(Pairs(r.observations), (Pairs_t{{"sysfs", "/sys/block: No such file or directory"},
                                             {"volume cryptroot", "LUKS2 (cryptsetup)"}}));
 }
 
 TEST(EncryptionRun, CryptsetupProblemsAreErrorsNeverCompliant) {
-  TestHost t(Fixture("encryption-mixed"));
-  CheckPtr check = Make("    volumes: [cryptroot, home]\n");
+  TestHost t(FixtureHost("encryption-mixed"));
+  CheckPtr check = MakeCheck(kType, "    volumes: [cryptroot, home]\n");
   const std::string why = "home: not listed in /sys/block/dm-*/dm/name, and ";
-  struct Case {
-    std::function<void(FakeCommandRunner&)> script;
-    std::string reason;
-  };
-  const Case cases[] = {
-      {[](FakeCommandRunner&) {},
-       why + "cryptsetup could not run: cryptsetup status -- home: command not found "
-             "(unscripted)"},
-      {[](FakeCommandRunner& c) {
-         c.Script("cryptsetup status -- home", 1, "",
-                  "Cannot initialize device-mapper. Is dm_mod kernel module loaded?\n");
-       },
-       why + "cryptsetup status failed (exit 1; it needs root to query device-mapper): Cannot "
-             "initialize device-mapper. Is dm_mod kernel module loaded?"},
-      {[](FakeCommandRunner& c) {
-         // Active, but reading the header failed part-way (e.g. permission on the device).
-         c.Script("cryptsetup status -- home", 5, "/dev/mapper/home is active.\n", "");
-       },
-       why + "cryptsetup status failed (exit 5; it needs root to query device-mapper): (no "
-             "message)"},
-      {[](FakeCommandRunner& c) {
-         CommandOutput o;
-         o.exit_code = -1;
-         o.signal = 9;
-         o.timed_out = true;
-         c.Script("cryptsetup status -- home", o);
-       },
-       why + "cryptsetup status timed out"},
-      {[](FakeCommandRunner& c) {
-         CommandOutput o;
-         o.exit_code = -1;
-         o.signal = 11;
-         c.Script("cryptsetup status -- home", o);
-       },
-       why + "cryptsetup status failed (killed by signal 11; it needs root to query "
-             "device-mapper): (no message)"},
-      {[](FakeCommandRunner& c) { c.Script("cryptsetup status -- home", 0, "all good\n"); },
-       why + "cryptsetup status printed unexpected output: expected \"<device> is active.\" or "
-             "\"<device> is inactive.\", got \"all good\""},
-  };
-  for (const Case& c : cases) {
-    FakeCommandRunner runner;
-    c.script(runner);
-    Host host{t.fs, runner, t.services, t.journal, t.clock};
-    CheckResult r = check->Run(host, Later());
-    EXPECT_EQ(r.verdict, Verdict::kError) << c.reason;
-    EXPECT_EQ(r.reason, c.reason);
-    EXPECT_TRUE(r.findings.empty());
-  }
+  testing::ExpectScriptedErrors(
+      *check, t,
+      {
+          {[](FakeCommandRunner&) {},
+           why + "cryptsetup could not run: cryptsetup status -- home: command not found "
+                 "(unscripted)"},
+          {[](FakeCommandRunner& c) {
+             c.Script("cryptsetup status -- home", 1, "",
+                      "Cannot initialize device-mapper. Is dm_mod kernel module loaded?\n");
+           },
+           why + "cryptsetup status failed (exit 1; it needs root to query device-mapper): Cannot "
+                 "initialize device-mapper. Is dm_mod kernel module loaded?"},
+          {[](FakeCommandRunner& c) {
+             // Active, but reading the header failed part-way (e.g. permission on the device).
+             c.Script("cryptsetup status -- home", 5, "/dev/mapper/home is active.\n", "");
+           },
+           why + "cryptsetup status failed (exit 5; it needs root to query device-mapper): (no "
+                 "message)"},
+          {[](FakeCommandRunner& c) { c.Script("cryptsetup status -- home", testing::TimedOut()); },
+           why + "cryptsetup status timed out"},
+          {[](FakeCommandRunner& c) {
+             c.Script("cryptsetup status -- home", testing::KilledBy(11));
+           },
+           why + "cryptsetup status failed (killed by signal 11; it needs root to query "
+                 "device-mapper): (no message)"},
+          {[](FakeCommandRunner& c) { c.Script("cryptsetup status -- home", 0, "all good\n"); },
+           why + "cryptsetup status printed unexpected output: expected \"<device> is active.\" or "
+                 "\"<device> is inactive.\", got \"all good\""},
+      });
 }
 
 TEST(EncryptionRun, AnUndeterminedVolumeMakesTheWholeRunAnError) {
-  const fs::path empty = fs::temp_directory_path() / fmt::format("drift_enc2_{}", ::getpid());
-  fs::create_directories(empty);
-  TestHost t(empty.string());
+  testing::TempDir empty;
+  TestHost t(empty.root());
   t.commands.Script("cryptsetup status -- swap", 0, "/dev/mapper/swap is active.\n  type: PLAIN\n");
-  CheckResult r = Make("    volumes: [swap, cryptroot]\n")->Run(t.host(), Later());
-  fs::remove_all(empty);
+  CheckResult r = MakeCheck(kType, "    volumes: [swap, cryptroot]\n")->Run(t.host(), Later());
   EXPECT_EQ(r.verdict, Verdict::kError);
   EXPECT_EQ(r.reason,
             "cryptroot: sysfs unreadable (/sys/block: No such file or directory), and cryptsetup "

@@ -3,19 +3,18 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
-#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "checks/rooted_fs.h"
-#include "tests/support/fakes.h"
+#include "tests/support/check_testing.h"
 
 namespace drift::checks::firewall {
 namespace {
 
-using std::chrono::seconds;
-using std::chrono::steady_clock;
+using testing::Later;
+using testing::MakeCheck;
+using testing::Str;
 
 constexpr std::string_view kNft = "nft -s list ruleset";
 
@@ -69,70 +68,31 @@ std::string ChangedRuleset() {
   return s;
 }
 
-std::string Str(const Finding& f) {
-  return fmt::format("{} | {} | {} | {}", f.cause, f.observed, f.expected,
-                     SeverityName(f.severity));
-}
-
-std::string Str(const std::vector<Observation>& obs) {
-  std::string out;
-  for (const Observation& o : obs) out += fmt::format("{}={};", o.key, o.value);
-  return out;
-}
-
 std::string Str(const Result<NftRulesetSummary>& r) {
   if (!r.ok()) return "error: " + r.error().message;
   return fmt::format("{}/{}/{}", r->tables, r->chains, r->rules);
 }
 
-CheckPtr Make(std::string_view params) {
-  ConfigNode root = ConfigNode::Parse(
-      fmt::format("checks:\n- name: fw\n  type: firewall\n  params:\n{}", params), "drift.yml");
-  ConfigNode check = root.Child("checks").Items()[0];
-  return kType.create(Params(check, check.Find("params"), std::nullopt));
-}
-
-std::string FactoryError(std::string_view params) {
-  try {
-    Make(params);
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "no error";
-}
-
 CheckPtr MakeWithBaseline(std::string_view sha = kRulesetSha) {
-  return Make(fmt::format("    ruleset_sha256: {}\n", sha));
+  return MakeCheck(kType, fmt::format("    ruleset_sha256: {}\n", sha));
 }
 
 class FirewallTest : public ::testing::Test {
  protected:
   FirewallTest() {
-    services_.Set("nftables.service", "active");
-    commands_.Script(std::string(kNft), 0, std::string(kRuleset));
+    t_.services.Set("nftables.service", "active");
+    t_.commands.Script(std::string(kNft), 0, std::string(kRuleset));
   }
-  Host host() const { return Host{fs_, commands_, services_, journal_, clock_}; }
-  static Deadline Later() { return steady_clock::now() + seconds(10); }
 
-  testing::FakeClock clock_;
-  RootedFileSystem fs_{std::string(DRIFT_FIXTURES_DIR) + "/hosts"};
-  testing::FakeCommandRunner commands_;
-  testing::FakeServiceManager services_;
-  testing::FakeJournal journal_{clock_};
+  testing::TestHost t_{testing::FixtureHost("")};  // the check reads no files
 };
 
 TEST(FirewallType, Metadata) {
-  EXPECT_EQ(kType.name, "firewall");
-  EXPECT_EQ(kType.default_severity, Severity::kCritical);
-  ASSERT_EQ(kType.default_controls.size(), 2u);
-  EXPECT_EQ(kType.default_controls[0].framework, "hipaa");
-  EXPECT_EQ(kType.default_controls[0].id, "164.312(a)(1)");
-  EXPECT_EQ(kType.default_controls[1].framework, "hipaa");
-  EXPECT_EQ(kType.default_controls[1].id, "164.312(e)(1)");
-  EXPECT_EQ(kType.default_action, "restore_firewall_baseline");
-  ASSERT_EQ(kType.measures.size(), 1u);
-  EXPECT_EQ(kType.measures[0].name, "drift_firewall_rules");
-  EXPECT_FALSE(kType.measures[0].help.empty());
+  testing::ExpectTypeDefaults(kType, {"firewall",
+                                      Severity::kCritical,
+                                      {{"hipaa", "164.312(a)(1)"}, {"hipaa", "164.312(e)(1)"}},
+                                      "restore_firewall_baseline",
+                                      {"drift_firewall_rules"}});
 }
 
 TEST(ParseNftRuleset, CountsTablesChainsAndRules) {
@@ -219,7 +179,7 @@ TEST(ParseNftRuleset, RejectsMalformedListings) {
 }
 
 TEST_F(FirewallTest, CompliantWhenActiveAndHashMatches) {
-  CheckResult r = MakeWithBaseline()->Run(host(), Later());
+  CheckResult r = MakeWithBaseline()->Run(t_.host(), Later());
   EXPECT_EQ(r.verdict, Verdict::kCompliant) << r.reason;
   EXPECT_EQ(r.reason, "nftables.service is active and the ruleset matches its baseline SHA-256");
   EXPECT_EQ(Str(r.observations),
@@ -228,13 +188,13 @@ TEST_F(FirewallTest, CompliantWhenActiveAndHashMatches) {
   ASSERT_EQ(r.measures.size(), 1u);
   EXPECT_EQ(r.measures[0].name, "drift_firewall_rules");
   EXPECT_EQ(r.measures[0].value, 7.0);
-  EXPECT_EQ(commands_.commands_ran(),
+  EXPECT_EQ(t_.commands.commands_ran(),
             (std::vector<std::vector<std::string>>{{"nft", "-s", "list", "ruleset"}}));
 }
 
 TEST_F(FirewallTest, ChangedRulesetIsDrift) {
-  commands_.Script(std::string(kNft), 0, ChangedRuleset());
-  CheckResult r = MakeWithBaseline()->Run(host(), Later());
+  t_.commands.Script(std::string(kNft), 0, ChangedRuleset());
+  CheckResult r = MakeWithBaseline()->Run(t_.host(), Later());
   EXPECT_EQ(r.verdict, Verdict::kDrifted);
   EXPECT_EQ(r.reason, fmt::format("ruleset_hash_mismatch: observed {}, expected {}", kChangedSha,
                                   kRulesetSha));
@@ -246,8 +206,8 @@ TEST_F(FirewallTest, ChangedRulesetIsDrift) {
 }
 
 TEST_F(FirewallTest, FlushedRulesetIsDriftNotAnError) {
-  commands_.Script(std::string(kNft), 0, "");
-  CheckResult r = MakeWithBaseline()->Run(host(), Later());
+  t_.commands.Script(std::string(kNft), 0, "");
+  CheckResult r = MakeWithBaseline()->Run(t_.host(), Later());
   EXPECT_EQ(r.verdict, Verdict::kDrifted);
   ASSERT_EQ(r.findings.size(), 1u);
   EXPECT_EQ(Str(r.findings[0]),
@@ -258,8 +218,8 @@ TEST_F(FirewallTest, FlushedRulesetIsDriftNotAnError) {
 }
 
 TEST_F(FirewallTest, InactiveServiceIsDrift) {
-  services_.Set("nftables.service", "inactive");
-  CheckResult r = MakeWithBaseline()->Run(host(), Later());
+  t_.services.Set("nftables.service", "inactive");
+  CheckResult r = MakeWithBaseline()->Run(t_.host(), Later());
   EXPECT_EQ(r.verdict, Verdict::kDrifted);
   EXPECT_EQ(r.reason, "service_inactive: observed inactive, expected active");
   ASSERT_EQ(r.findings.size(), 1u);
@@ -267,18 +227,20 @@ TEST_F(FirewallTest, InactiveServiceIsDrift) {
 }
 
 TEST_F(FirewallTest, ConfiguredServiceIsQueried) {
-  services_.Set("firewalld.service", "failed");
+  t_.services.Set("firewalld.service", "failed");
   CheckResult r =
-      Make(fmt::format("    service: firewalld.service\n    ruleset_sha256: {}\n", kRulesetSha))
-          ->Run(host(), Later());
+      MakeCheck(kType, fmt::format("    service: firewalld.service\n    ruleset_sha256: {}\n",
+                                   kRulesetSha))
+          ->Run(t_.host(), Later());
   EXPECT_EQ(r.verdict, Verdict::kDrifted);
   ASSERT_EQ(r.findings.size(), 1u);
   EXPECT_EQ(Str(r.findings[0]), "service_inactive | failed | active | none");
 }
 
 TEST_F(FirewallTest, ParseFailureIsNotedButTheHashDecides) {
-  commands_.Script(std::string(kNft), 0, "table inet filter {\n");
-  CheckResult r = MakeWithBaseline(ToHex(Sha256Of("table inet filter {\n")))->Run(host(), Later());
+  t_.commands.Script(std::string(kNft), 0, "table inet filter {\n");
+  CheckResult r =
+      MakeWithBaseline(ToHex(Sha256Of("table inet filter {\n")))->Run(t_.host(), Later());
   EXPECT_EQ(r.verdict, Verdict::kCompliant) << r.reason;
   EXPECT_TRUE(r.measures.empty());
   EXPECT_EQ(Str(r.observations),
@@ -289,7 +251,8 @@ TEST_F(FirewallTest, ParseFailureIsNotedButTheHashDecides) {
 
 TEST_F(FirewallTest, ServiceQueryFailureIsAnError) {
   testing::FakeServiceManager none;
-  CheckResult r = MakeWithBaseline()->Run(Host{fs_, commands_, none, journal_, clock_}, Later());
+  CheckResult r =
+      MakeWithBaseline()->Run(Host{t_.fs, t_.commands, none, t_.journal, t_.clock}, Later());
   EXPECT_EQ(r.verdict, Verdict::kError);
   EXPECT_EQ(r.reason,
             "cannot read the state of nftables.service: systemctl: cannot query nftables.service");
@@ -297,15 +260,16 @@ TEST_F(FirewallTest, ServiceQueryFailureIsAnError) {
 
 TEST_F(FirewallTest, MissingNftIsAnError) {
   testing::FakeCommandRunner no_nft;
-  CheckResult r = MakeWithBaseline()->Run(Host{fs_, no_nft, services_, journal_, clock_}, Later());
+  CheckResult r =
+      MakeWithBaseline()->Run(Host{t_.fs, no_nft, t_.services, t_.journal, t_.clock}, Later());
   EXPECT_EQ(r.verdict, Verdict::kError);
   EXPECT_EQ(r.reason, "cannot run nft: nft -s list ruleset: command not found (unscripted)");
 }
 
 TEST_F(FirewallTest, NonZeroExitIsAnErrorWithStderr) {
-  commands_.Script(std::string(kNft), 1, "",
-                   "Error: syntax error, unexpected junk\nlist ruleset\n^^^^^\n");
-  CheckResult r = MakeWithBaseline()->Run(host(), Later());
+  t_.commands.Script(std::string(kNft), 1, "",
+                     "Error: syntax error, unexpected junk\nlist ruleset\n^^^^^\n");
+  CheckResult r = MakeWithBaseline()->Run(t_.host(), Later());
   EXPECT_EQ(r.verdict, Verdict::kError);
   EXPECT_EQ(r.reason,
             "nft -s list ruleset exited with status 1: Error: syntax error, unexpected junk; list "
@@ -313,9 +277,9 @@ TEST_F(FirewallTest, NonZeroExitIsAnErrorWithStderr) {
 }
 
 TEST_F(FirewallTest, PermissionDeniedNamesTheCapability) {
-  commands_.Script(std::string(kNft), 1, "",
-                   "netlink: Error: cache initialization failed: Operation not permitted\n");
-  CheckResult r = MakeWithBaseline()->Run(host(), Later());
+  t_.commands.Script(std::string(kNft), 1, "",
+                     "netlink: Error: cache initialization failed: Operation not permitted\n");
+  CheckResult r = MakeWithBaseline()->Run(t_.host(), Later());
   EXPECT_EQ(r.verdict, Verdict::kError);
   EXPECT_EQ(r.reason,
             "nft -s list ruleset exited with status 1: netlink: Error: cache initialization "
@@ -324,42 +288,34 @@ TEST_F(FirewallTest, PermissionDeniedNamesTheCapability) {
 }
 
 TEST_F(FirewallTest, KilledBySignalIsAnError) {
-  CommandOutput killed;
-  killed.exit_code = -1;
-  killed.signal = 9;
-  commands_.Script(std::string(kNft), killed);
-  CheckResult r = MakeWithBaseline()->Run(host(), Later());
+  t_.commands.Script(std::string(kNft), testing::KilledBy(9));
+  CheckResult r = MakeWithBaseline()->Run(t_.host(), Later());
   EXPECT_EQ(r.verdict, Verdict::kError);
   EXPECT_EQ(r.reason, "nft -s list ruleset was killed by signal 9");
 }
 
 TEST_F(FirewallTest, TimeoutIsAnError) {
-  CommandOutput slow;
-  slow.exit_code = -1;
-  slow.signal = 9;
-  slow.timed_out = true;
-  commands_.Script(std::string(kNft), slow);
-  CheckResult r = MakeWithBaseline()->Run(host(), Later());
+  t_.commands.Script(std::string(kNft), testing::TimedOut());
+  CheckResult r = MakeWithBaseline()->Run(t_.host(), Later());
   EXPECT_EQ(r.verdict, Verdict::kError);
   EXPECT_EQ(r.reason, "nft -s list ruleset did not finish in time and was killed");
 }
 
 TEST_F(FirewallTest, TruncatedOutputIsAnError) {
-  CommandOutput big;
-  big.exit_code = 0;
-  big.out = std::string(kRuleset);
+  CommandOutput big = testing::Exited(0, std::string(kRuleset));
   big.truncated = true;
-  commands_.Script(std::string(kNft), big);
-  CheckResult r = MakeWithBaseline()->Run(host(), Later());
+  t_.commands.Script(std::string(kNft), big);
+  CheckResult r = MakeWithBaseline()->Run(t_.host(), Later());
   EXPECT_EQ(r.verdict, Verdict::kError);
   EXPECT_EQ(r.reason,
             "nft -s list ruleset printed more than 1048576 bytes; the ruleset was not hashed");
 }
 
 TEST_F(FirewallTest, KnownDriftStandsWhenNftFails) {
-  services_.Set("nftables.service", "failed");
+  t_.services.Set("nftables.service", "failed");
   testing::FakeCommandRunner no_nft;
-  CheckResult r = MakeWithBaseline()->Run(Host{fs_, no_nft, services_, journal_, clock_}, Later());
+  CheckResult r =
+      MakeWithBaseline()->Run(Host{t_.fs, no_nft, t_.services, t_.journal, t_.clock}, Later());
   EXPECT_EQ(r.verdict, Verdict::kDrifted);
   ASSERT_EQ(r.findings.size(), 1u);
   EXPECT_EQ(Str(r.findings[0]), "service_inactive | failed | active | none");
@@ -369,15 +325,15 @@ TEST_F(FirewallTest, KnownDriftStandsWhenNftFails) {
 }
 
 TEST_F(FirewallTest, CaptureReturnsTheCurrentHash) {
-  commands_.Script(std::string(kNft), 0, ChangedRuleset());
-  Result<std::vector<Observation>> captured = MakeWithBaseline()->Capture(host(), Later());
+  t_.commands.Script(std::string(kNft), 0, ChangedRuleset());
+  Result<std::vector<Observation>> captured = MakeWithBaseline()->Capture(t_.host(), Later());
   ASSERT_TRUE(captured.ok()) << captured.error().message;
   EXPECT_EQ(Str(*captured), fmt::format("ruleset_sha256={};", kChangedSha));
 }
 
 TEST_F(FirewallTest, CaptureFailsWhenNftFails) {
-  commands_.Script(std::string(kNft), 1, "", "Error: Operation not permitted\n");
-  Result<std::vector<Observation>> captured = MakeWithBaseline()->Capture(host(), Later());
+  t_.commands.Script(std::string(kNft), 1, "", "Error: Operation not permitted\n");
+  Result<std::vector<Observation>> captured = MakeWithBaseline()->Capture(t_.host(), Later());
   ASSERT_FALSE(captured.ok());
   EXPECT_EQ(captured.error().message,
             "nft -s list ruleset exited with status 1: Error: Operation not permitted (reading "
@@ -388,34 +344,30 @@ TEST_F(FirewallTest, CaptureFailsWhenNftFails) {
 TEST_F(FirewallTest, UnpinnedCheckCapturesButDoesNotRun) {
   EXPECT_EQ(kType.pinned_keys.size(), 1u);
   EXPECT_EQ(kType.pinned_keys[0], "ruleset_sha256");
-  CheckPtr check = Make("    service: nftables.service\n");
-  Result<std::vector<Observation>> captured = check->Capture(host(), Later());
+  CheckPtr check = MakeCheck(kType, "    service: nftables.service\n");
+  Result<std::vector<Observation>> captured = check->Capture(t_.host(), Later());
   ASSERT_TRUE(captured.ok()) << captured.error().message;
   EXPECT_EQ(Str(*captured), fmt::format("ruleset_sha256={};", kRulesetSha));
-  CheckResult r = check->Run(host(), Later());
+  CheckResult r = check->Run(t_.host(), Later());
   EXPECT_EQ(r.verdict, Verdict::kError);
   EXPECT_EQ(r.reason,
             "ruleset_sha256 is not pinned; pin it with `drift_exporter baseline capture`");
 }
 
 TEST(FirewallFactory, RejectsBadParams) {
-  struct Case {
-    std::string params;
-    std::string error;
-  };
-  const std::vector<Case> cases = {
-      {fmt::format("    service: .nftables\n    ruleset_sha256: {}\n", kRulesetSha),
-       "drift.yml:5:14: checks[0].params.service: expected a systemd unit name like "
-       "nftables.service"},
-      {fmt::format("    service: [nftables.service]\n    ruleset_sha256: {}\n", kRulesetSha),
-       "drift.yml:5:14: checks[0].params.service: expected a string, got a list"},
-      {"    ruleset_sha256: " + std::string(kRulesetSha.substr(1)) + "g\n",
-       "drift.yml:5:21: checks[0].params.ruleset_sha256: expected a SHA-256 as 64 hex digits, "
-       "found 'g' at position 64"},
-  };
-  for (const Case& c : cases) {
-    EXPECT_EQ(FactoryError(c.params), c.error) << c.params;
-  }
+  testing::ExpectRejected(
+      kType,
+      {
+          {fmt::format("    service: .nftables\n    ruleset_sha256: {}\n", kRulesetSha),
+           "drift.yml:5:14: checks[0].params.service: expected a systemd unit name like "
+           "nftables.service (letters, digits and :_.\\@-, not starting with '-' or '.'), got "
+           "\".nftables\""},
+          {fmt::format("    service: [nftables.service]\n    ruleset_sha256: {}\n", kRulesetSha),
+           "drift.yml:5:14: checks[0].params.service: expected a string, got a list"},
+          {"    ruleset_sha256: " + std::string(kRulesetSha.substr(1)) + "g\n",
+           "drift.yml:5:21: checks[0].params.ruleset_sha256: expected a SHA-256 as 64 hex digits, "
+           "found 'g' at position 64"},
+      });
 }
 
 }  // namespace

@@ -1,6 +1,5 @@
 #include "checks/types/logging.h"
 
-#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -9,8 +8,7 @@
 #include <string_view>
 #include <vector>
 
-#include "checks/rooted_fs.h"
-#include "tests/support/fakes.h"
+#include "tests/support/check_testing.h"
 
 namespace drift::checks::logging {
 namespace {
@@ -18,33 +16,15 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 using std::chrono::steady_clock;
-
-std::string Str(const Finding& f) {
-  return fmt::format("{} | {} | {} | {}", f.cause, f.observed, f.expected,
-                     SeverityName(f.severity));
-}
+using testing::Later;
+using testing::MakeCheck;
+using testing::Str;
 
 std::string ValueOf(const std::vector<Observation>& obs, std::string_view key) {
   for (const Observation& o : obs) {
     if (o.key == key) return o.value;
   }
   return "<absent>";
-}
-
-CheckPtr Make(std::string_view params) {
-  ConfigNode root = ConfigNode::Parse(
-      fmt::format("checks:\n- name: log\n  type: logging\n  params:\n{}", params), "drift.yml");
-  ConfigNode check = root.Child("checks").Items()[0];
-  return kType.create(Params(check, check.Find("params"), std::nullopt));
-}
-
-std::string FactoryError(std::string_view params) {
-  try {
-    Make(params);
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "no error";
 }
 
 // A journal whose writes fail, as when journald's socket is gone.
@@ -61,29 +41,19 @@ class UnwritableJournal final : public Journal {
 class LoggingTest : public ::testing::Test {
  protected:
   LoggingTest() {
-    services_.Set("systemd-journald.service", "active");
-    services_.Set("rsyslog.service", "active");
+    t_.services.Set("systemd-journald.service", "active");
+    t_.services.Set("rsyslog.service", "active");
   }
-  Host host() const { return Host{fs_, commands_, services_, journal_, clock_}; }
-  static Deadline Later() { return steady_clock::now() + seconds(10); }
 
-  testing::FakeClock clock_;
-  RootedFileSystem fs_{std::string(DRIFT_FIXTURES_DIR) + "/hosts"};
-  testing::FakeCommandRunner commands_;
-  testing::FakeServiceManager services_;
-  testing::FakeJournal journal_{clock_};
+  testing::TestHost t_{testing::FixtureHost("")};  // the check reads no files
 };
 
 TEST(LoggingType, Metadata) {
-  EXPECT_EQ(kType.name, "logging");
-  EXPECT_EQ(kType.default_severity, Severity::kHigh);
-  ASSERT_EQ(kType.default_controls.size(), 2u);
-  EXPECT_EQ(kType.default_controls[0].framework, "hipaa");
-  EXPECT_EQ(kType.default_controls[0].id, "164.312(b)");
-  EXPECT_EQ(kType.default_controls[1].framework, "hipaa");
-  EXPECT_EQ(kType.default_controls[1].id, "164.308(a)(1)(ii)(D)");
-  EXPECT_EQ(kType.default_action, "restart_logging_services");
-  EXPECT_TRUE(kType.measures.empty());
+  testing::ExpectTypeDefaults(kType, {"logging",
+                                      Severity::kHigh,
+                                      {{"hipaa", "164.312(b)"}, {"hipaa", "164.308(a)(1)(ii)(D)"}},
+                                      "restart_logging_services",
+                                      {}});
 }
 
 TEST(ParseCanaryLine, AcceptsExactlyTheCanaryFormat) {
@@ -112,8 +82,8 @@ TEST(ParseCanaryLine, RejectsAnythingElse) {
 }
 
 TEST_F(LoggingTest, CompliantWritesACanaryAndReadsItBack) {
-  CheckPtr check = Make("    services: [systemd-journald.service, rsyslog.service]\n");
-  CheckResult r = check->Run(host(), Later());
+  CheckPtr check = MakeCheck(kType, "    services: [systemd-journald.service, rsyslog.service]\n");
+  CheckResult r = check->Run(t_.host(), Later());
   EXPECT_EQ(r.verdict, Verdict::kCompliant) << r.reason;
   EXPECT_EQ(r.reason,
             "systemd-journald.service, rsyslog.service active; the journal recorded a canary in "
@@ -125,7 +95,7 @@ TEST_F(LoggingTest, CompliantWritesACanaryAndReadsItBack) {
   // Exactly one line, under the default identifier, in the documented format, and the same line
   // the observations name.
   Result<std::vector<std::string>> lines =
-      journal_.ReadSince("drift_exporter", clock_.Now() - seconds(1), Later());
+      t_.journal.ReadSince("drift_exporter", t_.clock.Now() - seconds(1), Later());
   ASSERT_TRUE(lines.ok());
   ASSERT_EQ(lines->size(), 1u);
   std::optional<CanaryLine> canary = ParseCanaryLine((*lines)[0]);
@@ -133,8 +103,8 @@ TEST_F(LoggingTest, CompliantWritesACanaryAndReadsItBack) {
   EXPECT_EQ(ValueOf(r.observations, "canary_written"), (*lines)[0]);
 
   // The next run writes a new nonce under the same instance token.
-  ASSERT_EQ(check->Run(host(), Later()).verdict, Verdict::kCompliant);
-  lines = journal_.ReadSince("drift_exporter", clock_.Now() - seconds(1), Later());
+  ASSERT_EQ(check->Run(t_.host(), Later()).verdict, Verdict::kCompliant);
+  lines = t_.journal.ReadSince("drift_exporter", t_.clock.Now() - seconds(1), Later());
   ASSERT_EQ(lines->size(), 2u);
   std::optional<CanaryLine> second = ParseCanaryLine((*lines)[1]);
   ASSERT_TRUE(second.has_value());
@@ -143,31 +113,31 @@ TEST_F(LoggingTest, CompliantWritesACanaryAndReadsItBack) {
 }
 
 TEST_F(LoggingTest, DefaultsWatchJournaldAndUseTheConfiguredIdentifier) {
-  CheckPtr check = Make("    identifier: compliance.canary\n");
-  CheckResult r = check->Run(host(), Later());
+  CheckPtr check = MakeCheck(kType, "    identifier: compliance.canary\n");
+  CheckResult r = check->Run(t_.host(), Later());
   EXPECT_EQ(r.verdict, Verdict::kCompliant) << r.reason;
   EXPECT_EQ(r.reason,
             "systemd-journald.service active; the journal recorded a canary in the last 1h");
   EXPECT_EQ(ValueOf(r.observations, "rsyslog.service"), "<absent>");
-  EXPECT_EQ(journal_.ReadSince("compliance.canary", clock_.Now(), Later())->size(), 1u);
-  EXPECT_TRUE(journal_.ReadSince("drift_exporter", clock_.Now(), Later())->empty());
+  EXPECT_EQ(t_.journal.ReadSince("compliance.canary", t_.clock.Now(), Later())->size(), 1u);
+  EXPECT_TRUE(t_.journal.ReadSince("drift_exporter", t_.clock.Now(), Later())->empty());
 }
 
 TEST_F(LoggingTest, EachInstanceHasItsOwnToken) {
-  CheckPtr a = Make("    window: 5m\n");
-  CheckPtr b = Make("    window: 5m\n");
-  ASSERT_EQ(a->Run(host(), Later()).verdict, Verdict::kCompliant);
-  ASSERT_EQ(b->Run(host(), Later()).verdict, Verdict::kCompliant);
-  auto lines = journal_.ReadSince("drift_exporter", clock_.Now(), Later());
+  CheckPtr a = MakeCheck(kType, "    window: 5m\n");
+  CheckPtr b = MakeCheck(kType, "    window: 5m\n");
+  ASSERT_EQ(a->Run(t_.host(), Later()).verdict, Verdict::kCompliant);
+  ASSERT_EQ(b->Run(t_.host(), Later()).verdict, Verdict::kCompliant);
+  auto lines = t_.journal.ReadSince("drift_exporter", t_.clock.Now(), Later());
   ASSERT_EQ(lines->size(), 2u);
   EXPECT_NE(ParseCanaryLine((*lines)[0])->instance, ParseCanaryLine((*lines)[1])->instance);
 }
 
 TEST_F(LoggingTest, InactiveServicesAreOneFindingEach) {
-  services_.Set("rsyslog.service", "failed");
-  services_.Set("systemd-journald.service", "inactive");
-  CheckResult r =
-      Make("    services: [systemd-journald.service, rsyslog.service]\n")->Run(host(), Later());
+  t_.services.Set("rsyslog.service", "failed");
+  t_.services.Set("systemd-journald.service", "inactive");
+  CheckResult r = MakeCheck(kType, "    services: [systemd-journald.service, rsyslog.service]\n")
+                      ->Run(t_.host(), Later());
   EXPECT_EQ(r.verdict, Verdict::kDrifted);
   EXPECT_EQ(r.reason,
             "service_inactive: observed systemd-journald.service: inactive, expected active; "
@@ -179,22 +149,22 @@ TEST_F(LoggingTest, InactiveServicesAreOneFindingEach) {
 }
 
 TEST_F(LoggingTest, EarlierCanaryInTheWindowCountsWhenTheNewOneLags) {
-  CheckPtr check = Make("    window: 10m\n");
-  ASSERT_EQ(check->Run(host(), Later()).verdict, Verdict::kCompliant);
-  journal_.DropWrites(true);
-  clock_.Advance(std::chrono::minutes(9));
-  CheckResult r = check->Run(host(), Later());
+  CheckPtr check = MakeCheck(kType, "    window: 10m\n");
+  ASSERT_EQ(check->Run(t_.host(), Later()).verdict, Verdict::kCompliant);
+  t_.journal.DropWrites(true);
+  t_.clock.Advance(std::chrono::minutes(9));
+  CheckResult r = check->Run(t_.host(), Later());
   EXPECT_EQ(r.verdict, Verdict::kCompliant) << r.reason;
   EXPECT_EQ(ValueOf(r.observations, "canary_seen"), "1 canary line(s) in the last 10m");
 }
 
 TEST_F(LoggingTest, CanaryMissingOnceTheWindowHasPassed) {
-  CheckPtr check = Make("    window: 10m\n");
-  ASSERT_EQ(check->Run(host(), Later()).verdict, Verdict::kCompliant);
-  journal_.DropWrites(true);
-  clock_.Advance(std::chrono::minutes(11));
+  CheckPtr check = MakeCheck(kType, "    window: 10m\n");
+  ASSERT_EQ(check->Run(t_.host(), Later()).verdict, Verdict::kCompliant);
+  t_.journal.DropWrites(true);
+  t_.clock.Advance(std::chrono::minutes(11));
   steady_clock::time_point start = steady_clock::now();
-  CheckResult r = check->Run(host(), Later());
+  CheckResult r = check->Run(t_.host(), Later());
   // Re-read three times, 250 ms apart, before concluding the line is missing.
   EXPECT_GE(steady_clock::now() - start, milliseconds(750));
   EXPECT_EQ(r.verdict, Verdict::kDrifted);
@@ -209,9 +179,9 @@ TEST_F(LoggingTest, CanaryMissingOnceTheWindowHasPassed) {
 }
 
 TEST_F(LoggingTest, RereadsStopAtTheDeadline) {
-  journal_.DropWrites(true);
+  t_.journal.DropWrites(true);
   steady_clock::time_point start = steady_clock::now();
-  CheckResult r = Make("")->Run(host(), start + milliseconds(300));
+  CheckResult r = MakeCheck(kType, "")->Run(t_.host(), start + milliseconds(300));
   // One re-read fits before the deadline, a second would not.
   EXPECT_LT(steady_clock::now() - start, milliseconds(500));
   EXPECT_EQ(r.verdict, Verdict::kDrifted);
@@ -220,13 +190,13 @@ TEST_F(LoggingTest, RereadsStopAtTheDeadline) {
 }
 
 TEST_F(LoggingTest, AnotherInstancesCanaryDoesNotCount) {
-  ASSERT_TRUE(journal_
+  ASSERT_TRUE(t_.journal
                   .Write("drift_exporter",
                          "drift_exporter canary check=00000000 nonce=0000000000000000", Later())
                   .ok());
-  ASSERT_TRUE(journal_.Write("drift_exporter", "some other message", Later()).ok());
-  journal_.DropWrites(true);
-  CheckResult r = Make("")->Run(host(), steady_clock::now() + milliseconds(100));
+  ASSERT_TRUE(t_.journal.Write("drift_exporter", "some other message", Later()).ok());
+  t_.journal.DropWrites(true);
+  CheckResult r = MakeCheck(kType, "")->Run(t_.host(), steady_clock::now() + milliseconds(100));
   EXPECT_EQ(r.verdict, Verdict::kDrifted);
   ASSERT_EQ(r.findings.size(), 1u);
   EXPECT_EQ(r.findings[0].cause, "canary_missing");
@@ -234,7 +204,8 @@ TEST_F(LoggingTest, AnotherInstancesCanaryDoesNotCount) {
 
 TEST_F(LoggingTest, FailedWriteIsDrift) {
   UnwritableJournal journal;
-  CheckResult r = Make("")->Run(Host{fs_, commands_, services_, journal, clock_}, Later());
+  CheckResult r =
+      MakeCheck(kType, "")->Run(Host{t_.fs, t_.commands, t_.services, journal, t_.clock}, Later());
   EXPECT_EQ(r.verdict, Verdict::kDrifted);
   EXPECT_EQ(r.reason,
             "canary_write_failed: observed sd_journal_send: Connection refused, expected the "
@@ -246,26 +217,26 @@ TEST_F(LoggingTest, FailedWriteIsDrift) {
 }
 
 TEST_F(LoggingTest, ServiceQueryFailureIsAnError) {
-  CheckResult r = Make("    services: [syslog-ng.service]\n")->Run(host(), Later());
+  CheckResult r = MakeCheck(kType, "    services: [syslog-ng.service]\n")->Run(t_.host(), Later());
   EXPECT_EQ(r.verdict, Verdict::kError);
   EXPECT_EQ(r.reason,
             "cannot read the state of syslog-ng.service: systemctl: cannot query "
             "syslog-ng.service");
   EXPECT_TRUE(r.findings.empty());
-  EXPECT_TRUE(journal_.ReadSince("drift_exporter", clock_.Now(), Later())->empty());
+  EXPECT_TRUE(t_.journal.ReadSince("drift_exporter", t_.clock.Now(), Later())->empty());
 }
 
 TEST_F(LoggingTest, JournalReadFailureIsAnError) {
-  journal_.FailReads(true);
-  CheckResult r = Make("")->Run(host(), Later());
+  t_.journal.FailReads(true);
+  CheckResult r = MakeCheck(kType, "")->Run(t_.host(), Later());
   EXPECT_EQ(r.verdict, Verdict::kError);
   EXPECT_EQ(r.reason, "cannot read the journal: journalctl: failed to read the journal");
 }
 
 TEST_F(LoggingTest, KnownDriftStandsWhenTheJournalCannotBeRead) {
-  services_.Set("rsyslog.service", "failed");
-  journal_.FailReads(true);
-  CheckResult r = Make("    services: [rsyslog.service]\n")->Run(host(), Later());
+  t_.services.Set("rsyslog.service", "failed");
+  t_.journal.FailReads(true);
+  CheckResult r = MakeCheck(kType, "    services: [rsyslog.service]\n")->Run(t_.host(), Later());
   EXPECT_EQ(r.verdict, Verdict::kDrifted);
   ASSERT_EQ(r.findings.size(), 1u);
   EXPECT_EQ(Str(r.findings[0]), "service_inactive | rsyslog.service: failed | active | none");
@@ -274,34 +245,30 @@ TEST_F(LoggingTest, KnownDriftStandsWhenTheJournalCannotBeRead) {
 }
 
 TEST(LoggingFactory, RejectsBadParams) {
-  struct Case {
-    std::string params;
-    std::string error;
-  };
-  const std::vector<Case> cases = {
-      {"    services: []\n",
-       "drift.yml:5:15: checks[0].params.services: expected a non-empty list of systemd unit "
-       "names"},
-      {"    services: rsyslog.service\n",
-       "drift.yml:5:15: checks[0].params.services: expected a list, got \"rsyslog.service\""},
-      {"    services:\n    - rsyslog.service\n    - -rsyslog.service\n",
-       "drift.yml:7:7: checks[0].params.services[1]: expected a systemd unit name like "
-       "nftables.service"},
-      {"    services: [rsyslog.service, rsyslog.service]\n",
-       "drift.yml:5:33: checks[0].params.services[1]: duplicate unit; list each unit once"},
-      {"    window: 0s\n",
-       "drift.yml:5:13: checks[0].params.window: zero duration \"0s\"; expected a positive "
-       "duration"},
-      {"    identifier: 'drift exporter'\n",
-       "drift.yml:5:17: checks[0].params.identifier: expected a syslog identifier of 1 to 64 "
-       "characters from A-Z a-z 0-9 _ . -"},
-      {"    identifier: ''\n",
-       "drift.yml:5:17: checks[0].params.identifier: expected a syslog identifier of 1 to 64 "
-       "characters from A-Z a-z 0-9 _ . -"},
-  };
-  for (const Case& c : cases) {
-    EXPECT_EQ(FactoryError(c.params), c.error) << c.params;
-  }
+  testing::ExpectRejected(
+      kType,
+      {
+          {"    services: []\n",
+           "drift.yml:5:15: checks[0].params.services: expected a non-empty list of systemd unit "
+           "names"},
+          {"    services: rsyslog.service\n",
+           "drift.yml:5:15: checks[0].params.services: expected a list, got \"rsyslog.service\""},
+          {"    services:\n    - rsyslog.service\n    - -rsyslog.service\n",
+           "drift.yml:7:7: checks[0].params.services[1]: expected a systemd unit name like "
+           "nftables.service (letters, digits and :_.\\@-, not starting with '-' or '.'), got "
+           "\"-rsyslog.service\""},
+          {"    services: [rsyslog.service, rsyslog.service]\n",
+           "drift.yml:5:33: checks[0].params.services[1]: duplicate unit; list each unit once"},
+          {"    window: 0s\n",
+           "drift.yml:5:13: checks[0].params.window: zero duration \"0s\"; expected a positive "
+           "duration"},
+          {"    identifier: 'drift exporter'\n",
+           "drift.yml:5:17: checks[0].params.identifier: expected a syslog identifier of 1 to 64 "
+           "characters from A-Z a-z 0-9 _ . -"},
+          {"    identifier: ''\n",
+           "drift.yml:5:17: checks[0].params.identifier: expected a syslog identifier of 1 to 64 "
+           "characters from A-Z a-z 0-9 _ . -"},
+      });
 }
 
 }  // namespace

@@ -7,6 +7,8 @@
 #include <string_view>
 #include <vector>
 
+#include "tests/support/config_testing.h"
+
 namespace drift::checks {
 namespace {
 
@@ -17,12 +19,7 @@ ConfigNode Value(std::string_view yaml_value) {
 
 template <typename Reader>
 std::string ErrorOf(Reader read, std::string_view yaml_value) {
-  try {
-    read(Value(yaml_value));
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "no error";
+  return testing::ConfigErrorOf([&] { read(Value(yaml_value)); });
 }
 
 TEST(ReadUnitName, AcceptsSystemdUnitNames) {
@@ -36,15 +33,21 @@ TEST(ReadUnitName, AcceptsSystemdUnitNames) {
 }
 
 TEST(ReadUnitName, RejectsEverythingElse) {
-  const std::string bad = "p.yml:1:4: x: expected a systemd unit name like nftables.service";
-  EXPECT_EQ(ErrorOf(ReadUnitName, "''"), bad);
-  EXPECT_EQ(ErrorOf(ReadUnitName, "'-x.service'"), bad);
-  EXPECT_EQ(ErrorOf(ReadUnitName, ".hidden.service"), bad);
-  EXPECT_EQ(ErrorOf(ReadUnitName, "'a b.service'"), bad);
-  EXPECT_EQ(ErrorOf(ReadUnitName, "'a/b.service'"), bad);
-  EXPECT_EQ(ErrorOf(ReadUnitName, "'a;reboot'"), bad);
-  EXPECT_EQ(ErrorOf(ReadUnitName, "'ünit.service'"), bad);
-  EXPECT_EQ(ErrorOf(ReadUnitName, std::string(256, 'a')), bad);
+  const std::string bad =
+      "p.yml:1:4: x: expected a systemd unit name like nftables.service (letters, digits and "
+      ":_.\\@-, not starting with '-' or '.'), got ";
+  const std::vector<std::pair<std::string, std::string>> values = {
+      {"''", "\"\""},
+      {"'-x.service'", "\"-x.service\""},
+      {".hidden.service", "\".hidden.service\""},
+      {"'a b.service'", "\"a b.service\""},
+      {"'a/b.service'", "\"a/b.service\""},
+      {"'a;reboot'", "\"a;reboot\""},
+      {"'ünit.service'", "\"ünit.service\""},
+      {std::string(256, 'a'), "\"" + std::string(256, 'a') + "\""}};
+  for (const auto& [value, shown] : values) {
+    EXPECT_EQ(ErrorOf(ReadUnitName, value), bad + shown) << value;
+  }
   EXPECT_EQ(ErrorOf(ReadUnitName, "{a: b}"), "p.yml:1:4: x: expected a string, got a mapping");
 }
 
@@ -56,7 +59,8 @@ TEST(ReadUnitNames, ReadsANonEmptyListOfDistinctNames) {
   EXPECT_EQ(ErrorOf(ReadUnitNames, "a.service"),
             "p.yml:1:4: x: expected a list, got \"a.service\"");
   EXPECT_EQ(ErrorOf(ReadUnitNames, "[a.service, -b]"),
-            "p.yml:1:16: x[1]: expected a systemd unit name like nftables.service");
+            "p.yml:1:16: x[1]: expected a systemd unit name like nftables.service (letters, "
+            "digits and :_.\\@-, not starting with '-' or '.'), got \"-b\"");
   EXPECT_EQ(ErrorOf(ReadUnitNames, "[a.service, a.service]"),
             "p.yml:1:16: x[1]: duplicate unit; list each unit once");
 }
@@ -69,11 +73,15 @@ TEST(ReadHostPath, NormalisesAbsolutePathsWithoutResolvingThem) {
 }
 
 TEST(ReadHostPath, RejectsRelativeAndNulPaths) {
-  const std::string bad = "p.yml:1:4: x: expected an absolute host path";
-  EXPECT_EQ(ErrorOf(ReadHostPath, "usr/sbin/clamd"), bad);
-  EXPECT_EQ(ErrorOf(ReadHostPath, "./clamd"), bad);
-  EXPECT_EQ(ErrorOf(ReadHostPath, "''"), bad);
-  EXPECT_EQ(ErrorOf(ReadHostPath, "\"/usr/sbin/clamd\\0x\""), bad);
+  const std::string bad = "p.yml:1:4: x: expected an absolute host path, got ";
+  const std::vector<std::pair<std::string, std::string>> values = {
+      {"usr/sbin/clamd", "\"usr/sbin/clamd\""},
+      {"./clamd", "\"./clamd\""},
+      {"''", "\"\""},
+      {"\"/usr/sbin/clamd\\0x\"", "\"/usr/sbin/clamd\\x00x\""}};
+  for (const auto& [value, shown] : values) {
+    EXPECT_EQ(ErrorOf(ReadHostPath, value), bad + shown) << value;
+  }
 }
 
 }  // namespace

@@ -1,16 +1,11 @@
 #include "checks/types/patching.h"
 
-#include <fcntl.h>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <filesystem>
-#include <fstream>
-#include <functional>
 
-#include "checks/rooted_fs.h"
-#include "tests/support/fakes.h"
+#include "tests/support/check_testing.h"
 
 namespace drift::checks::patching {
 namespace {
@@ -19,10 +14,16 @@ namespace fs = std::filesystem;
 using std::chrono::days;
 using std::chrono::hours;
 using std::chrono::minutes;
+using testing::ExpectFinding;
+using testing::ExpectRejected;
 using testing::FakeClock;
 using testing::FakeCommandRunner;
-using testing::FakeJournal;
-using testing::FakeServiceManager;
+using testing::Later;
+using testing::MakeCheck;
+using testing::Measures;
+using testing::Pairs;
+using testing::TempDir;
+using testing::TestHost;
 
 const std::string kAptGet = "apt-get --simulate --quiet --quiet upgrade";
 
@@ -131,93 +132,72 @@ TEST(PatchingParseAptSimulate, MalformedInstLinesAreErrors) {
 // ---------------------------------------------------------------------------------------------
 // Factory
 
-constexpr std::string_view kHeader = "checks:\n- name: p\n  type: patching\n  params:\n";
-
-// Builds the check from a params block (lines indented by four spaces), then rejects unread keys
-// as the loader does.
-CheckPtr Make(std::string_view params, std::optional<std::string> baseline = std::nullopt) {
-  ConfigNode root = ConfigNode::Parse(std::string(kHeader) + std::string(params), "drift.yml");
-  ConfigNode check = root.Child("checks").Items()[0];
-  check.Child("name");  // read by the loader, not by the type
-  check.Child("type");
-  std::optional<ConfigNode> base_root;
-  if (baseline) base_root = ConfigNode::Parse(*baseline, "baseline.yml");
-  CheckPtr made = kType.create(Params(check, check.Find("params"), base_root));
-  root.Finish();
-  if (base_root) base_root->Finish();
-  return made;
-}
-
-std::string ErrorOf(std::string_view params) {
-  try {
-    Make(params);
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "no error";
-}
-
 TEST(PatchingFactory, DescribesTheType) {
-  EXPECT_EQ(kType.name, "patching");
-  EXPECT_EQ(kType.default_severity, Severity::kHigh);
-  ASSERT_EQ(kType.default_controls.size(), 1u);
-  EXPECT_EQ(kType.default_controls[0].framework, "hipaa");
-  EXPECT_EQ(kType.default_controls[0].id, "164.308(a)(5)(ii)(B)");
-  EXPECT_EQ(kType.default_action, "update_to_baseline_generation");
-  ASSERT_EQ(kType.measures.size(), 5u);
-  EXPECT_EQ(kType.measures[0].name, "drift_patching_generation");
-  EXPECT_EQ(kType.measures[1].name, "drift_patching_generation_age_seconds");
-  EXPECT_EQ(kType.measures[2].name, "drift_patching_apt_lists_age_seconds");
-  EXPECT_EQ(kType.measures[3].name, "drift_patching_pending_upgrades");
-  EXPECT_EQ(kType.measures[4].name, "drift_patching_pending_security_upgrades");
+  testing::ExpectTypeDefaults(
+      kType, {"patching",
+              Severity::kHigh,
+              {{"hipaa", "164.308(a)(5)(ii)(B)"}},
+              "update_to_baseline_generation",
+              {"drift_patching_generation", "drift_patching_generation_age_seconds",
+               "drift_patching_apt_lists_age_seconds", "drift_patching_pending_upgrades",
+               "drift_patching_pending_security_upgrades"}});
 }
 
 TEST(PatchingFactory, RejectsBadParams) {
-  EXPECT_EQ(ErrorOf("    max_age: -1d\n"),
-            "drift.yml:5:14: checks[0].params.max_age: negative duration \"-1d\"; expected a "
-            "positive duration");
-  EXPECT_EQ(ErrorOf("    apt_lists_max_age: 0s\n"),
-            "drift.yml:5:24: checks[0].params.apt_lists_max_age: zero duration \"0s\"; expected "
-            "a positive duration");
-  EXPECT_EQ(ErrorOf("    os: windows\n"),
-            "drift.yml:5:9: checks[0].params.os: expected one of auto, nixos, debian, got "
-            "\"windows\"");
-  EXPECT_EQ(ErrorOf("    profile: nix/var/nix/profiles/system\n"),
-            "drift.yml:5:14: checks[0].params.profile: expected an absolute host path");
-  EXPECT_EQ(ErrorOf("    profile: /nix/var/nix/profiles/\n"),
-            "drift.yml:5:14: checks[0].params.profile: expected the path of a profile link, e.g. "
-            "/nix/var/nix/profiles/system");
-  EXPECT_EQ(ErrorOf("    expected_generation: 0\n"),
-            "drift.yml:5:26: checks[0].params.expected_generation: expected an integer from 1 to "
-            "2147483647, got 0");
-  EXPECT_EQ(ErrorOf("    expected_generation: latest\n"),
-            "drift.yml:5:26: checks[0].params.expected_generation: expected an integer from 1 to "
-            "2147483647, got \"latest\"");
-  EXPECT_EQ(ErrorOf("    max_pending_upgrades: -1\n"),
-            "drift.yml:5:27: checks[0].params.max_pending_upgrades: expected an integer from 0 "
-            "to 2147483647, got -1");
-  EXPECT_EQ(ErrorOf("    reboot_required_file: run/reboot-required\n"),
-            "drift.yml:5:27: checks[0].params.reboot_required_file: expected an absolute host "
-            "path");
+  ExpectRejected(
+      kType,
+      {
+          {"    max_age: -1d\n",
+           "drift.yml:5:14: checks[0].params.max_age: negative duration \"-1d\"; expected a "
+           "positive duration"},
+          {"    apt_lists_max_age: 0s\n",
+           "drift.yml:5:24: checks[0].params.apt_lists_max_age: zero duration \"0s\"; expected "
+           "a positive duration"},
+          {"    os: windows\n",
+           "drift.yml:5:9: checks[0].params.os: expected one of auto, nixos, debian, got "
+           "\"windows\""},
+          {"    profile: nix/var/nix/profiles/system\n",
+           "drift.yml:5:14: checks[0].params.profile: expected an absolute host path, got "
+           "\"nix/var/nix/profiles/system\""},
+          {"    profile: /nix/var/nix/profiles/\n",
+           "drift.yml:5:14: checks[0].params.profile: expected the path of a profile link, e.g. "
+           "/nix/var/nix/profiles/system"},
+          {"    expected_generation: 0\n",
+           "drift.yml:5:26: checks[0].params.expected_generation: expected an integer from 1 to "
+           "2147483647, got 0"},
+          {"    expected_generation: latest\n",
+           "drift.yml:5:26: checks[0].params.expected_generation: expected an integer from 1 to "
+           "2147483647, got \"latest\""},
+          {"    max_pending_upgrades: -1\n",
+           "drift.yml:5:27: checks[0].params.max_pending_upgrades: expected an integer from 0 "
+           "to 2147483647, got -1"},
+          {"    reboot_required_file: run/reboot-required\n",
+           "drift.yml:5:27: checks[0].params.reboot_required_file: expected an absolute host "
+           "path, got \"run/reboot-required\""},
+      });
 }
 
 TEST(PatchingFactory, KeysOfTheOtherOsAreUnknown) {
-  EXPECT_EQ(ErrorOf("    os: debian\n    profile: /nix/var/nix/profiles/system\n"),
-            "drift.yml:6:5: checks[0].params.profile: unknown key; expected one of: "
-            "apt_lists_max_age, max_pending_upgrades, os, reboot_required_file");
-  EXPECT_EQ(ErrorOf("    os: nixos\n    max_pending_upgrades: 3\n"),
-            "drift.yml:6:5: checks[0].params.max_pending_upgrades: unknown key; expected one of: "
-            "expected_generation, max_age, os, profile");
-  EXPECT_EQ(ErrorOf("    max_age: 30d\n    maxage: 1d\n"),
-            "drift.yml:6:5: checks[0].params.maxage: unknown key; expected one of: "
-            "apt_lists_max_age, expected_generation, max_age, max_pending_upgrades, os, profile, "
-            "reboot_required_file");
+  ExpectRejected(
+      kType,
+      {
+          {"    os: debian\n    profile: /nix/var/nix/profiles/system\n",
+           "drift.yml:6:5: checks[0].params.profile: unknown key; expected one of: "
+           "apt_lists_max_age, max_pending_upgrades, os, reboot_required_file"},
+          {"    os: nixos\n    max_pending_upgrades: 3\n",
+           "drift.yml:6:5: checks[0].params.max_pending_upgrades: unknown key; expected one of: "
+           "expected_generation, max_age, os, profile"},
+          {"    max_age: 30d\n    maxage: 1d\n",
+           "drift.yml:6:5: checks[0].params.maxage: unknown key; expected one of: "
+           "apt_lists_max_age, expected_generation, max_age, max_pending_upgrades, os, profile, "
+           "reboot_required_file"},
+      });
 }
 
 TEST(PatchingFactory, ExpectedGenerationMayComeFromTheBaselineButNotBoth) {
-  EXPECT_NE(Make("    os: nixos\n", "expected_generation: 42\n"), nullptr);
+  EXPECT_NE(MakeCheck(kType, "    os: nixos\n", "expected_generation: 42\n"), nullptr);
   try {
-    Make("    os: nixos\n    expected_generation: 41\n", "expected_generation: 42\n");
+    MakeCheck(kType, "    os: nixos\n    expected_generation: 41\n", "expected_generation: 42\n");
     ADD_FAILURE() << "no error";
   } catch (const ConfigError& e) {
     EXPECT_EQ(std::string(e.what()),
@@ -229,84 +209,12 @@ TEST(PatchingFactory, ExpectedGenerationMayComeFromTheBaselineButNotBoth) {
 // ---------------------------------------------------------------------------------------------
 // Run() against fixture trees
 
-// A writable copy of a fixture tree (git keeps symlinks but not mtimes, so tests set those).
-class TempRoot {
- public:
-  explicit TempRoot(std::string_view scenario) {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ = fs::temp_directory_path() / fmt::format("drift_patching_{}_{}_{}", ::getpid(),
-                                                    info->test_suite_name(), info->name());
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-    if (!scenario.empty()) {
-      fs::copy(fs::path(DRIFT_FIXTURES_DIR) / "hosts" / scenario, path_,
-               fs::copy_options::recursive | fs::copy_options::copy_symlinks);
-    }
-  }
-  ~TempRoot() { fs::remove_all(path_); }
-  TempRoot(const TempRoot&) = delete;
-  TempRoot& operator=(const TempRoot&) = delete;
-
-  std::string root() const { return path_.string(); }
-  fs::path At(std::string_view host_path) const { return path_ / host_path.substr(1); }
-  // Sets the mtime of `host_path` itself (a symlink's own, not its target's).
-  void SetMtime(std::string_view host_path, WallTime t) const {
-    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch());
-    struct timespec times[2];
-    times[0].tv_sec = times[1].tv_sec = static_cast<time_t>(ns.count() / 1'000'000'000);
-    times[0].tv_nsec = times[1].tv_nsec = static_cast<long>(ns.count() % 1'000'000'000);
-    ASSERT_EQ(::utimensat(AT_FDCWD, At(host_path).c_str(), times, AT_SYMLINK_NOFOLLOW), 0)
-        << host_path;
-  }
-  void Write(std::string_view host_path, std::string_view content) const {
-    fs::create_directories(At(host_path).parent_path());
-    std::ofstream(At(host_path)) << content;
-  }
-
- private:
-  fs::path path_;
-};
-
-// The fakes and a rooted file system, assembled into a Host.
-struct TestHost {
-  explicit TestHost(const std::string& root) : fs(root) {}
-  Host host() const { return Host{fs, commands, services, journal, clock}; }
-
-  RootedFileSystem fs;
-  FakeCommandRunner commands;
-  FakeServiceManager services;
-  FakeClock clock;
-  FakeJournal journal{clock};
-};
-
-Deadline Later() { return std::chrono::steady_clock::now() + std::chrono::seconds(10); }
-
-std::vector<std::pair<std::string, std::string>> Pairs(const std::vector<Observation>& obs) {
-  std::vector<std::pair<std::string, std::string>> out;
-  for (const Observation& o : obs) out.emplace_back(o.key, o.value);
-  return out;
-}
-
-std::vector<std::pair<std::string, double>> Measures(const CheckResult& r) {
-  std::vector<std::pair<std::string, double>> out;
-  for (const MeasureValue& m : r.measures) out.emplace_back(std::string(m.name), m.value);
-  return out;
-}
-
-void ExpectFinding(const Finding& f, std::string_view cause, std::string_view observed,
-                   std::string_view expected) {
-  EXPECT_EQ(f.cause, cause);
-  EXPECT_EQ(f.observed, observed);
-  EXPECT_EQ(f.expected, expected);
-  EXPECT_EQ(f.severity, Severity::kNone);
-}
-
 const WallTime kNow = FakeClock().Now();  // 2023-11-14T22:13:20Z
 
 class PatchingNixosTest : public ::testing::Test {
  protected:
   // Generation links as a NixOS host has them: 40 and 41 older, 42 (current) 3 days old.
-  void Age(const TempRoot& root) {
+  void Age(const TempDir& root) {
     root.SetMtime("/nix/var/nix/profiles/system-40-link", kNow - days(60));
     root.SetMtime("/nix/var/nix/profiles/system-41-link", kNow - days(20));
     root.SetMtime("/nix/var/nix/profiles/system-42-link", kNow - days(3));
@@ -314,10 +222,11 @@ class PatchingNixosTest : public ::testing::Test {
 };
 
 TEST_F(PatchingNixosTest, CurrentExpectedAndFreshGenerationIsCompliant) {
-  TempRoot root("nixos-compliant");
+  TempDir root("nixos-compliant");
   Age(root);
   TestHost t(root.root());
-  CheckResult r = Make("    expected_generation: 42\n    max_age: 30d\n")->Run(t.host(), Later());
+  CheckResult r =
+      MakeCheck(kType, "    expected_generation: 42\n    max_age: 30d\n")->Run(t.host(), Later());
   EXPECT_EQ(r.verdict, Verdict::kCompliant);
   EXPECT_EQ(r.reason, "on generation 42, created 3d ago");
   EXPECT_TRUE(r.findings.empty());
@@ -337,17 +246,18 @@ TEST_F(PatchingNixosTest, CurrentExpectedAndFreshGenerationIsCompliant) {
 }
 
 TEST_F(PatchingNixosTest, WithoutAnExpectedGenerationOnlyAgeMatters) {
-  TempRoot root("nixos-compliant");
+  TempDir root("nixos-compliant");
   Age(root);
   TestHost t(root.root());
-  EXPECT_EQ(Make("    os: nixos\n")->Run(t.host(), Later()).verdict, Verdict::kCompliant);
+  EXPECT_EQ(MakeCheck(kType, "    os: nixos\n")->Run(t.host(), Later()).verdict,
+            Verdict::kCompliant);
 }
 
 TEST_F(PatchingNixosTest, RolledBackGenerationIsAMismatch) {
-  TempRoot root("nixos-rolled-back");
+  TempDir root("nixos-rolled-back");
   Age(root);
   TestHost t(root.root());
-  CheckResult r = Make("    expected_generation: 42\n")->Run(t.host(), Later());
+  CheckResult r = MakeCheck(kType, "    expected_generation: 42\n")->Run(t.host(), Later());
   EXPECT_EQ(r.verdict, Verdict::kDrifted);
   EXPECT_EQ(r.reason, "generation_mismatch: observed generation 41, expected generation 42");
   ASSERT_EQ(r.findings.size(), 1u);
@@ -363,11 +273,11 @@ TEST_F(PatchingNixosTest, RolledBackGenerationIsAMismatch) {
 }
 
 TEST_F(PatchingNixosTest, OldGenerationIsTooOld) {
-  TempRoot root("nixos-compliant");
+  TempDir root("nixos-compliant");
   root.SetMtime("/nix/var/nix/profiles/system-42-link",
                 kNow - days(31) - hours(4) - minutes(1) - std::chrono::milliseconds(400));
   TestHost t(root.root());
-  CheckResult r = Make("    max_age: 30d\n")->Run(t.host(), Later());
+  CheckResult r = MakeCheck(kType, "    max_age: 30d\n")->Run(t.host(), Later());
   EXPECT_EQ(r.verdict, Verdict::kDrifted);
   EXPECT_EQ(r.reason, "generation_too_old: observed 31d4h1m, expected at most 30d");
   ASSERT_EQ(r.findings.size(), 1u);
@@ -375,10 +285,11 @@ TEST_F(PatchingNixosTest, OldGenerationIsTooOld) {
 }
 
 TEST_F(PatchingNixosTest, BothCausesAreReported) {
-  TempRoot root("nixos-rolled-back");
+  TempDir root("nixos-rolled-back");
   root.SetMtime("/nix/var/nix/profiles/system-41-link", kNow - days(2));
   TestHost t(root.root());
-  CheckResult r = Make("    expected_generation: 42\n    max_age: 1d\n")->Run(t.host(), Later());
+  CheckResult r =
+      MakeCheck(kType, "    expected_generation: 42\n    max_age: 1d\n")->Run(t.host(), Later());
   EXPECT_EQ(r.verdict, Verdict::kDrifted);
   EXPECT_EQ(r.reason,
             "generation_mismatch: observed generation 41, expected generation 42; "
@@ -386,30 +297,31 @@ TEST_F(PatchingNixosTest, BothCausesAreReported) {
 }
 
 TEST_F(PatchingNixosTest, GenerationFromTheFutureCountsAsNew) {
-  TempRoot root("nixos-compliant");
+  TempDir root("nixos-compliant");
   root.SetMtime("/nix/var/nix/profiles/system-42-link", kNow + hours(1));
   TestHost t(root.root());
-  CheckResult r = Make("    os: nixos\n")->Run(t.host(), Later());
+  CheckResult r = MakeCheck(kType, "    os: nixos\n")->Run(t.host(), Later());
   EXPECT_EQ(r.verdict, Verdict::kCompliant);
   EXPECT_EQ(r.reason, "on generation 42, created 0s ago");
 }
 
 TEST_F(PatchingNixosTest, ProblemsReadingTheProfileAreErrors) {
-  TempRoot root("nixos-compliant");
+  TempDir root("nixos-compliant");
   Age(root);
   TestHost t(root.root());
-  CheckResult missing = Make("    profile: /nix/var/nix/profiles/gone\n")->Run(t.host(), Later());
+  CheckResult missing =
+      MakeCheck(kType, "    profile: /nix/var/nix/profiles/gone\n")->Run(t.host(), Later());
   EXPECT_EQ(missing.verdict, Verdict::kError);
   EXPECT_EQ(missing.reason,
             "cannot read the system profile link: /nix/var/nix/profiles/gone: No such file or "
             "directory");
-  CheckResult not_link = Make("    profile: /etc/os-release\n")->Run(t.host(), Later());
+  CheckResult not_link = MakeCheck(kType, "    profile: /etc/os-release\n")->Run(t.host(), Later());
   EXPECT_EQ(not_link.verdict, Verdict::kError);
   EXPECT_EQ(not_link.reason, "cannot read the system profile link: /etc/os-release: not a symlink");
 
   fs::remove(root.At("/nix/var/nix/profiles/system"));
   fs::create_symlink("/nix/store/9a2c4e6g-nixos-system", root.At("/nix/var/nix/profiles/system"));
-  CheckResult odd = Make("    os: nixos\n")->Run(t.host(), Later());
+  CheckResult odd = MakeCheck(kType, "    os: nixos\n")->Run(t.host(), Later());
   EXPECT_EQ(odd.verdict, Verdict::kError);
   EXPECT_EQ(odd.reason,
             "/nix/var/nix/profiles/system: profile link points at "
@@ -417,7 +329,7 @@ TEST_F(PatchingNixosTest, ProblemsReadingTheProfileAreErrors) {
 
   fs::remove(root.At("/nix/var/nix/profiles/system"));
   fs::create_symlink("system-43-link", root.At("/nix/var/nix/profiles/system"));
-  CheckResult dangling = Make("    os: nixos\n")->Run(t.host(), Later());
+  CheckResult dangling = MakeCheck(kType, "    os: nixos\n")->Run(t.host(), Later());
   EXPECT_EQ(dangling.verdict, Verdict::kError);
   EXPECT_EQ(dangling.reason,
             "cannot stat the current generation's link: /nix/var/nix/profiles/system-43-link: No "
@@ -425,26 +337,26 @@ TEST_F(PatchingNixosTest, ProblemsReadingTheProfileAreErrors) {
 }
 
 TEST_F(PatchingNixosTest, CaptureRecordsTheCurrentGeneration) {
-  TempRoot root("nixos-rolled-back");
+  TempDir root("nixos-rolled-back");
   TestHost t(root.root());
-  Result<std::vector<Observation>> captured = Make("")->Capture(t.host(), Later());
+  Result<std::vector<Observation>> captured = MakeCheck(kType, "")->Capture(t.host(), Later());
   ASSERT_TRUE(captured.ok()) << captured.error().message;
   EXPECT_EQ(Pairs(*captured),
             (std::vector<std::pair<std::string, std::string>>{{"expected_generation", "41"}}));
 }
 
 TEST(PatchingAutoDetect, UnsupportedOrUnreadableOsReleaseIsAnError) {
-  TempRoot root("");
+  TempDir root("");
   TestHost t(root.root());
-  CheckResult none = Make("")->Run(t.host(), Later());
+  CheckResult none = MakeCheck(kType, "")->Run(t.host(), Later());
   EXPECT_EQ(none.verdict, Verdict::kError);
   EXPECT_EQ(none.reason,
             "cannot detect the OS (set params.os to nixos or debian): /etc/os-release: No such "
             "file or directory");
-  EXPECT_EQ(Make("")->Capture(t.host(), Later()).error().message, none.reason);
+  EXPECT_EQ(MakeCheck(kType, "")->Capture(t.host(), Later()).error().message, none.reason);
 
   root.Write("/etc/os-release", "ID=fedora\nID_LIKE=\"rhel centos\"\n");
-  CheckResult fedora = Make("")->Run(t.host(), Later());
+  CheckResult fedora = MakeCheck(kType, "")->Run(t.host(), Later());
   EXPECT_EQ(fedora.verdict, Verdict::kError);
   EXPECT_EQ(fedora.reason,
             "unsupported OS \"fedora\" (ID_LIKE \"rhel centos\") in os-release; patching supports "
@@ -452,11 +364,11 @@ TEST(PatchingAutoDetect, UnsupportedOrUnreadableOsReleaseIsAnError) {
 }
 
 TEST(PatchingAutoDetect, FallsBackToUsrLibOsRelease) {
-  TempRoot root("");
+  TempDir root("");
   root.Write("/usr/lib/os-release", "ID=ubuntu\nID_LIKE=debian\n");
   TestHost t(root.root());
   // Detected as Debian: the apt lists are looked for.
-  EXPECT_EQ(Make("")->Run(t.host(), Later()).reason,
+  EXPECT_EQ(MakeCheck(kType, "")->Run(t.host(), Later()).reason,
             "cannot list apt lists: /var/lib/apt/lists: No such file or directory");
 }
 
@@ -464,7 +376,7 @@ class PatchingDebianTest : public ::testing::Test {
  protected:
   // Lists refreshed 2 hours ago; the flat repository's Release is older; the Packages file is
   // the newest of all but is not a Release file, so it must not count.
-  static void Age(const TempRoot& root, WallTime::duration newest_age) {
+  static void Age(const TempDir& root, WallTime::duration newest_age) {
     const std::string dir = "/var/lib/apt/lists/";
     root.SetMtime(dir + "deb.debian.org_debian_dists_bookworm_InRelease", kNow - days(40));
     root.SetMtime(dir + "deb.debian.org_debian_dists_bookworm-updates_InRelease",
@@ -479,13 +391,13 @@ class PatchingDebianTest : public ::testing::Test {
 };
 
 TEST_F(PatchingDebianTest, FreshListsNoUpgradesNoRebootIsCompliant) {
-  TempRoot root("debian-compliant");
+  TempDir root("debian-compliant");
   Age(root, hours(2));
   TestHost t(root.root());
   t.commands.Script(kAptGet, 0,
                     "NOTE: This is only a simulation!\n"
                     "      apt-get needs root privileges for real execution.\n");
-  CheckResult r = Make("")->Run(t.host(), Later());
+  CheckResult r = MakeCheck(kType, "")->Run(t.host(), Later());
   EXPECT_EQ(r.verdict, Verdict::kCompliant);
   EXPECT_EQ(r.reason, "apt lists updated 2h ago, 0 pending upgrades, no reboot pending");
   EXPECT_EQ(Pairs(r.observations), (std::vector<std::pair<std::string, std::string>>{
@@ -506,11 +418,11 @@ TEST_F(PatchingDebianTest, FreshListsNoUpgradesNoRebootIsCompliant) {
 }
 
 TEST_F(PatchingDebianTest, PendingUpgradesAndRebootAreDrift) {
-  TempRoot root("debian-pending-upgrades");
+  TempDir root("debian-pending-upgrades");
   Age(root, hours(5));
   TestHost t(root.root());
   t.commands.Script(kAptGet, 0, std::string(kAptOutput));
-  CheckResult r = Make("    os: debian\n")->Run(t.host(), Later());
+  CheckResult r = MakeCheck(kType, "    os: debian\n")->Run(t.host(), Later());
   EXPECT_EQ(r.verdict, Verdict::kDrifted);
   EXPECT_EQ(r.reason,
             "reboot_required: observed required by linux-image-6.1.0-18-amd64, libssl3, expected "
@@ -526,33 +438,33 @@ TEST_F(PatchingDebianTest, PendingUpgradesAndRebootAreDrift) {
 }
 
 TEST_F(PatchingDebianTest, UpgradesWithinTheAllowanceAreCompliant) {
-  TempRoot root("debian-compliant");
+  TempDir root("debian-compliant");
   Age(root, hours(2));
   TestHost t(root.root());
   t.commands.Script(kAptGet, 0, std::string(kAptOutput));
-  CheckResult r = Make("    max_pending_upgrades: 5\n")->Run(t.host(), Later());
+  CheckResult r = MakeCheck(kType, "    max_pending_upgrades: 5\n")->Run(t.host(), Later());
   EXPECT_EQ(r.verdict, Verdict::kCompliant);
   EXPECT_EQ(r.reason, "apt lists updated 2h ago, 5 pending upgrades, no reboot pending");
 }
 
 TEST_F(PatchingDebianTest, RebootFlagWithoutPackageListNamesTheFile) {
-  TempRoot root("debian-pending-upgrades");
+  TempDir root("debian-pending-upgrades");
   Age(root, hours(2));
   fs::remove(root.At("/run/reboot-required.pkgs"));
   TestHost t(root.root());
   t.commands.Script(kAptGet, 0, "");
-  CheckResult r = Make("")->Run(t.host(), Later());
+  CheckResult r = MakeCheck(kType, "")->Run(t.host(), Later());
   EXPECT_EQ(r.verdict, Verdict::kDrifted);
   EXPECT_EQ(r.reason,
             "reboot_required: observed /run/reboot-required exists, expected no pending reboot");
 }
 
 TEST_F(PatchingDebianTest, StaleListsAreDriftAndPackagesFilesDoNotCount) {
-  TempRoot root("debian-compliant");
+  TempDir root("debian-compliant");
   Age(root, days(8) + hours(3) + std::chrono::seconds(7));
   TestHost t(root.root());
   t.commands.Script(kAptGet, 0, "");
-  CheckResult r = Make("    apt_lists_max_age: 7d\n")->Run(t.host(), Later());
+  CheckResult r = MakeCheck(kType, "    apt_lists_max_age: 7d\n")->Run(t.host(), Later());
   EXPECT_EQ(r.verdict, Verdict::kDrifted);
   EXPECT_EQ(r.reason, "apt_lists_stale: observed 8d3h7s, expected at most 7d");
   ASSERT_EQ(r.findings.size(), 1u);
@@ -560,92 +472,71 @@ TEST_F(PatchingDebianTest, StaleListsAreDriftAndPackagesFilesDoNotCount) {
 }
 
 TEST_F(PatchingDebianTest, AptStateProblemsAreErrors) {
-  TempRoot root("debian-compliant");
+  TempDir root("debian-compliant");
   TestHost t(root.root());
   for (const auto& entry : fs::directory_iterator(root.At("/var/lib/apt/lists"))) {
     if (entry.path().filename().string().ends_with("Release")) fs::remove(entry.path());
   }
-  CheckResult no_lists = Make("")->Run(t.host(), Later());
+  CheckResult no_lists = MakeCheck(kType, "")->Run(t.host(), Later());
   EXPECT_EQ(no_lists.verdict, Verdict::kError);
   EXPECT_EQ(no_lists.reason, "no apt lists under /var/lib/apt/lists");
 
   fs::remove_all(root.At("/var/lib/apt"));
-  CheckResult no_dir = Make("")->Run(t.host(), Later());
+  CheckResult no_dir = MakeCheck(kType, "")->Run(t.host(), Later());
   EXPECT_EQ(no_dir.verdict, Verdict::kError);
   EXPECT_EQ(no_dir.reason, "cannot list apt lists: /var/lib/apt/lists: No such file or directory");
 }
 
 TEST_F(PatchingDebianTest, UncheckableRebootFlagIsAnError) {
-  TempRoot root("debian-compliant");
+  TempDir root("debian-compliant");
   Age(root, hours(2));
   TestHost t(root.root());
   t.commands.Script(kAptGet, 0, "");
-  CheckResult r = Make("    reboot_required_file: /etc/os-release/flag\n")->Run(t.host(), Later());
+  CheckResult r =
+      MakeCheck(kType, "    reboot_required_file: /etc/os-release/flag\n")->Run(t.host(), Later());
   EXPECT_EQ(r.verdict, Verdict::kError);
   EXPECT_EQ(r.reason, "cannot check for a pending reboot: /etc/os-release/flag: Not a directory");
 }
 
 TEST_F(PatchingDebianTest, AptGetProblemsAreErrors) {
-  TempRoot root("debian-compliant");
+  TempDir root("debian-compliant");
   Age(root, hours(2));
   TestHost t(root.root());
-  CheckPtr check = Make("");
-  struct Case {
-    std::function<void(FakeCommandRunner&)> script;
-    std::string reason;
-  };
-  const Case cases[] = {
-      {[](FakeCommandRunner&) {},
-       "cannot count pending upgrades: apt-get --simulate --quiet --quiet upgrade: command not "
-       "found (unscripted)"},
-      {[](FakeCommandRunner& c) {
-         c.Script(kAptGet, 100, "",
-                  "E: The package lists or status file could not be parsed or opened.\n"
-                  "E: second line\n");
-       },
-       "apt-get --simulate upgrade failed (exit 100): E: The package lists or status file could "
-       "not be parsed or opened."},
-      {[](FakeCommandRunner& c) {
-         CommandOutput o;
-         o.exit_code = -1;
-         o.signal = 9;
-         c.Script(kAptGet, o);
-       },
-       "apt-get --simulate upgrade failed (killed by signal 9): (no message)"},
-      {[](FakeCommandRunner& c) {
-         CommandOutput o;
-         o.exit_code = -1;
-         o.signal = 9;
-         o.timed_out = true;
-         c.Script(kAptGet, o);
-       },
-       "apt-get --simulate upgrade did not finish within 1m"},
-      {[](FakeCommandRunner& c) {
-         CommandOutput o;
-         o.exit_code = 0;
-         o.out = "Inst a (1 b)\n";
-         o.truncated = true;
-         c.Script(kAptGet, o);
-       },
-       "apt-get --simulate upgrade printed more than 1048576 bytes; cannot count upgrades"},
-      {[](FakeCommandRunner& c) { c.Script(kAptGet, 0, "Inst libc6\n"); },
-       "unexpected output from apt-get --simulate upgrade: expected \"Inst <package> ... "
-       "(<version> <suites>)\", got \"Inst libc6\""},
-  };
-  for (const Case& c : cases) {
-    FakeCommandRunner runner;
-    c.script(runner);
-    Host host{t.fs, runner, t.services, t.journal, t.clock};
-    CheckResult r = check->Run(host, Later());
-    EXPECT_EQ(r.verdict, Verdict::kError) << c.reason;
-    EXPECT_EQ(r.reason, c.reason);
-  }
+  CheckPtr check = MakeCheck(kType, "");
+  testing::ExpectScriptedErrors(
+      *check, t,
+      {
+          {[](FakeCommandRunner&) {},
+           "cannot count pending upgrades: apt-get --simulate --quiet --quiet upgrade: command not "
+           "found (unscripted)"},
+          {[](FakeCommandRunner& c) {
+             c.Script(kAptGet, 100, "",
+                      "E: The package lists or status file could not be parsed or opened.\n"
+                      "E: second line\n");
+           },
+           "apt-get --simulate upgrade failed (exit 100): E: The package lists or status file "
+           "could "
+           "not be parsed or opened."},
+          {[](FakeCommandRunner& c) { c.Script(kAptGet, testing::KilledBy(9)); },
+           "apt-get --simulate upgrade failed (killed by signal 9): (no message)"},
+          {[](FakeCommandRunner& c) { c.Script(kAptGet, testing::TimedOut()); },
+           "apt-get --simulate upgrade did not finish within 1m"},
+          {[](FakeCommandRunner& c) {
+             CommandOutput o = testing::Exited(0, "Inst a (1 b)\n");
+             o.truncated = true;
+             c.Script(kAptGet, o);
+           },
+           "apt-get --simulate upgrade printed more than 1048576 bytes; cannot count upgrades"},
+          {[](FakeCommandRunner& c) { c.Script(kAptGet, 0, "Inst libc6\n"); },
+           "unexpected output from apt-get --simulate upgrade: expected \"Inst <package> ... "
+           "(<version> <suites>)\", got \"Inst libc6\""},
+      });
 }
 
 TEST_F(PatchingDebianTest, CaptureHasNothingToPin) {
-  TempRoot root("debian-compliant");
+  TempDir root("debian-compliant");
   TestHost t(root.root());
-  Result<std::vector<Observation>> captured = Make("")->Capture(t.host(), Later());
+  Result<std::vector<Observation>> captured = MakeCheck(kType, "")->Capture(t.host(), Later());
   ASSERT_TRUE(captured.ok());
   EXPECT_TRUE(captured->empty());
 }

@@ -1,11 +1,10 @@
 #include "checks/rooted_fs.h"
 
 #include <gtest/gtest.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <filesystem>
-#include <fstream>
+
+#include "tests/support/temp_dir.h"
 
 namespace drift::checks {
 namespace {
@@ -15,24 +14,18 @@ namespace fs = std::filesystem;
 class RootedFileSystemTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ = fs::temp_directory_path() /
-            ("drift_rootfs_" + std::to_string(::getpid()) + "_" +
-             ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(root_);
-    fs::create_directories(root_ / "etc");
-    fs::create_directories(root_ / "nix/var/nix/profiles");
-    std::ofstream(root_ / "etc/os-release") << "ID=nixos\n";
+    root_.Write("/etc/os-release", "ID=nixos\n");
+    fs::create_directories(root_.At("/nix/var/nix/profiles"));
     // An absolute symlink, as NixOS profiles have: must resolve inside the root.
-    fs::create_symlink("/etc/os-release", root_ / "etc/link");
-    fs::create_symlink("system-42-link", root_ / "nix/var/nix/profiles/system");
-    fs::create_symlink("../../../../../../../../etc/os-release", root_ / "etc/climb");
+    fs::create_symlink("/etc/os-release", root_.At("/etc/link"));
+    fs::create_symlink("system-42-link", root_.At("/nix/var/nix/profiles/system"));
+    fs::create_symlink("../../../../../../../../etc/os-release", root_.At("/etc/climb"));
   }
-  void TearDown() override { fs::remove_all(root_); }
-  fs::path root_;
+  testing::TempDir root_;
 };
 
 TEST_F(RootedFileSystemTest, ReadsFilesBelowTheRoot) {
-  RootedFileSystem rfs(root_.string());
+  RootedFileSystem rfs(root_.root());
   EXPECT_EQ(*rfs.ReadFile("/etc/os-release", 100), "ID=nixos\n");
   EXPECT_EQ(rfs.ReadFile("/etc/os-release", 3).error().message,
             "/etc/os-release: larger than 3 bytes");
@@ -43,14 +36,14 @@ TEST_F(RootedFileSystemTest, ReadsFilesBelowTheRoot) {
 }
 
 TEST_F(RootedFileSystemTest, AbsoluteSymlinksAndDotDotStayInsideTheRoot) {
-  RootedFileSystem rfs(root_.string());
+  RootedFileSystem rfs(root_.root());
   EXPECT_EQ(*rfs.ReadFile("/etc/link", 100), "ID=nixos\n");
   EXPECT_EQ(*rfs.ReadFile("/etc/climb", 100), "ID=nixos\n");
   EXPECT_EQ(*rfs.ReadFile("/../../etc/os-release", 100), "ID=nixos\n");
 }
 
 TEST_F(RootedFileSystemTest, StatListAndReadLink) {
-  RootedFileSystem rfs(root_.string());
+  RootedFileSystem rfs(root_.root());
   EXPECT_EQ(rfs.Stat("/etc/link")->type, FileStat::Type::kSymlink);
   EXPECT_EQ(rfs.Stat("/etc/os-release")->type, FileStat::Type::kRegular);
   EXPECT_EQ(rfs.Stat("/etc/os-release")->size, 9u);
@@ -61,7 +54,7 @@ TEST_F(RootedFileSystemTest, StatListAndReadLink) {
 }
 
 TEST_F(RootedFileSystemTest, HashesFilesAndHonoursNoFollow) {
-  RootedFileSystem rfs(root_.string());
+  RootedFileSystem rfs(root_.root());
   Deadline later = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   EXPECT_EQ(*rfs.HashFile("/etc/os-release", true, later), Sha256Of("ID=nixos\n"));
   EXPECT_EQ(*rfs.HashFile("/etc/link", false, later), Sha256Of("ID=nixos\n"));

@@ -10,10 +10,18 @@
 namespace drift::checks {
 namespace {
 
+using testing::Exited;
 using testing::FakeCommandRunner;
 
 const Deadline kDeadline = Deadline::max();
 const std::string kNft = "systemctl is-active -- nftables.service";
+
+// nftables.service's state as read when systemctl answers with `output`.
+Result<std::string> NftStateWhen(const CommandOutput& output) {
+  FakeCommandRunner runner;
+  runner.Script(kNft, output);
+  return SystemctlServiceManager(runner).ActiveState("nftables.service", kDeadline);
+}
 
 TEST(SystemctlServiceManagerTest, ReturnsTheStateItPrinted) {
   FakeCommandRunner runner;
@@ -31,20 +39,14 @@ TEST(SystemctlServiceManagerTest, JudgesByStdoutNotTheExitCode) {
   const std::vector<std::string> states = {"reloading",    "inactive",    "failed",    "activating",
                                            "deactivating", "maintenance", "refreshing"};
   for (const std::string& s : states) {
-    FakeCommandRunner runner;
-    runner.Script(kNft, 3, "  " + s + " \r\nignored second line\n");
-    SystemctlServiceManager services(runner);
-    auto state = services.ActiveState("nftables.service", kDeadline);
+    auto state = NftStateWhen(Exited(3, "  " + s + " \r\nignored second line\n"));
     ASSERT_TRUE(state.ok()) << s << ": " << state.error().message;
     EXPECT_EQ(*state, s);
   }
 }
 
 TEST(SystemctlServiceManagerTest, BusFailureIsAnErrorWithStderr) {
-  FakeCommandRunner runner;
-  runner.Script(kNft, 1, "", "Failed to connect to bus: No such file or directory\n");
-  SystemctlServiceManager services(runner);
-  auto state = services.ActiveState("nftables.service", kDeadline);
+  auto state = NftStateWhen(Exited(1, "", "Failed to connect to bus: No such file or directory\n"));
   ASSERT_FALSE(state.ok());
   EXPECT_EQ(state.error().message,
             "systemctl is-active nftables.service: Failed to connect to bus: No such file or "
@@ -52,46 +54,29 @@ TEST(SystemctlServiceManagerTest, BusFailureIsAnErrorWithStderr) {
 }
 
 TEST(SystemctlServiceManagerTest, AnUnknownWordIsAnError) {
-  FakeCommandRunner runner;
-  runner.Script(kNft, 4, "unknown\n");
-  SystemctlServiceManager services(runner);
-  auto state = services.ActiveState("nftables.service", kDeadline);
+  auto state = NftStateWhen(Exited(4, "unknown\n"));
   ASSERT_FALSE(state.ok());
   EXPECT_EQ(state.error().message, "systemctl is-active nftables.service: unknown");
 }
 
 TEST(SystemctlServiceManagerTest, NoOutputIsAnError) {
-  FakeCommandRunner runner;
-  runner.Script(kNft, 1, "");
-  SystemctlServiceManager services(runner);
-  auto state = services.ActiveState("nftables.service", kDeadline);
+  auto state = NftStateWhen(Exited(1, ""));
   ASSERT_FALSE(state.ok());
   EXPECT_EQ(state.error().message,
             "systemctl is-active nftables.service: no state printed (exit code 1)");
 }
 
 TEST(SystemctlServiceManagerTest, TimeoutIsAnError) {
-  FakeCommandRunner runner;
-  CommandOutput hung;
-  hung.timed_out = true;
-  hung.signal = 9;
-  hung.out = "act";  // whatever arrived before the kill is not an answer
-  runner.Script(kNft, hung);
-  SystemctlServiceManager services(runner);
-  auto state = services.ActiveState("nftables.service", kDeadline);
+  // Whatever arrived before the kill is not an answer.
+  auto state = NftStateWhen(testing::TimedOut("act"));
   ASSERT_FALSE(state.ok());
   EXPECT_EQ(state.error().message, "systemctl is-active nftables.service: timed out");
 }
 
 TEST(SystemctlServiceManagerTest, TruncationIsAnError) {
-  FakeCommandRunner runner;
-  CommandOutput flood;
-  flood.exit_code = 0;
+  CommandOutput flood = Exited(0, "active\n");
   flood.truncated = true;
-  flood.out = "active\n";
-  runner.Script(kNft, flood);
-  SystemctlServiceManager services(runner);
-  auto state = services.ActiveState("nftables.service", kDeadline);
+  auto state = NftStateWhen(flood);
   ASSERT_FALSE(state.ok());
   EXPECT_EQ(state.error().message,
             "systemctl is-active nftables.service: output larger than 65536 bytes");

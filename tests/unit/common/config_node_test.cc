@@ -2,19 +2,12 @@
 
 #include <gtest/gtest.h>
 
-#include <functional>
+#include "tests/support/config_testing.h"
 
 namespace drift {
 namespace {
 
-std::string ErrorOf(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "no error";
-}
+using testing::ConfigErrorOf;
 
 TEST(ConfigNode, ReadsTypedValuesWithDefaults) {
   ConfigNode root = ConfigNode::Parse(
@@ -39,12 +32,12 @@ TEST(ConfigNode, ResolvesRelativePathsAgainstTheFile) {
 TEST(ConfigNode, ErrorsNameFileLineColumnAndKey) {
   ConfigNode root = ConfigNode::Parse("a:\n  b: nope\n  c: [1]\n", "c.yml");
   ConfigNode a = root.Child("a");
-  EXPECT_EQ(ErrorOf([&] { a.Child("b").AsBool(); }),
+  EXPECT_EQ(ConfigErrorOf([&] { a.Child("b").AsBool(); }),
             "c.yml:2:6: a.b: expected true or false, got \"nope\"");
-  EXPECT_EQ(ErrorOf([&] { a.Child("c").AsString(); }),
+  EXPECT_EQ(ConfigErrorOf([&] { a.Child("c").AsString(); }),
             "c.yml:3:6: a.c: expected a string, got a list");
-  EXPECT_EQ(ErrorOf([&] { a.Child("d"); }), "c.yml:2:3: a.d: required key missing");
-  EXPECT_EQ(ErrorOf([&] { a.Child("c").Items()[0].AsInt(5, 9); }),
+  EXPECT_EQ(ConfigErrorOf([&] { a.Child("d"); }), "c.yml:2:3: a.d: required key missing");
+  EXPECT_EQ(ConfigErrorOf([&] { a.Child("c").Items()[0].AsInt(5, 9); }),
             "c.yml:3:7: a.c[0]: expected an integer from 5 to 9, got 1");
 }
 
@@ -52,14 +45,14 @@ TEST(ConfigNode, UnknownKeyIsReportedWithWhatWasExpected) {
   ConfigNode root = ConfigNode::Parse("name: x\ntimout: 5s\n", "c.yml");
   root.GetString("name", "");
   root.GetDuration("timeout", std::chrono::seconds(1));
-  EXPECT_EQ(ErrorOf([&] { root.Finish(); }),
+  EXPECT_EQ(ConfigErrorOf([&] { root.Finish(); }),
             "c.yml:2:1: timout: unknown key; expected one of: name, timeout");
 }
 
 TEST(ConfigNode, MapHandedOutButNeverReadTakesNoKeys) {
   ConfigNode root = ConfigNode::Parse("params:\n  x: 1\n", "c.yml");
   root.Child("params");
-  EXPECT_EQ(ErrorOf([&] { root.Finish(); }),
+  EXPECT_EQ(ConfigErrorOf([&] { root.Finish(); }),
             "c.yml:2:3: params.x: unknown key; this mapping takes no keys");
 }
 
@@ -72,24 +65,25 @@ TEST(ConfigNode, EntriesMarkEveryKeyKnown) {
 }
 
 TEST(ConfigNode, DocumentLevelErrors) {
-  EXPECT_EQ(ErrorOf([] { ConfigNode::Parse("a: 1\na: 2\n", "c.yml"); }),
+  EXPECT_EQ(ConfigErrorOf([] { ConfigNode::Parse("a: 1\na: 2\n", "c.yml"); }),
             "c.yml:2:1: a: duplicate key; first defined at line 1");
-  EXPECT_EQ(ErrorOf([] { ConfigNode::Parse("", "c.yml"); }),
+  EXPECT_EQ(ConfigErrorOf([] { ConfigNode::Parse("", "c.yml"); }),
             "c.yml:1:1: empty configuration; expected a mapping");
-  EXPECT_EQ(ErrorOf([] { ConfigNode::Parse("a:\n\tb: 1\n", "c.yml"); }),
+  EXPECT_EQ(ConfigErrorOf([] { ConfigNode::Parse("a:\n\tb: 1\n", "c.yml"); }),
             "c.yml:2:1: tab in indentation; YAML indents with spaces");
-  EXPECT_EQ(ErrorOf([] { ConfigNode::Parse("a: \"\xff\"\n", "c.yml"); }),
+  EXPECT_EQ(ConfigErrorOf([] { ConfigNode::Parse("a: \"\xff\"\n", "c.yml"); }),
             "c.yml:1:5: invalid UTF-8 (byte 0xff); the configuration must be UTF-8");
-  EXPECT_EQ(ErrorOf([] { ConfigNode::Parse("- a\n", "c.yml"); }),
+  EXPECT_EQ(ConfigErrorOf([] { ConfigNode::Parse("- a\n", "c.yml"); }),
             "c.yml:1:1: expected a mapping at the top level");
-  EXPECT_EQ(ErrorOf([] { ConfigNode::Parse("a: 1\n---\nb: 2\n", "c.yml"); }),
+  EXPECT_EQ(ConfigErrorOf([] { ConfigNode::Parse("a: 1\n---\nb: 2\n", "c.yml"); }),
             "c.yml:3:1: more than one YAML document; expected exactly one");
   std::string deep = "a: " + std::string(5000, '[') + std::string(5000, ']') + "\n";
-  EXPECT_NE(ErrorOf([&] { ConfigNode::Parse(deep, "c.yml"); }).find("c.yml:"), std::string::npos);
+  EXPECT_NE(ConfigErrorOf([&] { ConfigNode::Parse(deep, "c.yml"); }).find("c.yml:"),
+            std::string::npos);
 }
 
 TEST(ConfigNode, MissingFile) {
-  EXPECT_EQ(ErrorOf([] { ConfigNode::Load("/nonexistent/c.yml"); }),
+  EXPECT_EQ(ConfigErrorOf([] { ConfigNode::Load("/nonexistent/c.yml"); }),
             "/nonexistent/c.yml: cannot read: No such file or directory");
 }
 

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "tests/support/fakes.h"
 
 namespace drift::exporter {
@@ -78,7 +80,7 @@ TEST(DriftCollector, RendersTheContract) {
   EXPECT_NE(text.find("Cached: from the check's latest run"), std::string::npos);
 }
 
-TEST(MetricsCache, RebuildsOnNewVersionOnly) {
+TEST(MetricsCache, RebuildsOnNewVersionAtMostFourTimesASecond) {
   std::atomic<std::uint64_t> version{1};
   struct Counting final : prometheus::Collectable {
     std::vector<prometheus::MetricFamily> Collect() const override {
@@ -94,8 +96,13 @@ TEST(MetricsCache, RebuildsOnNewVersionOnly) {
   EXPECT_EQ(first, second) << "same version within a second: the cached body is shared";
   EXPECT_EQ(counting->calls.load(), 1);
   version = 2;
+  EXPECT_EQ(cache.Get(), first) << "a new result within 250 ms waits for the next render";
+  std::this_thread::sleep_for(260ms);
   EXPECT_NE(cache.Get(), first);
   EXPECT_EQ(counting->calls.load(), 2);
+  std::this_thread::sleep_for(1s);
+  cache.Get();
+  EXPECT_EQ(counting->calls.load(), 3) << "a second-old body is rendered again (ages move)";
 }
 
 TEST(ExporterMetrics, BuildInfoAndReload) {
