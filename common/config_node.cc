@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <yaml-cpp/depthguard.h>
 
+#include <array>
 #include <charconv>
 #include <fstream>
 #include <iterator>
@@ -187,15 +188,19 @@ ConfigNode ConfigNode::Load(const std::string& file) {
   if (!in) {
     throw ConfigError(file, fmt::format("cannot read: {}", std::strerror(errno)));
   }
+  // Read in chunks up to the cap: sizing a buffer to the cap up front would touch (and, through
+  // malloc's heap, keep resident) megabytes for a file of a few hundred bytes.
   std::string text;
-  text.resize(kMaxConfigBytes + 1);
-  in.read(text.data(), static_cast<std::streamsize>(text.size()));
-  if (in.bad()) throw ConfigError(file, fmt::format("cannot read: {}", std::strerror(errno)));
-  text.resize(static_cast<std::size_t>(in.gcount()));
-  if (text.size() > kMaxConfigBytes) {
-    throw ConfigError(
-        file, fmt::format("larger than {} bytes; not a configuration file", kMaxConfigBytes));
+  std::array<char, 65536> chunk;
+  while (in) {
+    in.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+    text.append(chunk.data(), static_cast<std::size_t>(in.gcount()));
+    if (text.size() > kMaxConfigBytes) {
+      throw ConfigError(
+          file, fmt::format("larger than {} bytes; not a configuration file", kMaxConfigBytes));
+    }
   }
+  if (in.bad()) throw ConfigError(file, fmt::format("cannot read: {}", std::strerror(errno)));
   return Parse(text, file);
 }
 
