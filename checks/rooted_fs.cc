@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 
@@ -151,7 +152,14 @@ Result<Sha256Digest> RootedFileSystem::HashFile(std::string_view path, bool no_f
   Sha256 hasher;
   // 256 KiB keeps syscalls few without a large resident buffer.
   static constexpr std::size_t kChunk = 256 << 10;
-  std::unique_ptr<std::uint8_t[]> buf(new std::uint8_t[kChunk]);
+  // Page-aligned: the kernel copies page-cache pages into a buffer 16 bytes into a page (where
+  // malloc's mmapped chunks start) several times slower than into an aligned one.
+  struct AlignedFree {
+    void operator()(std::uint8_t* p) const { std::free(p); }
+  };
+  std::unique_ptr<std::uint8_t, AlignedFree> buf(
+      static_cast<std::uint8_t*>(std::aligned_alloc(4096, kChunk)));
+  if (!buf) return Err("{}: out of memory for the hash buffer", path);
   for (;;) {
     ssize_t n = ::read(fd.get(), buf.get(), kChunk);
     if (n < 0) {

@@ -90,7 +90,7 @@ App::App(Options options, const Clock& clock)
       std::vector<std::shared_ptr<prometheus::Collectable>>{
           std::make_shared<DriftCollector>([weak] { return weak.lock()->snapshot(); }, clock_),
           exporter_metrics_.registry(), std::make_shared<ProcessCollector>()},
-      [weak] { return weak.lock()->snapshot()->version; });
+      [weak] { return weak.lock()->version(); });
 }
 
 App::~App() { Stop(); }

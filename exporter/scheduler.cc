@@ -58,7 +58,7 @@ void Scheduler::SetPlan(std::shared_ptr<const Plan> plan) {
   }
   queue_.clear();
   next_cycle_ = steady_clock::now();
-  RebuildSnapshotLocked();
+  version_.fetch_add(1, std::memory_order_release);
   EnsureWorkersLocked();
   state_cv_.notify_all();
   work_cv_.notify_all();
@@ -231,19 +231,26 @@ Scheduler::Transition Scheduler::PublishLocked(const std::shared_ptr<const Check
       Advance(*it->second, std::move(result), clock_.Now(), duration_seconds));
   Transition t{it->second, next};
   it->second = next;
-  RebuildSnapshotLocked();
+  version_.fetch_add(1, std::memory_order_release);
   state_cv_.notify_all();
   return t;
 }
 
-void Scheduler::RebuildSnapshotLocked() {
-  auto snap = std::make_shared<Snapshot>();
+std::shared_ptr<const Snapshot> Scheduler::snapshot() const {
+  std::shared_ptr<const Snapshot> snap = snapshot_.load(std::memory_order_acquire);
+  if (snap->version == version()) return snap;
+  std::lock_guard lock(mu_);
+  snap = snapshot_.load(std::memory_order_acquire);
+  std::uint64_t version = version_.load(std::memory_order_acquire);
+  if (snap->version == version) return snap;
+  auto fresh = std::make_shared<Snapshot>();
   if (plan_) {
-    snap->checks.reserve(plan_->checks.size());
-    for (const auto& spec : plan_->checks) snap->checks.push_back(states_.at(spec->name));
+    fresh->checks.reserve(plan_->checks.size());
+    for (const auto& spec : plan_->checks) fresh->checks.push_back(states_.at(spec->name));
   }
-  snap->version = ++version_;
-  snapshot_.store(std::move(snap));
+  fresh->version = version;
+  snapshot_.store(fresh, std::memory_order_release);
+  return fresh;
 }
 
 void Scheduler::Notify(const std::vector<Transition>& transitions) {

@@ -56,7 +56,12 @@ class Scheduler : public std::enable_shared_from_this<Scheduler> {
   // Stops scheduling and joins the workers; abandoned (hung) runs are left to finish on their own.
   void Stop();
 
-  std::shared_ptr<const Snapshot> snapshot() const { return snapshot_.load(); }
+  // The latest state of every check. Publishing a result only bumps the version; the snapshot is
+  // assembled here, by the first reader after a change (readers are few: the metrics renderer,
+  // at most four times a second, and the pages), so a cycle of N checks costs O(N), not O(N^2).
+  std::shared_ptr<const Snapshot> snapshot() const;
+  // Increases with every published result or plan; cheap (one atomic load).
+  std::uint64_t version() const { return version_.load(std::memory_order_acquire); }
 
   // on_scrape mode: starts a run of every check unless one started less than min_interval ago,
   // and waits until the running cycle ends or `until`. Concurrent callers share one cycle.
@@ -96,7 +101,6 @@ class Scheduler : public std::enable_shared_from_this<Scheduler> {
   // Folds a result into the check's state unless the check was reconfigured meanwhile.
   Transition PublishLocked(const std::shared_ptr<const CheckSpec>& spec, checks::CheckResult result,
                            double duration_seconds);
-  void RebuildSnapshotLocked();
   void Notify(const std::vector<Transition>& transitions);
   void FinishCountedLocked();
 
@@ -114,14 +118,14 @@ class Scheduler : public std::enable_shared_from_this<Scheduler> {
   std::vector<std::thread> workers_;
   int running_ = 0;        // runs in progress that are not abandoned (at most concurrency)
   int stuck_workers_ = 0;  // workers inside an abandoned run
-  std::uint64_t version_ = 0;
-  std::size_t cycle_pending_ = 0;  // counted runs not yet finished
+  std::atomic<std::uint64_t> version_{0};  // written under mu_
+  std::size_t cycle_pending_ = 0;          // counted runs not yet finished
   Deadline next_cycle_{};
   Deadline last_cycle_start_{};
   bool cycle_started_ = false;
   bool stopping_ = false;
   std::thread loop_;
-  std::atomic<std::shared_ptr<const Snapshot>> snapshot_;
+  mutable std::atomic<std::shared_ptr<const Snapshot>> snapshot_;
 };
 
 }  // namespace drift::exporter
