@@ -191,7 +191,7 @@ ConfigNode ConfigNode::Load(const std::string& file) {
   // Read in chunks up to the cap: sizing a buffer to the cap up front would touch (and, through
   // malloc's heap, keep resident) megabytes for a file of a few hundred bytes.
   std::string text;
-  std::array<char, 65536> chunk;
+  std::vector<char> chunk(64 * 1024);  // on the heap: callers may run on small thread stacks
   while (in) {
     in.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
     text.append(chunk.data(), static_cast<std::size_t>(in.gcount()));

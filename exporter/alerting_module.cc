@@ -6,6 +6,7 @@
 #include <prometheus/gauge.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <climits>
 #include <set>
 
@@ -207,6 +208,21 @@ CheckAlerts DecideCheckAlerts(const CheckState& state, const AlertLabeling& labe
   return out;
 }
 
+bool SameAlertInputs(const CheckState& before, const CheckState& after) {
+  if (!before.ran || !after.ran || before.spec != after.spec || before.known != after.known ||
+      before.drifted != after.drifted || before.success != after.success ||
+      before.severity != after.severity || before.result.reason != after.result.reason) {
+    return false;
+  }
+  const auto& a = before.result.findings;
+  const auto& b = after.result.findings;
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(),
+                    [](const checks::Finding& x, const checks::Finding& y) {
+                      return x.cause == y.cause && x.observed == y.observed &&
+                             x.expected == y.expected && x.severity == y.severity;
+                    });
+}
+
 alerts::AlertContent ExporterAlertContent(std::string_view alertname, checks::Severity severity,
                                           std::string_view summary, std::string_view description,
                                           const AlertLabeling& labeling) {
@@ -244,12 +260,17 @@ void AlertingModule::OnConfigLoaded(const Config& config) {
     std::lock_guard lock(mu_);
     labeling_ =
         std::make_shared<const AlertLabeling>(MakeAlertLabeling(config.alerting, hostname_));
+    ++generation_;
   }
   notifier_->Configure(config.alerting);
   // Checks removed or disabled can no longer resolve their alerts themselves.
   std::set<std::string> running;
   for (const auto& spec : config.checks) {
     if (spec->enabled) running.insert(spec->name);
+  }
+  {
+    std::lock_guard lock(mu_);
+    std::erase_if(decided_, [&](const auto& kv) { return !running.contains(kv.first); });
   }
   for (const std::string& slot : notifier_->FiringSlots()) {
     for (std::string_view alertname : {kDriftAlert, kCheckFailingAlert}) {
@@ -261,16 +282,30 @@ void AlertingModule::OnConfigLoaded(const Config& config) {
   }
 }
 
-void AlertingModule::OnTransition(const CheckState& /*before*/, const CheckState& after) {
+void AlertingModule::OnTransition(const CheckState& before, const CheckState& after) {
   if (!after.ran || after.spec == nullptr) return;
+  const std::string& name = after.spec->name;
   EvidenceRecordIdProvider provider;
+  std::shared_ptr<const AlertLabeling> labeling;
+  std::uint64_t generation = 0;
   {
     std::lock_guard lock(mu_);
     provider = evidence_id_;
+    labeling = labeling_;
+    generation = generation_;
   }
-  std::string evidence_id = provider ? provider(after.spec->name) : "";
-  CheckAlerts decided = DecideCheckAlerts(after, *labeling(), evidence_id);
-  const std::string& name = after.spec->name;
+  std::string evidence_id = provider ? provider(name) : "";
+  {
+    // Most runs change nothing: the alerts they would decide are the ones already decided.
+    std::lock_guard lock(mu_);
+    Decided& last = decided_[name];
+    bool same = last.generation == generation && last.evidence_id == evidence_id &&
+                SameAlertInputs(before, after);
+    last.generation = generation;
+    last.evidence_id = evidence_id;
+    if (same) return;
+  }
+  CheckAlerts decided = DecideCheckAlerts(after, *labeling, evidence_id);
   std::string drift_slot = Slot(kDriftAlert, name);
   if (decided.drift) {
     // A failed run says nothing new about the drift: keep the last drifted run's description.

@@ -1,11 +1,13 @@
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include "alerts/alert.h"
 #include "alerts/config.h"
@@ -49,6 +51,10 @@ struct CheckAlerts {
 };
 CheckAlerts DecideCheckAlerts(const CheckState& state, const AlertLabeling& labeling,
                               std::string_view evidence_record_id);
+
+// Whether two states of a check give the same alerts (same spec, verdict flags, severity, reason
+// and findings), so that a run which changed nothing costs nothing. Pure.
+bool SameAlertInputs(const CheckState& before, const CheckState& after);
 
 // The content of an exporter-level alert (no `check` label), e.g.
 // ComplianceEvidenceStoreUnhealthy. Pure.
@@ -97,7 +103,14 @@ class AlertingModule final : public Module {
   std::unique_ptr<alerts::Notifier> notifier_;
   mutable std::mutex mu_;
   std::shared_ptr<const AlertLabeling> labeling_;
+  std::uint64_t generation_ = 0;  // bumped with each configuration: labels may have changed
   EvidenceRecordIdProvider evidence_id_;
+  // What each check's alerts were last decided from, beyond its state.
+  struct Decided {
+    std::uint64_t generation = 0;
+    std::string evidence_id;
+  };
+  std::unordered_map<std::string, Decided> decided_;
 };
 
 }  // namespace drift::exporter

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <charconv>
+#include <thread>
 
 #include "checks/command_journal.h"
 #include "checks/process_runner.h"
@@ -127,9 +128,11 @@ Status App::Reload() {
   std::lock_guard lock(reload_mu_);
   try {
     Apply(LoadConfig(options_.config_file));
+    metrics_->Invalidate();
     return {};
   } catch (const std::exception& e) {
     exporter_metrics_.ConfigLoaded(false);
+    metrics_->Invalidate();
     log::Error("configuration reload failed; keeping the running configuration",
                {{"err", e.what()}});
     return Error{e.what()};
@@ -185,7 +188,11 @@ std::vector<Route> App::Routes() {
                         return HttpResponse::Text(
                             403, "Lifecycle API is not enabled; start with --web.enable-lifecycle");
                       }
-                      Status s = Reload();
+                      // civetweb's workers have small stacks; parsing YAML (recursive) and
+                      // building checks gets a thread of its own.
+                      Status s;
+                      std::thread reloader([&] { s = Reload(); });
+                      reloader.join();
                       if (!s.ok()) {
                         return HttpResponse::Text(
                             500, fmt::format("failed to reload config: {}", s.error().message));

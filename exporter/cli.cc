@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "common/rfc3339.h"
 #include "exporter/app.h"
+#include "exporter/evidence_cli.h"
 #include "exporter/pages.h"
 #include "exporter/version.h"
 
@@ -235,6 +236,7 @@ int RunCli(int argc, char** argv) {
       "capture",
       "Write a baseline file with this host's current pinned values (hashes, generation)");
   capture->add_option("--out", flags.baseline_out, "Baseline file to write")->required();
+  EvidenceCommands evidence(cli, flags.config_file);
 
   try {
     cli.parse(argc, argv);
@@ -253,6 +255,7 @@ int RunCli(int argc, char** argv) {
     }
     if (check->parsed()) return RunChecksOnce(flags);
     if (capture->parsed()) return RunBaselineCapture(flags);
+    if (evidence.parsed()) return evidence.Run();
     return RunDaemon(flags);
   } catch (const ConfigError& e) {
     std::cerr << e.what() << "\n";

@@ -259,6 +259,7 @@ Config LoadConfig(const std::string& path, LoadOptions options) {
     baseline_root->Finish();
   }
   if (auto n = root.Find("alerting")) config.alerting = alerts::ReadAlertingConfig(*n);
+  if (auto n = root.Find("evidence")) config.evidence = evidence::ReadEvidenceConfig(*n);
   root.Finish();
   return config;
 }

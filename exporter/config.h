@@ -8,6 +8,7 @@
 #include "alerts/config.h"
 #include "checks/check.h"
 #include "common/sha256.h"
+#include "evidence/config.h"
 
 namespace drift::exporter {
 
@@ -59,6 +60,8 @@ struct Config {
   std::vector<SourceFile> files;  // the config file, then the baseline file if any
   // `alerting:`; disabled when absent.
   alerts::AlertingConfig alerting;
+  // `evidence:`; disabled when absent.
+  evidence::EvidenceConfig evidence;
 };
 
 struct LoadOptions {

@@ -64,6 +64,8 @@ class MetricsCache {
   MetricsCache(std::vector<std::shared_ptr<prometheus::Collectable>> collectables,
                std::function<std::uint64_t()> version);
   std::shared_ptr<const std::string> Get();
+  // The next Get() renders anew (after a reload: what an operator just did shows at once).
+  void Invalidate() { body_.store(nullptr, std::memory_order_release); }
   // Renders now, bypassing the cache.
   std::string Render() const;
 

@@ -102,8 +102,8 @@ class Reload(unittest.TestCase):
         r = exporter.post("/-/reload")
         self.assertEqual(r.status, 500)
         self.assertEqual(r.text, f"failed to reload config: {self.config}:{self.broken_line}:1: "
-                                 "bogus_setting: unknown key; expected one of: baseline_file, "
-                                 "checks, host, scheduler\n")
+                                 "bogus_setting: unknown key; expected one of: alerting, baseline_file, "
+                                 "checks, evidence, host, scheduler\n")
         self.assertEqual(self.reload_value(exporter), 0)
         self.assertEqual(self.checks_in(exporter.metrics()), ["agent", "disks"])
 

@@ -36,8 +36,8 @@ struct BadConfig {
 const std::vector<BadConfig> kBadConfigs = {
     // Unknown keys, at every level, name what was expected instead.
     {"unknown_key_top.yml",
-     "<bad>unknown_key_top.yml:2:1: scrape_interval: unknown key; expected one of: baseline_file, "
-     "checks, host, scheduler"},
+     "<bad>unknown_key_top.yml:2:1: scrape_interval: unknown key; expected one of: alerting, "
+     "baseline_file, checks, evidence, host, scheduler"},
     {"unknown_key_check.yml",
      "<bad>unknown_key_check.yml:4:5: checks[0].serverity: unknown key; expected one of: controls, "
      "drift_threshold, enabled, name, params, recommended_action, severity, timeout, type"},
@@ -163,16 +163,17 @@ const std::vector<BadConfig> kBadConfigs = {
     // Host paths and unit names in params.
     {"relative_host_path.yml",
      "<bad>relative_host_path.yml:5:20: checks[0].params.status_file: expected an absolute host "
-     "path"},
+     "path, got \"var/lib/backup/status.json\""},
     {"relative_host_path_av.yml",
      "<bad>relative_host_path_av.yml:6:15: checks[0].params.binary: expected an absolute host "
-     "path"},
+     "path, got \"usr/sbin/clamd\""},
     {"bad_unit_name.yml",
      "<bad>bad_unit_name.yml:5:16: checks[0].params.service: expected a systemd unit name like "
-     "nftables.service"},
+     "nftables.service (letters, digits and :_.\\@-, not starting with '-' or '.'), got \"--now\""},
     {"bad_unit_name_list.yml",
      "<bad>bad_unit_name_list.yml:5:44: checks[0].params.services[1]: expected a systemd unit "
-     "name like nftables.service"},
+     "name like nftables.service (letters, digits and :_.\\@-, not starting with '-' or '.'), got "
+     "\"rsyslog service\""},
     {"duplicate_unit.yml",
      "<bad>duplicate_unit.yml:5:35: checks[0].params.services[1]: duplicate unit; list each unit "
      "once"},

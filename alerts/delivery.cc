@@ -1,0 +1,248 @@
+#include "alerts/delivery.h"
+
+#include <fmt/format.h>
+#include <pthread.h>
+
+#include <algorithm>
+
+#include "common/log.h"
+
+namespace drift::alerts {
+namespace {
+
+using std::chrono::milliseconds;
+using SteadyTime = std::chrono::steady_clock::time_point;
+
+std::string QueueKey(const Alert& a) {
+  return fmt::format("{}\x01{}", Fingerprint(a.content.labels),
+                     a.starts_at.time_since_epoch().count());
+}
+
+Outcome Classify(const Result<HttpReply>& reply) {
+  if (!reply.ok()) return Outcome::kError;
+  long s = reply->status;
+  if (s >= 200 && s < 300) return Outcome::kSuccess;
+  // 429: Alertmanager (or a proxy) asks us to come back later.
+  if (s >= 500 || s == 429) return Outcome::kError;
+  return Outcome::kRejected;
+}
+
+// A reply body for a log line: one line, bounded.
+std::string LogBody(std::string_view body) {
+  std::string out(body.substr(0, 1024));
+  std::replace_if(
+      out.begin(), out.end(), [](char c) { return c == '\n' || c == '\r'; }, ' ');
+  while (!out.empty() && out.back() == ' ') out.pop_back();
+  return out;
+}
+
+}  // namespace
+
+std::string_view OutcomeName(Outcome outcome) {
+  switch (outcome) {
+    case Outcome::kSuccess:
+      return "success";
+    case Outcome::kError:
+      return "error";
+    case Outcome::kRejected:
+      return "rejected";
+  }
+  return "unknown";
+}
+
+milliseconds Backoff(int attempt, const DeliveryOptions& options, std::mt19937& rng) {
+  milliseconds base = options.initial_backoff;
+  for (int i = 1; i < attempt && base < options.max_backoff; ++i) base *= 2;
+  base = std::min(base, options.max_backoff);
+  std::uniform_int_distribution<milliseconds::rep> jitter(0, base.count() / 2);
+  return milliseconds(base.count() - base.count() / 2 + jitter(rng));
+}
+
+AlertmanagerSink::AlertmanagerSink(AlertmanagerConfig target, std::size_t capacity,
+                                   std::unique_ptr<HttpPoster> poster, DeliveryObserver& observer,
+                                   const Clock& clock, DeliveryOptions options)
+    : target_(std::move(target)),
+      capacity_(std::max<std::size_t>(1, capacity)),
+      poster_(std::move(poster)),
+      observer_(observer),
+      clock_(clock),
+      options_(options),
+      rng_(std::random_device{}()) {
+  observer_.QueueLength(target_.url, 0);
+  thread_ = std::thread([this] { Run(); });
+}
+
+AlertmanagerSink::~AlertmanagerSink() { Stop(milliseconds(0)); }
+
+std::size_t AlertmanagerSink::queue_length() const {
+  std::lock_guard lock(mu_);
+  return queue_.size();
+}
+
+void AlertmanagerSink::PushBack(Queued q) {
+  if (auto it = index_.find(q.key); it != index_.end()) queue_.erase(it->second);
+  queue_.push_back(std::move(q));
+  index_[queue_.back().key] = std::prev(queue_.end());
+}
+
+void AlertmanagerSink::TrimLocked() {
+  std::size_t dropped = 0;
+  while (queue_.size() > capacity_) {
+    index_.erase(queue_.front().key);
+    queue_.pop_front();
+    ++dropped;
+  }
+  if (dropped > 0) {
+    observer_.Dropped(target_.url, dropped);
+    if (!overflowing_) {
+      log::Warn("alert queue full; dropping the oldest alerts",
+                {{"alertmanager", target_.url}, {"capacity", capacity_}});
+    }
+    overflowing_ = true;
+  }
+  observer_.QueueLength(target_.url, queue_.size());
+}
+
+void AlertmanagerSink::Enqueue(std::span<const Alert> alerts) {
+  if (alerts.empty()) return;
+  {
+    std::lock_guard lock(mu_);
+    // Only a reload that removed this Alertmanager races a dispatch into a stopped sink: the
+    // alerts were meant for a sink that is gone, not lost from one that exists.
+    if (stopping_) return;
+    for (const Alert& a : alerts) PushBack({a, QueueKey(a)});
+    TrimLocked();
+  }
+  cv_.notify_all();
+}
+
+void AlertmanagerSink::Requeue(std::vector<Queued> batch) {
+  for (auto it = batch.rbegin(); it != batch.rend(); ++it) {
+    // A newer state of the same alert was queued meanwhile: it replaces this one.
+    if (index_.contains(it->key)) continue;
+    queue_.push_front(std::move(*it));
+    index_[queue_.front().key] = queue_.begin();
+  }
+  TrimLocked();
+}
+
+void AlertmanagerSink::Stop(milliseconds flush_timeout) {
+  RequestStop(flush_timeout);
+  Join();
+}
+
+void AlertmanagerSink::RequestStop(milliseconds flush_timeout) {
+  {
+    std::lock_guard lock(mu_);
+    if (!stopping_) {
+      stopping_ = true;
+      flush_deadline_ = std::chrono::steady_clock::now() + flush_timeout;
+    }
+  }
+  cv_.notify_all();
+}
+
+void AlertmanagerSink::Join() {
+  if (!thread_.joinable()) return;
+  {
+    std::unique_lock lock(mu_);
+    done_cv_.wait_until(lock, flush_deadline_, [this] { return done_; });
+    // Past the deadline with a POST still running (its timeout began before the stop).
+    if (!done_) poster_->Cancel();
+  }
+  thread_.join();
+}
+
+void AlertmanagerSink::Run() {
+  // Named for top -H and for the benchmark that measures alerting's CPU.
+  pthread_setname_np(pthread_self(), "drift-am-send");
+  int failures = 0;  // consecutive failed attempts
+  std::unique_lock lock(mu_);
+  for (;;) {
+    SteadyTime now = std::chrono::steady_clock::now();
+    if (stopping_ && (queue_.empty() || now >= flush_deadline_)) break;
+    if (queue_.empty()) {
+      cv_.wait(lock);
+      continue;
+    }
+    if (now < retry_at_) {
+      cv_.wait_until(lock, stopping_ ? std::min(retry_at_, flush_deadline_) : retry_at_);
+      continue;
+    }
+
+    std::vector<Queued> batch;
+    while (!queue_.empty() && batch.size() < options_.max_batch) {
+      index_.erase(queue_.front().key);
+      batch.push_back(std::move(queue_.front()));
+      queue_.pop_front();
+    }
+    std::vector<Alert> alerts;
+    alerts.reserve(batch.size());
+    for (Queued& q : batch) alerts.push_back(std::move(q.alert));
+    observer_.QueueLength(target_.url, queue_.size());
+    milliseconds timeout = target_.timeout;
+    if (stopping_) {
+      timeout = std::min(timeout, std::chrono::duration_cast<milliseconds>(flush_deadline_ - now));
+    }
+    lock.unlock();
+
+    Result<HttpReply> reply = poster_->Post(EncodeAlerts(alerts), timeout);
+    Outcome outcome = Classify(reply);
+    observer_.Sent(target_.url, outcome, batch.size());
+
+    lock.lock();
+    switch (outcome) {
+      case Outcome::kSuccess:
+        observer_.Delivered(target_.url, clock_.Now());
+        if (failures > 0) {
+          log::Info("alerts delivered to Alertmanager again",
+                    {{"alertmanager", target_.url}, {"failed_attempts", failures}});
+        }
+        failures = 0;
+        overflowing_ = false;  // an overflow episode ends with a delivery
+        break;
+      case Outcome::kRejected:
+        // Sending the same alerts again would be rejected again: drop them, loudly.
+        log::Error("Alertmanager rejected alerts; dropping them", {{"alertmanager", target_.url},
+                                                                   {"status", reply->status},
+                                                                   {"alerts", batch.size()},
+                                                                   {"body", LogBody(reply->body)}});
+        observer_.Dropped(target_.url, batch.size());
+        failures = 0;
+        break;
+      case Outcome::kError: {
+        ++failures;
+        milliseconds delay = Backoff(failures, options_, rng_);
+        retry_at_ = std::chrono::steady_clock::now() + delay;
+        std::string err = reply.ok()
+                              ? fmt::format("HTTP {}: {}", reply->status, LogBody(reply->body))
+                              : reply.error().message;
+        // The first failure of an outage is a warning; the retries that follow are noise.
+        auto level = failures == 1 ? log::Level::kWarn : log::Level::kDebug;
+        if (log::Enabled(level)) {
+          log::Log(level, "cannot send alerts to Alertmanager; will retry",
+                   {{"alertmanager", target_.url},
+                    {"alerts", batch.size()},
+                    {"attempt", failures},
+                    {"retry_in_ms", delay.count()},
+                    {"err", err}});
+        }
+        for (std::size_t i = 0; i < batch.size(); ++i) batch[i].alert = std::move(alerts[i]);
+        Requeue(std::move(batch));
+        break;
+      }
+    }
+  }
+  done_ = true;
+  done_cv_.notify_all();
+  if (!queue_.empty()) {
+    log::Warn("dropping alerts not delivered before shutdown",
+              {{"alertmanager", target_.url}, {"alerts", queue_.size()}});
+    observer_.Dropped(target_.url, queue_.size());
+    queue_.clear();
+    index_.clear();
+    observer_.QueueLength(target_.url, 0);
+  }
+}
+
+}  // namespace drift::alerts

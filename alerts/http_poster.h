@@ -1,0 +1,41 @@
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "alerts/config.h"
+#include "common/result.h"
+
+namespace drift::alerts {
+
+// What an Alertmanager answered.
+struct HttpReply {
+  long status = 0;
+  std::string body;  // at most kMaxReplyBody bytes: enough for an error message
+};
+
+inline constexpr std::size_t kMaxReplyBody = 4096;
+
+// The delivery seam: POSTs alert batches to one Alertmanager. Tests inject answers (400, 500,
+// timeouts) through a fake; production uses MakeCurlPoster. One instance per Alertmanager, used
+// by one thread at a time (not thread-safe, but for Cancel).
+class HttpPoster {
+ public:
+  virtual ~HttpPoster() = default;
+  // POSTs `json` to the Alertmanager's /api/v2/alerts within `timeout`. Any HTTP status is a
+  // reply; an error means no reply (connection refused, timeout, TLS failure). Never throws.
+  virtual Result<HttpReply> Post(std::string_view json, std::chrono::milliseconds timeout) = 0;
+  // Makes a Post running on another thread return an error soon (within about a second), and
+  // later ones at once: shutdown must not wait out a hanging Alertmanager. Thread-safe.
+  virtual void Cancel() = 0;
+};
+
+// A libcurl poster for `target`: keeps its connection alive between posts, verifies TLS peers
+// (against target.ca_file when set), sends the bearer token or basic auth. Error messages name
+// the endpoint and the transport failure, never a secret. Throws std::runtime_error only if
+// libcurl cannot be initialised (start-up).
+std::unique_ptr<HttpPoster> MakeCurlPoster(const AlertmanagerConfig& target);
+
+}  // namespace drift::alerts

@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# Benchmark 1: /metrics requests/s and latency of drift_exporter against node_exporter's textfile
+# collector serving the same metric text, first the demo's body, then a 1,000-check body.
+# wrk runs against one server at a time (the other is stopped), after a warm-up.
+# Prints its markdown section for bench/RESULTS.md on stdout.
+#
+#   bench/metrics_throughput.sh
+#   DRIFT_BENCH_WRK_SECONDS=5 bench/metrics_throughput.sh   # a quick look, not for RESULTS.md
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+bench_need wrk curl python3 cmake awk
+[[ -x "$NODE_EXPORTER" ]] || die "$NODE_EXPORTER missing; install with packaging/deps.sh --test"
+bench_build
+
+secs="${DRIFT_BENCH_WRK_SECONDS:-20}"
+warm=3
+threads=2
+conns=16
+load="$(bench_wait_load)"
+log "metrics_throughput: load $load"
+
+rows=()
+verdicts=()
+
+# Measures the server PID at URL; prints the run_wrk fields.
+measure() {
+  local url="$1" pid="$2"
+  run_wrk "$url" "$threads" "$conns" "$warm" "$pid" >/dev/null
+  run_wrk "$url" "$threads" "$conns" "$secs" "$pid"
+}
+
+# bench_pair LABEL CONFIG READY_SECONDS [NOTE for the summary's target column]
+bench_pair() {
+  local label="$1" config="$2" ready="$3" note="${4:-}" t ours node ours_bytes node_bytes
+  bench_tmp
+  t="$BENCH_TMP"
+  start_exporter "$config" "$t/drift.log"
+  local pid="$BENCH_PID" url="http://127.0.0.1:$BENCH_PORT/metrics"
+  wait_http_200 "http://127.0.0.1:$BENCH_PORT/-/ready" "$ready" || die "$label: not ready"
+  metrics_to_textfile "$url" "$t/textfile"
+  ours_bytes="$(curl -sf "$url" | wc -c)"
+  log "$label: drift_exporter ($ours_bytes bytes), ${warm}s warm-up + ${secs}s"
+  ours="$(measure "$url" "$pid")"
+  stop_pid "$pid"
+
+  start_node_exporter "$t/textfile" "$t/node.log"
+  pid="$BENCH_PID"
+  url="http://127.0.0.1:$BENCH_PORT/metrics"
+  node_bytes="$(curl -sf "$url" | wc -c)"
+  # The textfile must have been accepted whole, or the comparison would be unequal.
+  if curl -sf "$url" | grep -q '^node_textfile_scrape_error 1'; then
+    cat "$t/node.log" >&2
+    die "$label: node_exporter rejected the textfile"
+  fi
+  log "$label: node_exporter ($node_bytes bytes), ${warm}s warm-up + ${secs}s"
+  node="$(measure "$url" "$pid")"
+  stop_pid "$pid"
+
+  local o_rps o_p50 o_p99 o_n o_err o_oth n_rps n_p50 n_p99 n_n n_err n_oth
+  read -r o_rps o_p50 o_p99 o_n o_err o_oth <<<"$ours"
+  read -r n_rps n_p50 n_p99 n_n n_err n_oth <<<"$node"
+  # Our errors invalidate the run; node_exporter's (timeouts when it falls far behind) are shown.
+  ((o_err == 0)) || die "$label: wrk saw $o_err errors from drift_exporter"
+  rows+=("| $label | drift_exporter | $ours_bytes | $o_rps | $o_p50 | $o_p99 | $o_n | $o_err | $o_oth |")
+  rows+=("| $label | node_exporter textfile | $node_bytes | $n_rps | $n_p50 | $n_p99 | $n_n | $n_err | $n_oth |")
+  local r
+  r="$(ratio "$o_rps" "$n_rps")"
+  verdicts+=("| $label | **${r}x** | $(verdict "$r" 0 'a >= 10') | $o_p99 ms | $(verdict "$o_p99" 0 'a < 2') |")
+  summary "1. /metrics requests/s vs node_exporter, $label" ">= 10x" \
+    "${r}x ($o_rps vs $n_rps req/s)$(disturbed "$o_oth" "$n_oth")" "$(verdict "$r" 0 'a >= 10')"
+  summary "1. /metrics p99, $label" "< 2 ms$note" "$o_p99 ms$(disturbed "$o_oth")" \
+    "$(verdict "$o_p99" 0 'a < 2')"
+}
+
+bench_tmp
+if [[ -f "$REPO/packaging/examples/demo/config.yml" ]]; then
+  demo_label="demo (6 checks)"
+  copy_demo "$BENCH_TMP"
+  config="$BENCH_TMP/demo/config.yml"
+else
+  demo_label="fixture (6 file checks)"
+  make_file_checks 6 "$BENCH_TMP" 15s
+  config="$BENCH_TMP/config.yml"
+fi
+bench_pair "$demo_label" "$config" 30
+
+bench_tmp
+log "generating 1,000 file checks"
+make_file_checks 1000 "$BENCH_TMP" 1h
+bench_pair "1,000 file checks" "$BENCH_TMP/config.yml" 120 " (set for the demo; shown for scale)"
+
+cat <<EOF
+## 1. /metrics throughput and latency
+
+$(quiet_line "$load") \`wrk -t$threads -c$conns -d${secs}s --timeout 10s --latency\` after a ${warm} s
+warm-up, one server at a time (the other one stopped), both on 127.0.0.1. node_exporter
+(\`--collector.disable-defaults --collector.textfile --web.disable-exporter-metrics\`) serves the
+text of our own \`/metrics\` (process_* families dropped) from a \`*.prom\` file, so both send the
+same series. wrk asks for no compression, so neither gzips. "other CPU" is the share of the
+machine used by processes other than the server and wrk during the run (builds of other people
+on a shared host); well above 0, the row is disturbed. The demo exporter keeps its 15 s
+check interval during the run; the 1,000-check exporter has a 1 h interval (idle after its first
+cycle).
+
+| body | server | body bytes | requests/s | p50 ms | p99 ms | requests | errors | other CPU % |
+|---|---|---:|---:|---:|---:|---:|---:|---:|
+$(printf '%s\n' "${rows[@]}")
+
+Targets: requests/s >= 10x node_exporter's; our p99 < 2 ms. Set for the demo body; the
+1,000-check body (53x larger) is judged against the same numbers to show how far they scale.
+
+| body | requests/s ratio (ours / node_exporter) | >= 10x | our p99 | < 2 ms |
+|---|---:|---|---:|---|
+$(printf '%s\n' "${verdicts[@]}")
+
+Reproduce: \`bench/metrics_throughput.sh\` (or \`bench/run.sh\` for everything).
+EOF

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Benchmark 2: resident memory of drift_exporter on the demo config, idle and after 60 s of
+# `wrk -c16` on /metrics; node_exporter (textfile collector, same metric text) under the same
+# procedure for context. Prints its markdown section for bench/RESULTS.md on stdout.
+#
+#   bench/rss.sh
+#   DRIFT_BENCH_RSS_SECONDS=10 bench/rss.sh   # a quick look, not for RESULTS.md
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+bench_need wrk curl python3 cmake awk
+[[ -x "$NODE_EXPORTER" ]] || die "$NODE_EXPORTER missing; install with packaging/deps.sh --test"
+bench_build
+
+secs="${DRIFT_BENCH_RSS_SECONDS:-60}"
+load="$(bench_wait_load)"
+log "rss: load $load"
+
+bench_tmp
+work="$BENCH_TMP"
+if [[ -f "$REPO/packaging/examples/demo/config.yml" ]]; then
+  label="demo (6 checks)"
+  copy_demo "$work"
+  config="$work/demo/config.yml"
+else
+  label="fixture (6 file checks)"
+  make_file_checks 6 "$work" 15s
+  config="$work/config.yml"
+fi
+
+# measure PID URL -> "<idle KiB> <after KiB> <peak KiB> <requests/s> <other CPU %>"
+measure() {
+  local pid="$1" url="$2" idle after peak rps oth
+  sleep 1  # let start-up allocations settle
+  idle="$(rss_kib "$pid")"
+  log "idle VmRSS ${idle} KiB; wrk -t2 -c16 -d${secs}s"
+  read -r rps _ _ _ _ oth <<<"$(run_wrk "$url" 2 16 "$secs" "$pid")"
+  after="$(rss_kib "$pid")"
+  peak="$(hwm_kib "$pid")"
+  echo "$idle $after $peak $rps $oth"
+}
+
+start_exporter "$config" "$work/drift.log"
+pid="$BENCH_PID"
+port="$BENCH_PORT"
+wait_http_200 "http://127.0.0.1:$port/-/ready" 30 || die "drift_exporter not ready"
+metrics_to_textfile "http://127.0.0.1:$port/metrics" "$work/textfile"
+log "drift_exporter pid $pid"
+read -r o_idle o_after o_peak o_rps o_oth <<<"$(measure "$pid" "http://127.0.0.1:$port/metrics")"
+stop_pid "$pid"
+
+start_node_exporter "$work/textfile" "$work/node.log"
+pid="$BENCH_PID"
+log "node_exporter pid $pid"
+read -r n_idle n_after n_peak n_rps n_oth <<<"$(measure "$pid" "http://127.0.0.1:$BENCH_PORT/metrics")"
+stop_pid "$pid"
+
+mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
+o_growth=$((o_after - o_idle))
+n_growth=$((n_after - n_idle))
+summary "2. idle RSS, $label" "< 10 MiB" "$(mib "$o_idle") MiB (node_exporter $(mib "$n_idle"))" \
+  "$(verdict "$o_idle" 0 'a < 10240')"
+summary "2. RSS growth after ${secs} s of wrk -c16" "< 2 MiB" "$(mib "$o_growth") MiB" \
+  "$(verdict "$o_growth" 0 'a < 2048')"
+
+cat <<EOF
+## 2. Resident memory (RSS)
+
+$(quiet_line "$load") Config: $label. VmRSS from \`/proc/PID/status\` 1 s after
+\`/-/ready\` answers 200 (idle), then again right after \`wrk -t2 -c16 -d${secs}s --timeout 10s\` on \`/metrics\`; peak is
+VmHWM. node_exporter serves the same metric text from its textfile collector.
+
+| server | idle MiB | after ${secs} s of load MiB | growth MiB | peak MiB | requests/s during load | other CPU % |
+|---|---:|---:|---:|---:|---:|---:|
+| drift_exporter | $(mib "$o_idle") | $(mib "$o_after") | $(mib "$o_growth") | $(mib "$o_peak") | $o_rps | $o_oth |
+| node_exporter textfile | $(mib "$n_idle") | $(mib "$n_after") | $(mib "$n_growth") | $(mib "$n_peak") | $n_rps | $n_oth |
+
+Targets: idle < 10 MiB: **$(verdict "$o_idle" 0 'a < 10240')** ($(mib "$o_idle") MiB);
+growth < 2 MiB: **$(verdict "$o_growth" 0 'a < 2048')** ($(mib "$o_growth") MiB).
+node_exporter uses $(ratio "$n_idle" "$o_idle")x our idle RSS.
+
+Reproduce: \`bench/rss.sh\` (or \`bench/run.sh\` for everything).
+EOF

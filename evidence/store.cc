@@ -1,0 +1,684 @@
+#include "evidence/store.h"
+
+#include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+namespace drift::evidence {
+namespace {
+
+using std::chrono::milliseconds;
+
+constexpr std::string_view kHeadTag = "drift_evidence head v1";
+
+std::string Join(std::string_view a, std::string_view b) {
+  std::string out(a);
+  out += '/';
+  out += b;
+  return out;
+}
+
+// The sorted names in `dir` that are day-folder parts of `level` (YYYY, MM or DD).
+Result<std::vector<std::string>> ListParts(StoreFs& fs, const std::string& dir, int level) {
+  Result<std::vector<std::string>> names = fs.List(dir);
+  if (!names.ok()) return names.error();
+  std::vector<std::string> parts;
+  for (std::string& n : *names) {
+    if (IsDayFolderPart(n, level)) parts.push_back(std::move(n));
+  }
+  std::sort(parts.begin(), parts.end());
+  return parts;
+}
+
+// Every day folder under records/, oldest first ("YYYY/MM/DD").
+Result<std::vector<std::string>> ListDayFolders(StoreFs& fs, const std::string& records) {
+  std::vector<std::string> out;
+  Result<std::vector<std::string>> years = ListParts(fs, records, 0);
+  if (!years.ok()) return years.error();
+  for (const std::string& y : *years) {
+    Result<std::vector<std::string>> months = ListParts(fs, Join(records, y), 1);
+    if (!months.ok()) return months.error();
+    for (const std::string& m : *months) {
+      Result<std::vector<std::string>> days = ListParts(fs, Join(Join(records, y), m), 2);
+      if (!days.ok()) return days.error();
+      for (const std::string& d : *days) out.push_back(y + "/" + m + "/" + d);
+    }
+  }
+  return out;
+}
+
+bool IsTempName(std::string_view name) { return name.starts_with('.') && name.ends_with(".tmp"); }
+
+}  // namespace
+
+std::string TempName(std::string_view name) {
+  std::string out = ".";
+  out += name;
+  out += ".tmp";
+  return out;
+}
+
+std::string HeadFileName(std::uint64_t seq) { return fmt::format("{}{:020}", kHeadPrefix, seq); }
+
+std::optional<std::uint64_t> ParseHeadFileName(std::string_view name) {
+  if (!name.starts_with(kHeadPrefix) || name.size() != kHeadPrefix.size() + 20) return std::nullopt;
+  std::string_view digits = name.substr(kHeadPrefix.size());
+  if (!std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return std::nullopt;
+  }
+  return std::stoull(std::string(digits));
+}
+
+std::string FormatHead(const SecretKey& key, std::uint64_t seq, const ChainValue& chain,
+                       std::string_view time) {
+  std::string text = fmt::format("{}\nseq: {}\nchain: {}\ntime: {}\nkey_id: {}\n", kHeadTag, seq,
+                                 ToHex(chain), time, FormatKeyId(key.id()));
+  Ed25519Signature sig = key.SignDetached(text);
+  text += "signature: ";
+  text += Base64Encode(sig.data(), sig.size());
+  text += '\n';
+  return text;
+}
+
+Result<Head> ParseHead(std::string_view text) {
+  auto fail = [] {
+    return Err(
+        "not a head file (expected the lines drift_evidence head v1, seq:, chain:, time:, "
+        "key_id:, signature:)");
+  };
+  std::size_t sig_at = text.find("\nsignature: ");
+  if (!text.starts_with(kHeadTag) || sig_at == std::string_view::npos || !text.ends_with('\n')) {
+    return fail();
+  }
+  Head head;
+  head.signed_text = std::string(text.substr(0, sig_at + 1));
+  std::string_view body = std::string_view(head.signed_text).substr(kHeadTag.size() + 1);
+  std::map<std::string, std::string, std::less<>> fields;
+  while (!body.empty()) {
+    std::size_t nl = body.find('\n');
+    std::string_view line = body.substr(0, nl);
+    std::size_t colon = line.find(": ");
+    if (colon == std::string_view::npos) return fail();
+    fields.emplace(std::string(line.substr(0, colon)), std::string(line.substr(colon + 2)));
+    body.remove_prefix(nl + 1);
+  }
+  if (fields.size() != 4 || !fields.contains("seq") || !fields.contains("chain") ||
+      !fields.contains("time") || !fields.contains("key_id")) {
+    return fail();
+  }
+  const std::string& seq = fields["seq"];
+  if (seq.empty() || seq.size() > 20 ||
+      !std::all_of(seq.begin(), seq.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return fail();
+  }
+  head.seq = std::stoull(seq);
+  Result<Sha256Digest> chain = ParseSha256Hex(fields["chain"]);
+  Result<KeyId> id = ParseKeyId(fields["key_id"]);
+  std::string_view sig_line = text.substr(sig_at + 12);
+  sig_line.remove_suffix(1);
+  Result<std::string> sig = Base64Decode(sig_line);
+  if (!chain.ok() || !id.ok() || !sig.ok() || sig->size() != 64) return fail();
+  head.chain = *chain;
+  head.time = fields["time"];
+  head.key_id = *id;
+  std::copy(sig->begin(), sig->end(), head.signature.begin());
+  return head;
+}
+
+Status VerifyHead(const PublicKey& key, const Head& head) {
+  if (head.key_id != key.id) {
+    return Err("signed by key {}, not by key {}", FormatKeyId(head.key_id), FormatKeyId(key.id));
+  }
+  return VerifyEd25519(key, head.signed_text, head.signature);
+}
+
+// The fsync helper: a second thread so that two files are fsynced at once. jbd2 (ext4) and XFS
+// commit concurrent fsyncs in one journal transaction, so a record and its signature cost about
+// one commit instead of two.
+struct Store::SyncHelper {
+  explicit SyncHelper(StoreFs& fs) : fs_(fs), thread_([this] { Loop(); }) {}
+  ~SyncHelper() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+  // fsyncs every descriptor, half of them on the helper thread. Returns the first failure.
+  Status SyncAll(const std::vector<int>& fds) {
+    std::vector<int> mine, theirs;
+    for (std::size_t i = 0; i < fds.size(); ++i) (i % 2 == 0 ? mine : theirs).push_back(fds[i]);
+    if (!theirs.empty()) {
+      std::lock_guard lock(mu_);
+      job_ = std::move(theirs);
+      job_result_ = {};
+      has_job_ = true;
+      job_done_ = false;
+    }
+    if (has_job_) cv_.notify_all();
+    Status result;
+    for (int fd : mine) {
+      if (Status s = fs_.Sync(fd); !s.ok() && result.ok()) result = s;
+    }
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return !has_job_ || job_done_; });
+    if (has_job_) {
+      if (result.ok() && !job_result_.ok()) result = job_result_;
+      has_job_ = false;
+    }
+    return result;
+  }
+
+ private:
+  void Loop() {
+    std::unique_lock lock(mu_);
+    for (;;) {
+      cv_.wait(lock, [&] { return stop_ || (has_job_ && !job_done_); });
+      if (stop_) return;
+      std::vector<int> fds = job_;
+      lock.unlock();
+      Status result;
+      for (int fd : fds) {
+        if (Status s = fs_.Sync(fd); !s.ok() && result.ok()) result = s;
+      }
+      lock.lock();
+      job_result_ = result;
+      job_done_ = true;
+      cv_.notify_all();
+    }
+  }
+
+  StoreFs& fs_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<int> job_;
+  Status job_result_;
+  bool has_job_ = false;
+  bool job_done_ = false;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+Store::Store(std::string dir, std::string host, StoreFs& fs, const Clock& clock)
+    : dir_(std::move(dir)),
+      host_(std::move(host)),
+      fs_(fs),
+      clock_(clock),
+      sync_helper_(std::make_unique<SyncHelper>(fs)) {}
+
+Store::~Store() = default;
+
+Result<std::unique_ptr<Store>> Store::Open(std::string dir, std::string host, StoreFs& fs,
+                                           const Clock& clock) {
+  if (dir.empty()) return Err("evidence directory: empty path");
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  // Missing parents are created too (mode 0750 each), as `mkdir -p` would.
+  for (std::size_t slash = dir.find('/', 1);; slash = dir.find('/', slash + 1)) {
+    std::string part = dir.substr(0, slash);
+    if (::mkdir(part.c_str(), kDirMode) != 0 && errno != EEXIST) {
+      return SysErr("evidence directory " + part, errno);
+    }
+    if (slash == std::string::npos) break;
+  }
+  struct stat st {};
+  if (::lstat(dir.c_str(), &st) != 0) return SysErr("evidence directory " + dir, errno);
+  if (!S_ISDIR(st.st_mode)) return Err("evidence directory {}: not a directory", dir);
+  if (st.st_uid != ::geteuid()) {
+    return Err(
+        "evidence directory {} is owned by uid {}, not by uid {} that runs drift_exporter; "
+        "chown it to the exporter's user",
+        dir, st.st_uid, ::geteuid());
+  }
+  if ((st.st_mode & 022) != 0) {
+    return Err(
+        "evidence directory {} has mode {:04o}; it must not be writable by group or others "
+        "(chmod 0750 {})",
+        dir, st.st_mode & 07777, dir);
+  }
+  return std::unique_ptr<Store>(new Store(std::move(dir), std::move(host), fs, clock));
+}
+
+Error Store::Fail(FsOp op, Error error) {
+  last_failed_op_ = op;
+  needs_recovery_ = true;
+  return error;
+}
+
+Result<RecoveryReport> Store::Recover() {
+  needs_recovery_ = true;
+  keys_written_.clear();
+  const std::string records = Join(dir_, kRecordsDir);
+  for (const std::string& d : {records, Join(dir_, kKeysDir)}) {
+    if (Status s = fs_.MakeDir(d, kDirMode); !s.ok()) return Fail(FsOp::kMkdir, s.error());
+  }
+  RecoveryReport report;
+  Result<std::vector<std::string>> top = fs_.List(dir_);
+  if (!top.ok()) return Fail(FsOp::kList, top.error());
+  for (const std::string& name : *top) {
+    if (IsTempName(name)) {
+      if (Status s = fs_.Remove(Join(dir_, name)); !s.ok()) return Fail(FsOp::kUnlink, s.error());
+      report.removed.push_back(name);
+    }
+  }
+  Result<std::vector<std::string>> key_files = fs_.List(Join(dir_, kKeysDir));
+  if (!key_files.ok()) return Fail(FsOp::kList, key_files.error());
+  for (const std::string& name : *key_files) {
+    if (IsTempName(name)) {
+      if (Status s = fs_.Remove(Join(Join(dir_, kKeysDir), name)); !s.ok()) {
+        return Fail(FsOp::kUnlink, s.error());
+      }
+      report.removed.push_back(Join(kKeysDir, name));
+    }
+  }
+  const std::size_t removed_outside_records = report.removed.size();
+  Result<std::vector<std::string>> folders = ListDayFolders(fs_, records);
+  if (!folders.ok()) return Fail(FsOp::kList, folders.error());
+
+  // Newest folder first, down to the one holding the highest record file. Everything in between
+  // that is not a record is what an interrupted publication left behind.
+  TailState tail;
+  std::vector<std::pair<std::string, std::string>> leftovers;  // folder, name
+  for (auto it = folders->rbegin(); it != folders->rend(); ++it) {
+    Result<std::vector<std::string>> names = fs_.List(Join(records, *it));
+    if (!names.ok()) return Fail(FsOp::kList, names.error());
+    std::uint64_t top_seq = 0;
+    std::string top_name;
+    for (const std::string& n : *names) {
+      auto parsed = ParseRecordFileName(n);
+      if (parsed && !parsed->signature && parsed->seq > top_seq) {
+        top_seq = parsed->seq;
+        top_name = n;
+      }
+    }
+    for (const std::string& n : *names) {
+      auto parsed = ParseRecordFileName(n);
+      if (IsTempName(n) || (parsed && parsed->signature && parsed->seq > top_seq)) {
+        leftovers.emplace_back(*it, n);
+      }
+    }
+    if (top_seq == 0) continue;
+    const std::string folder_path = Join(records, *it);
+    Result<std::string> bytes = fs_.Read(Join(folder_path, top_name), kMaxRecordBytes);
+    if (!bytes.ok()) return Fail(FsOp::kRead, bytes.error());
+    Result<std::string> sig_text =
+        fs_.Read(Join(folder_path, top_name + ".minisig"), kMaxRecordBytes);
+    std::optional<Signature> sig;
+    if (sig_text.ok()) {
+      if (Result<Signature> s = ParseSignatureFile(*sig_text); s.ok()) sig = *s;
+    }
+    tail.seq = top_seq;
+    tail.folder = *it;
+    if (Result<ParsedRecord> rec = ParseRecord(*bytes); rec.ok()) {
+      tail.kind = rec->record.kind;
+      tail.time = rec->header.time;
+      tail.chain = NextChain(rec->header.prev_chain, top_seq, Sha256Of(*bytes));
+    } else if (sig) {
+      // The record no longer parses; its signed comment still says where the chain stands.
+      Result<TrustedComment> c = ParseTrustedComment(sig->trusted_comment);
+      Result<WallTime> t = c.ok() ? ParseRecordTime(c->time) : Result<WallTime>(c.error());
+      if (!c.ok() || !t.ok() || c->seq != top_seq) {
+        return Fail(FsOp::kRead, Err("cannot read the last record {}/{}: {}; run `drift_exporter "
+                                     "evidence verify`",
+                                     *it, top_name, rec.error().message));
+      }
+      tail.kind = c->kind;
+      tail.time = *t;
+      tail.chain = c->chain;
+    } else {
+      return Fail(FsOp::kRead,
+                  Err("cannot read the last record {}/{}: {}; run `drift_exporter evidence verify`",
+                      *it, top_name, rec.error().message));
+    }
+    if (sig) tail.key_id = sig->key_id;
+    break;
+  }
+
+  std::set<std::string> touched;
+  for (const auto& [folder, name] : leftovers) {
+    if (Status s = fs_.Remove(Join(Join(records, folder), name)); !s.ok()) {
+      return Fail(FsOp::kUnlink, s.error());
+    }
+    report.removed.push_back(folder + "/" + name);
+    touched.insert(folder);
+  }
+  for (const std::string& folder : touched) {
+    if (Status s = fs_.SyncDir(Join(records, folder)); !s.ok()) {
+      return Fail(FsOp::kFsyncDir, s.error());
+    }
+  }
+  if (removed_outside_records > 0) {  // the head's or a key's temporary file was removed
+    for (const std::string& d : {dir_, Join(dir_, kKeysDir)}) {
+      if (Status s = fs_.SyncDir(d); !s.ok()) return Fail(FsOp::kFsyncDir, s.error());
+    }
+  }
+  // The newest head that parses counts; older ones are what an interrupted update left.
+  head_name_.clear();
+  std::vector<std::string> heads;
+  for (const std::string& name : *top) {
+    if (ParseHeadFileName(name)) heads.push_back(name);
+  }
+  std::sort(heads.rbegin(), heads.rend());
+  for (const std::string& name : heads) {
+    Result<std::string> text = fs_.Read(Join(dir_, name), 4096);
+    Result<Head> h = text.ok() ? ParseHead(*text) : Result<Head>(text.error());
+    if (h.ok() && head_name_.empty() && h->seq == *ParseHeadFileName(name)) {
+      report.head_seq = h->seq;
+      head_name_ = name;
+      continue;
+    }
+    if (Status s = fs_.Remove(Join(dir_, name)); !s.ok()) return Fail(FsOp::kUnlink, s.error());
+  }
+  report.tail = tail;
+  report.clean = (tail.seq == 0 || tail.kind == kinds::kStop) && report.removed.empty();
+  tail_ = std::move(tail);
+  needs_recovery_ = false;
+  return report;
+}
+
+Status Store::EnsureFolder(const std::string& folder) {
+  // records/YYYY, records/YYYY/MM, records/YYYY/MM/DD; each new entry made durable in its parent.
+  std::string parent = Join(dir_, kRecordsDir);
+  std::string path = parent;
+  std::size_t start = 0;
+  for (int level = 0; level < 3; ++level) {
+    std::size_t slash = folder.find('/', start);
+    path = Join(parent, folder.substr(start, slash - start));
+    if (Status s = fs_.MakeDir(path, kDirMode); !s.ok()) return Fail(FsOp::kMkdir, s.error());
+    if (Status s = fs_.SyncDir(parent); !s.ok()) return Fail(FsOp::kFsyncDir, s.error());
+    parent = path;
+    start = slash + 1;
+  }
+  return {};
+}
+
+Status Store::EnsureKeyFile(const PublicKey& key) {
+  if (std::find(keys_written_.begin(), keys_written_.end(), key.id) != keys_written_.end()) {
+    return {};
+  }
+  const std::string keys = Join(dir_, kKeysDir);
+  const std::string name = FormatKeyId(key.id) + ".pub";
+  std::string text = FormatPublicKeyFile(key);
+  if (Result<std::string> existing = fs_.Read(Join(keys, name), 4096);
+      !existing.ok() || *existing != text) {
+    const std::string tmp = Join(keys, TempName(name));
+    (void)fs_.Remove(tmp);
+    Result<int> fd = fs_.CreateExclusive(tmp, 0644);
+    if (!fd.ok()) return Fail(FsOp::kOpen, fd.error());
+    Status s = fs_.Write(*fd, text);
+    FsOp op = FsOp::kWrite;
+    if (s.ok()) op = FsOp::kFsync, s = fs_.Sync(*fd);
+    Status c = fs_.Close(*fd);
+    if (s.ok() && !c.ok()) op = FsOp::kClose, s = c;
+    if (!s.ok()) return Fail(op, s.error());
+    if (Status r = fs_.Rename(tmp, Join(keys, name), false); !r.ok()) {
+      return Fail(FsOp::kRename, r.error());
+    }
+    if (Status d = fs_.SyncDir(keys); !d.ok()) return Fail(FsOp::kFsyncDir, d.error());
+  }
+  keys_written_.push_back(key.id);
+  return {};
+}
+
+Status Store::WriteHead(const SecretKey& key) {
+  const std::string name = HeadFileName(tail_.seq);
+  if (name == head_name_) return {};
+  const std::string tmp = Join(dir_, kHeadTemp);
+  (void)fs_.Remove(tmp);  // a stale one from a failed write; absence is the normal case
+  Result<int> fd = fs_.CreateExclusive(tmp, kFileMode);
+  if (!fd.ok()) return Fail(FsOp::kOpen, fd.error());
+  Status s = fs_.Write(*fd, FormatHead(key, tail_.seq, tail_.chain, FormatRecordTime(tail_.time)));
+  Status c = fs_.Close(*fd);
+  if (!s.ok()) return Fail(FsOp::kWrite, s.error());
+  if (!c.ok()) return Fail(FsOp::kClose, c.error());
+  if (Status r = fs_.Rename(tmp, Join(dir_, name), true); !r.ok()) {
+    return Fail(FsOp::kRename, r.error());
+  }
+  if (!head_name_.empty()) {
+    if (Status u = fs_.Remove(Join(dir_, head_name_)); !u.ok()) {
+      return Fail(FsOp::kUnlink, u.error());
+    }
+  }
+  head_name_ = name;
+  return {};
+}
+
+PublishOutcome Store::Publish(std::span<const Record> records, const SecretKey& key) {
+  PublishOutcome out;
+  if (needs_recovery_) {
+    out.error = Err("the evidence store needs recovery before it can publish");
+    out.failed_op = last_failed_op_;
+    return out;
+  }
+  struct Sealed {
+    Published pub;
+    std::string json;
+    std::string sig;
+    std::string folder_path;
+    std::string json_name;
+    int json_fd = -1;
+    int sig_fd = -1;
+  };
+  std::vector<Sealed> sealed;
+  sealed.reserve(records.size());
+  TailState t = tail_;
+  const std::string records_dir = Join(dir_, kRecordsDir);
+  for (const Record& record : records) {
+    RecordHeader header;
+    header.seq = t.seq + 1;
+    header.time = std::chrono::floor<milliseconds>(clock_.Now());
+    header.host = host_;
+    header.prev_chain = t.chain;
+    Result<std::string> json = SerializeRecord(record, header);
+    if (!json.ok()) {
+      out.error = json.error();
+      out.failed_op = FsOp::kSign;
+      return out;  // nothing written: the store stays usable
+    }
+    Sha256Digest hash = Sha256Of(*json);
+    ChainValue chain = NextChain(t.chain, header.seq, hash);
+    std::string time = FormatRecordTime(header.time);
+    std::string comment = FormatTrustedComment({header.seq, time, record.kind, hash, chain});
+    Result<Signature> sig =
+        Sign(key, *json, comment,
+             fmt::format("drift_exporter evidence record {} of host {}", header.seq, host_));
+    if (!sig.ok()) {
+      out.error = sig.error();
+      out.failed_op = FsOp::kSign;
+      return out;
+    }
+    // Verify before publishing (minisign does the same after signing): a record that would not
+    // verify is never written.
+    if (Status v = VerifySignature(key.public_key(), *json, *sig); !v.ok()) {
+      out.error = Err("signature self-check failed: {}", v.error().message);
+      out.failed_op = FsOp::kSign;
+      return out;
+    }
+    Sealed s;
+    std::string folder = std::max(DayFolder(header.time), t.folder);
+    s.pub = {header.seq,
+             record.kind,
+             record.check,
+             RecordStem(header.seq, record.kind),
+             Join(Join(kRecordsDir, folder), RecordStem(header.seq, record.kind) + ".json"),
+             header.time};
+    s.json = std::move(*json);
+    s.sig = FormatSignatureFile(*sig);
+    s.folder_path = Join(records_dir, folder);
+    s.json_name = s.pub.id + ".json";
+    sealed.push_back(std::move(s));
+    t.seq = header.seq;
+    t.chain = chain;
+    t.kind = record.kind;
+    t.time = header.time;
+    t.folder = folder;
+    t.key_id = key.id();
+  }
+  if (sealed.empty()) return out;
+
+  auto close_all = [&] {
+    for (Sealed& s : sealed) {
+      if (s.sig_fd >= 0) (void)fs_.Close(s.sig_fd);
+      if (s.json_fd >= 0) (void)fs_.Close(s.json_fd);
+      s.sig_fd = s.json_fd = -1;
+    }
+  };
+  auto fail = [&](FsOp op, Error e) {
+    close_all();
+    out.error = Fail(op, std::move(e));
+    out.failed_op = op;
+    return out;
+  };
+
+  if (Status s = EnsureKeyFile(key.public_key()); !s.ok()) return fail(last_failed_op_, s.error());
+  std::vector<std::string> folders;
+  for (const Sealed& s : sealed) {
+    if (folders.empty() || folders.back() != s.folder_path) folders.push_back(s.folder_path);
+  }
+  for (const std::string& f : folders) {
+    if (f == Join(records_dir, tail_.folder)) continue;  // exists: the last record is in it
+    if (Status s = EnsureFolder(f.substr(records_dir.size() + 1)); !s.ok()) {
+      return fail(last_failed_op_, s.error());
+    }
+  }
+  std::vector<int> fds;
+  for (Sealed& s : sealed) {
+    for (auto [name, text, fd] : {std::tuple{s.json_name + ".minisig", &s.sig, &s.sig_fd},
+                                  std::tuple{s.json_name, &s.json, &s.json_fd}}) {
+      Result<int> opened = fs_.CreateExclusive(Join(s.folder_path, TempName(name)), kFileMode);
+      if (!opened.ok()) return fail(FsOp::kOpen, opened.error());
+      *fd = *opened;
+      fds.push_back(*opened);
+      if (Status w = fs_.Write(*fd, *text); !w.ok()) return fail(FsOp::kWrite, w.error());
+    }
+  }
+  if (Status s = sync_helper_->SyncAll(fds); !s.ok()) return fail(FsOp::kFsync, s.error());
+  for (Sealed& s : sealed) {
+    for (int* fd : {&s.sig_fd, &s.json_fd}) {
+      Status c = fs_.Close(*fd);
+      *fd = -1;
+      if (!c.ok()) return fail(FsOp::kClose, c.error());
+    }
+  }
+  // The signature first: a record file in place always has its signature beside it.
+  for (Sealed& s : sealed) {
+    for (const std::string& name : {s.json_name + ".minisig", s.json_name}) {
+      if (Status r =
+              fs_.Rename(Join(s.folder_path, TempName(name)), Join(s.folder_path, name), true);
+          !r.ok()) {
+        return fail(FsOp::kRename, r.error());
+      }
+    }
+  }
+  for (const std::string& f : folders) {
+    if (Status d = fs_.SyncDir(f); !d.ok()) return fail(FsOp::kFsyncDir, d.error());
+  }
+  tail_ = t;
+  for (Sealed& s : sealed) out.published.push_back(std::move(s.pub));
+  if (Status h = WriteHead(key); !h.ok()) {
+    out.error = h.error();
+    out.failed_op = last_failed_op_;
+  }
+  return out;
+}
+
+Result<PruneReport> Store::Prune(const std::string& cutoff_folder, const SecretKey& key) {
+  PruneReport report;
+  if (needs_recovery_) return Err("the evidence store needs recovery before it can prune");
+  const std::string records = Join(dir_, kRecordsDir);
+  Result<std::vector<std::string>> folders = ListDayFolders(fs_, records);
+  if (!folders.ok()) return Fail(FsOp::kList, folders.error());
+  if (folders->size() < 2) return report;
+  // Never the newest folder: the tail (and the prune record) live there.
+  std::vector<std::string> old;
+  for (std::size_t i = 0; i + 1 < folders->size(); ++i) {
+    if ((*folders)[i] < cutoff_folder && (*folders)[i] < tail_.folder) old.push_back((*folders)[i]);
+  }
+  if (old.empty()) return report;
+
+  std::map<std::string, std::vector<std::string>> names;
+  std::uint64_t first_removed = 0;
+  std::uint64_t last_removed = 0;
+  std::uint64_t count = 0;
+  for (const std::string& f : old) {
+    Result<std::vector<std::string>> n = fs_.List(Join(records, f));
+    if (!n.ok()) return Fail(FsOp::kList, n.error());
+    for (const std::string& name : *n) {
+      if (auto p = ParseRecordFileName(name); p && !p->signature) {
+        ++count;
+        if (first_removed == 0 || p->seq < first_removed) first_removed = p->seq;
+        last_removed = std::max(last_removed, p->seq);
+      }
+    }
+    names[f] = std::move(*n);
+  }
+  if (count > 0) {
+    // The first kept record: the lowest seq above the removed ones; its prev_chain is the anchor
+    // the verifier starts from once the older records are gone.
+    std::uint64_t first_kept = last_removed + 1;
+    std::optional<ChainValue> anchor;
+    for (std::size_t i = old.size(); i < folders->size() && !anchor; ++i) {
+      const std::string folder = Join(records, (*folders)[i]);
+      Result<std::vector<std::string>> n = fs_.List(folder);
+      if (!n.ok()) return Fail(FsOp::kList, n.error());
+      for (const std::string& name : *n) {
+        auto p = ParseRecordFileName(name);
+        if (!p || p->signature || p->seq != first_kept) continue;
+        Result<std::string> bytes = fs_.Read(Join(folder, name), kMaxRecordBytes);
+        if (!bytes.ok()) return Fail(FsOp::kRead, bytes.error());
+        Result<ParsedRecord> rec = ParseRecord(*bytes);
+        if (!rec.ok())
+          return Err("cannot prune: record {} does not parse: {}", name, rec.error().message);
+        anchor = rec->header.prev_chain;
+      }
+    }
+    if (!anchor) return Err("cannot prune: record {} (the first to keep) not found", first_kept);
+    nlohmann::json listed = nlohmann::json::array();
+    for (const std::string& f : old) listed.push_back(f);
+    Record prune;
+    prune.kind = std::string(kinds::kPrune);
+    prune.payload = {{"cutoff_folder", cutoff_folder},     {"folders", listed},
+                     {"first_removed_seq", first_removed}, {"last_removed_seq", last_removed},
+                     {"records_removed", count},           {"first_kept_seq", first_kept},
+                     {"anchor_chain", ToHex(*anchor)}};
+    PublishOutcome published = Publish(std::span<const Record>(&prune, 1), key);
+    if (published.error) return *published.error;
+    report.record = published.published.front();
+  }
+  // Oldest first, each folder's records in seq order, the record before its signature: an
+  // interruption leaves a contiguous newer part, which the next prune finishes.
+  for (const std::string& f : old) {
+    std::vector<std::string>& n = names[f];
+    std::sort(n.begin(), n.end());
+    const std::string folder = Join(records, f);
+    for (const std::string& name : n) {
+      if (Status s = fs_.Remove(Join(folder, name)); !s.ok()) return Fail(FsOp::kUnlink, s.error());
+      if (ParseRecordFileName(name) && !ParseRecordFileName(name)->signature) {
+        ++report.records_removed;
+      }
+    }
+    if (Status s = fs_.RemoveDir(folder); !s.ok()) return Fail(FsOp::kUnlink, s.error());
+    report.folders.push_back(f);
+    // Month and year folders go when they are empty.
+    std::string month = Join(records, f.substr(0, 7));
+    std::string year = Join(records, f.substr(0, 4));
+    if (Result<std::vector<std::string>> left = fs_.List(month); left.ok() && left->empty()) {
+      (void)fs_.RemoveDir(month);
+      if (Result<std::vector<std::string>> y = fs_.List(year); y.ok() && y->empty()) {
+        (void)fs_.RemoveDir(year);
+      }
+    }
+  }
+  if (Status s = fs_.SyncDir(records); !s.ok()) return Fail(FsOp::kFsyncDir, s.error());
+  return report;
+}
+
+}  // namespace drift::evidence

@@ -1,0 +1,151 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/result.h"
+#include "evidence/minisign.h"
+#include "evidence/record.h"
+#include "evidence/store_fs.h"
+
+namespace drift::evidence {
+
+// Store layout (docs/evidence.md, "Store"):
+//   <dir>/records/YYYY/MM/DD/<seq>-<kind>.json and .json.minisig   the records
+//   <dir>/keys/<KEY ID>.pub                                         every public key used
+//   <dir>/head-<seq>                                                signed pointer to the tail
+inline constexpr std::string_view kRecordsDir = "records";
+inline constexpr std::string_view kKeysDir = "keys";
+inline constexpr std::string_view kHeadPrefix = "head-";
+inline constexpr std::string_view kHeadTemp = ".head.tmp";
+inline constexpr std::size_t kMaxRecordBytes = 1 << 20;
+inline constexpr mode_t kDirMode = 0750;
+inline constexpr mode_t kFileMode = 0640;
+
+// The head file: the latest published seq and chain value, signed, so that deleting records from
+// the end of the store (a truncated tail) is detected. Named head-<seq, 20 digits>; after every
+// publication a new one is written (temporary file, rename to the new name) and the previous one
+// removed. Never renamed over an existing file: ext4 flushes a file renamed over another
+// (auto_da_alloc), which would cost as much as an fsync. Not fsynced: after a power cut it may
+// lag the records, never lead them.
+//   "drift_evidence head v1\nseq: <n>\nchain: <hex>\ntime: <time>\nkey_id: <ID>\n"
+//   "signature: <base64 Ed25519 over every byte before this line>\n"
+struct Head {
+  std::uint64_t seq = 0;
+  ChainValue chain{};
+  std::string time;
+  KeyId key_id{};
+  Ed25519Signature signature{};
+  std::string signed_text;  // the bytes the signature covers
+};
+std::string HeadFileName(std::uint64_t seq);
+// The seq a head file's name carries, or nullopt for other names.
+std::optional<std::uint64_t> ParseHeadFileName(std::string_view name);
+std::string FormatHead(const SecretKey& key, std::uint64_t seq, const ChainValue& chain,
+                       std::string_view time);
+Result<Head> ParseHead(std::string_view text);
+Status VerifyHead(const PublicKey& key, const Head& head);
+
+// Where the store ended when it was (re)opened.
+struct TailState {
+  std::uint64_t seq = 0;  // 0: the store holds no record yet
+  ChainValue chain = GenesisChain();
+  std::string kind;
+  WallTime time{};
+  std::string folder;           // "YYYY/MM/DD" of the last record
+  std::optional<KeyId> key_id;  // of the last record's signature, when it has one
+};
+
+// What Recover found and did.
+struct RecoveryReport {
+  TailState tail;
+  std::vector<std::string> removed;       // leftovers of an interrupted write, relative to records/
+  std::optional<std::uint64_t> head_seq;  // the head file's seq, when it could be read
+  bool clean = false;  // the last record is a `stop` (or the store is empty) and nothing was torn
+};
+
+struct Published {
+  std::uint64_t seq = 0;
+  std::string kind;
+  std::optional<std::string> check;
+  std::string id;    // "<seq, 20 digits>-<kind>", the record's file name without ".json"
+  std::string path;  // relative to <dir>: records/YYYY/MM/DD/<id>.json
+  WallTime time{};
+};
+
+struct PublishOutcome {
+  std::vector<Published> published;  // in order; fewer than asked when `error` is set
+  std::optional<Error> error;
+  FsOp failed_op = FsOp::kWrite;  // meaningful with `error`
+};
+
+struct PruneReport {
+  std::vector<std::string> folders;  // removed, "YYYY/MM/DD"
+  std::uint64_t records_removed = 0;
+  std::optional<Published> record;  // the prune record, when anything held records
+};
+
+// The crash-safe, append-only evidence store. Single writer: one Store object per directory
+// and process, used from one thread at a time (the Writer's). Never throws at run time.
+class Store {
+ public:
+  // Checks `dir` (creating it, mode 0750, when missing): it must be a directory owned by the
+  // effective uid and not writable by group or others. Errors name the directory and the fix.
+  static Result<std::unique_ptr<Store>> Open(std::string dir, std::string host, StoreFs& fs,
+                                             const Clock& clock);
+  ~Store();
+
+  // Finds the tail (the highest seq with a record file), removes what an interrupted write left
+  // (temporary files, a signature whose record was never renamed into place) and fsyncs the
+  // folders it touched. Must succeed before Publish, and again after a failed Publish.
+  Result<RecoveryReport> Recover();
+
+  // Seals `records` in order (seq, time, host, previous chain value), signs each, verifies the
+  // signatures, then publishes them crash-safely: temporary files (O_EXCL) written and fsynced
+  // two at a time, the signature renamed into place before its record (RENAME_NOREPLACE), the
+  // folders fsynced, then the head rewritten. On the first failure it stops and says which
+  // operation failed; the store then needs Recover().
+  PublishOutcome Publish(std::span<const Record> records, const SecretKey& key);
+
+  // Removes day folders older than `cutoff_folder` ("YYYY/MM/DD"), never the newest one, after
+  // publishing a signed `prune` record naming them and the chain value the first kept record
+  // continues from. Empty folders go without a record.
+  Result<PruneReport> Prune(const std::string& cutoff_folder, const SecretKey& key);
+
+  const TailState& tail() const { return tail_; }
+  bool needs_recovery() const { return needs_recovery_; }
+  const std::string& dir() const { return dir_; }
+  FsOp last_failed_op() const { return last_failed_op_; }
+
+ private:
+  Store(std::string dir, std::string host, StoreFs& fs, const Clock& clock);
+  Status EnsureFolder(const std::string& folder);
+  Status EnsureKeyFile(const PublicKey& key);
+  Status WriteHead(const SecretKey& key);
+  // Records an I/O failure: the op for the metric, and that recovery is needed.
+  Error Fail(FsOp op, Error error);
+
+  struct SyncHelper;
+  std::string dir_;
+  std::string host_;
+  StoreFs& fs_;
+  const Clock& clock_;
+  TailState tail_;
+  bool needs_recovery_ = true;
+  FsOp last_failed_op_ = FsOp::kWrite;
+  std::vector<KeyId> keys_written_;
+  std::string head_name_;  // the current head file, "" before the first
+  std::unique_ptr<SyncHelper> sync_helper_;
+};
+
+// The temporary name a file is written under before its rename: "." + name + ".tmp".
+std::string TempName(std::string_view name);
+
+}  // namespace drift::evidence

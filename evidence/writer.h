@@ -1,0 +1,132 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "common/clock.h"
+#include "common/result.h"
+#include "evidence/minisign.h"
+#include "evidence/record.h"
+#include "evidence/store.h"
+
+namespace drift::evidence {
+
+struct WriterOptions {
+  std::size_t queue_capacity = 1024;  // records waiting; beyond it new ones are dropped (counted)
+  std::size_t max_batch = 64;         // records published together (one fsync round)
+  std::chrono::milliseconds attestation_interval{std::chrono::hours(1)};  // 0 = none
+  std::chrono::milliseconds retention{0};  // 0 = keep forever; else prune older day folders
+  std::chrono::milliseconds prune_every{std::chrono::hours(24)};
+  std::chrono::milliseconds retry_initial{std::chrono::seconds(5)};  // after a failed write
+  std::chrono::milliseconds retry_max{std::chrono::minutes(5)};
+  nlohmann::json start_info = nlohmann::json::object();  // added to start/recovery payloads
+};
+
+// Called on the writer thread (never with a lock of the writer held), except on_dropped, which
+// runs on the thread whose Enqueue found the queue full.
+struct WriterEvents {
+  std::function<void(const Published&)> on_published;
+  std::function<void(FsOp op, const Error& error)> on_write_error;
+  std::function<void(bool healthy, const std::string& reason)> on_health;
+  std::function<void()> on_dropped;
+};
+
+// Writes records to a Store on one thread of its own, in the order they are enqueued.
+//
+// Start-up: the thread recovers the store (removing what a crash left) and writes `start` after a
+// clean stop, or `recovery` (saying what was found) otherwise; then `key_rotation` when the key
+// differs from the one that signed the last record, then prunes if retention is set.
+//
+// Failures: a failed write, fsync or rename is not retried as such. The store is marked unhealthy
+// (on_health(false, reason)), records keep queueing (up to the capacity), and after a growing
+// delay (retry_initial doubling to retry_max) the writer recovers the store and writes a
+// `recovery` record describing the failure; when that succeeds it is healthy again and writes
+// what waited. A record dropped because the queue was full is counted, and the next record
+// written carries payload.lost_records = {"queue_full": n}, so no gap is silent.
+//
+// Thread-safe: every public method may be called from any thread.
+class Writer {
+ public:
+  // `attestation` builds the periodic attestation record (called on the writer thread).
+  Writer(std::unique_ptr<Store> store, SecretKey key, const Clock& clock, WriterOptions options,
+         WriterEvents events, std::function<Record()> attestation);
+  ~Writer();
+  Writer(const Writer&) = delete;
+  Writer& operator=(const Writer&) = delete;
+
+  // Queues a record without blocking. False (and counted) when it is invalid or the queue is full.
+  bool Enqueue(Record record);
+  // Queues a record and waits until it is published. Fails at once while the store is
+  // unhealthy, and after `timeout`.
+  Result<Published> Append(Record record, std::chrono::milliseconds timeout);
+  // Writes a `key_rotation` record signed by the current key, naming `next`, then signs with
+  // `next` from the following record on.
+  void RotateKey(SecretKey next);
+  // Writes what is queued and a `stop` record, then ends the thread. Idempotent.
+  void Stop();
+
+  bool healthy() const { return healthy_.load(); }
+  std::size_t queue_length() const;
+  std::uint64_t dropped() const { return dropped_.load(); }
+  // The seq of the latest published record (0 before the first).
+  std::uint64_t last_seq() const { return last_seq_.load(); }
+
+ private:
+  struct Item {
+    Record record;
+    std::shared_ptr<std::promise<Result<Published>>> done;  // for Append
+    std::optional<SecretKey> rotate_to;                     // a key rotation
+  };
+  using SteadyTime = std::chrono::steady_clock::time_point;
+
+  void Run();
+  // Recovers the store and writes start/recovery (+ key_rotation). Returns false on failure.
+  bool Open(const std::string& failure_reason, const nlohmann::json& failure);
+  void PublishBatch(std::deque<Item>& batch);
+  void MaybePrune();
+  void SetHealth(bool healthy, const std::string& reason);
+  void Failed(FsOp op, const Error& error);
+  // Adds payload.lost_records when records were dropped since the last publication.
+  void AddLostRecords(Record& record);
+
+  std::unique_ptr<Store> store_;
+  SecretKey key_;
+  const Clock& clock_;
+  WriterOptions options_;
+  WriterEvents events_;
+  std::function<Record()> attestation_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Item> queue_;
+  bool stop_ = false;
+  bool stopped_ = false;
+  std::atomic<bool> healthy_{true};
+  std::atomic<std::uint64_t> dropped_{0};
+  std::atomic<std::uint64_t> last_seq_{0};
+
+  // Writer thread only.
+  bool opened_ = false;
+  std::uint64_t dropped_reported_ = 0;
+  std::uint64_t records_this_run_ = 0;
+  SteadyTime retry_at_{};
+  std::chrono::milliseconds backoff_{0};
+  SteadyTime next_attestation_{};
+  SteadyTime next_prune_{};
+  SteadyTime started_{};
+  std::string failure_reason_;
+  nlohmann::json failure_ = nlohmann::json::object();
+  std::thread thread_;
+};
+
+}  // namespace drift::evidence

@@ -1,0 +1,107 @@
+#pragma once
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "evidence/config.h"
+#include "evidence/record.h"
+#include "evidence/writer.h"
+#include "exporter/module.h"
+
+namespace drift::exporter {
+
+// The record of one check's state change (compliant, drifted, error; "pending" before the first
+// run): observed state, findings with their expected (baseline) values, severity, controls,
+// reason, and the SHA-256 of the configuration files that define the baseline. Pure.
+evidence::Record TransitionRecord(const CheckState& before, const CheckState& after,
+                                  const std::vector<SourceFile>& baseline_files);
+
+// The periodic attestation: every enabled check's state at `now` (proof of continuous
+// monitoring), tagged with the union of their controls. `states` may lack checks that have not
+// run yet ("pending"). Pure.
+evidence::Record AttestationRecord(
+    const std::vector<std::shared_ptr<const CheckSpec>>& checks,
+    const std::map<std::string, std::shared_ptr<const CheckState>, std::less<>>& states,
+    std::chrono::milliseconds interval, WallTime now);
+
+// A configuration (re)load: the SHA-256 of every file read. Pure.
+evidence::Record ConfigLoadRecord(const Config& config, bool reload);
+
+// The `evidence:` capability: writes a signed, hash-chained record for every check transition,
+// every configuration load, a periodic attestation, key rotations, and records other modules hand
+// it; exports the drift_evidence_* metrics. Created only when the first configuration enables
+// evidence. Thread-safe; OnTransition never blocks on the disk (one writer thread does the I/O).
+class EvidenceModule final : public Module {
+ public:
+  // Loads the signing key (creating a demo key pair first when create_key_if_missing allows it
+  // and none exists, and saying so loudly), checks the store directory and starts the writer.
+  // Throws ConfigError for a missing, unreadable, wrong-mode or foreign key, or a directory that
+  // is not ours. A store that cannot be written is not an error here: it starts unhealthy.
+  EvidenceModule(ModuleContext& context, const Config& config);
+  ~EvidenceModule() override;
+
+  void OnConfigLoaded(const Config& config) override;
+  void OnTransition(const CheckState& before, const CheckState& after) override;
+  // Writes what is queued and the `stop` record, then stops the writer.
+  void Stop() override;
+
+  // Called (on the writer thread) whenever the store turns unhealthy or healthy again, e.g. to
+  // raise an alert through the alerting module.
+  using HealthCallback = std::function<void(bool healthy, const std::string& reason)>;
+  void SetHealthCallback(HealthCallback callback);
+
+  // Writes a record another module hands over (healing: requests, approvals, steps, with their
+  // actor) and waits until it is published, at most `timeout`. Fails at once while the store is
+  // unhealthy. Thread-safe.
+  Result<evidence::Published> Append(evidence::Record record,
+                                     std::chrono::milliseconds timeout = std::chrono::seconds(5));
+
+  // The id of the latest published record about `check` ("" if none yet), for alert
+  // annotations. Thread-safe and quick. A transition's record is published a moment after
+  // OnTransition returns, so an alert sent at once may still name the previous one.
+  std::string LatestRecordId(std::string_view check) const;
+
+  bool healthy() const { return writer_->healthy(); }
+  // The public key of the key signing now (minisign format), for documentation and tests.
+  std::string PublicKeyFile() const;
+
+ private:
+  void OnPublished(const evidence::Published& p);
+  evidence::Record Attestation();
+
+  const Clock& clock_;
+  std::string config_file_;
+  evidence::EvidenceConfig settings_;
+  std::string key_id_;  // of the key signing now
+  std::string public_key_file_;
+
+  prometheus::Family<prometheus::Counter>& records_;
+  prometheus::Gauge& healthy_gauge_;
+  prometheus::Gauge& last_record_;
+  prometheus::Gauge& last_seq_;
+  prometheus::Family<prometheus::Counter>& write_errors_;
+  prometheus::Counter& dropped_;
+
+  mutable std::mutex mu_;
+  std::vector<std::shared_ptr<const CheckSpec>> checks_;
+  std::vector<SourceFile> files_;
+  std::map<std::string, std::shared_ptr<const CheckState>, std::less<>> states_;
+  std::map<std::string, std::string, std::less<>> latest_ids_;
+  HealthCallback health_callback_;
+  bool loaded_once_ = false;
+
+  std::unique_ptr<evidence::StoreFs> fs_;
+  std::unique_ptr<evidence::Writer> writer_;
+};
+
+}  // namespace drift::exporter

@@ -1,0 +1,192 @@
+#pragma once
+
+// Helpers shared by the evidence tests: temporary folders, deterministic keys, a fault-injecting
+// StoreFs (the writer seam) and running real programs (minisign).
+
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "checks/process_runner.h"
+#include "evidence/minisign.h"
+#include "evidence/store_fs.h"
+
+namespace drift::evidence::testing {
+
+// A folder under /tmp removed with everything in it when the object goes.
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "drift-evidence-XXXXXX").string();
+    path_ = ::mkdtemp(tmpl.data());
+    ::chmod(path_.c_str(), 0750);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string operator/(std::string_view rel) const { return path_ + "/" + std::string(rel); }
+
+ private:
+  std::string path_;
+};
+
+// A key pair that is the same in every run: seed and key id filled with `n`.
+inline SecretKey TestKey(std::uint8_t n = 1) {
+  std::array<std::uint8_t, 32> seed{};
+  seed.fill(n);
+  KeyId id{};
+  for (std::size_t i = 0; i < id.size(); ++i) id[i] = static_cast<std::uint8_t>(n * 16 + i);
+  return SecretKey::FromSeed(seed, id);
+}
+
+inline std::string ReadText(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+inline void WriteText(const std::string& path, std::string_view text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+}
+
+// Every regular file under `dir`, relative, sorted.
+inline std::vector<std::string> FilesUnder(const std::string& dir) {
+  std::vector<std::string> out;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
+    if (e.is_regular_file()) out.push_back(std::filesystem::relative(e.path(), dir).string());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// The real filesystem, with one failure injected on demand: the `skip`+1-th next call of `op`
+// fails with `err` (once). Counts calls per op. Thread-safe.
+class FaultyFs final : public StoreFs {
+ public:
+  void FailNext(FsOp op, int err, int skip = 0) {
+    std::lock_guard lock(mu_);
+    fault_ = Fault{op, err, skip};
+  }
+  // Every call of `op` fails with `err` until Heal().
+  void FailAlways(FsOp op, int err) {
+    std::lock_guard lock(mu_);
+    always_ = Fault{op, err, 0};
+  }
+  void Heal() {
+    std::lock_guard lock(mu_);
+    fault_.reset();
+    always_.reset();
+  }
+  int calls(FsOp op) const {
+    std::lock_guard lock(mu_);
+    auto it = calls_.find(op);
+    return it == calls_.end() ? 0 : it->second;
+  }
+
+  Status MakeDir(const std::string& path, mode_t mode) override {
+    if (auto e = Hit(FsOp::kMkdir)) return *e;
+    return real_->MakeDir(path, mode);
+  }
+  Result<int> CreateExclusive(const std::string& path, mode_t mode) override {
+    if (auto e = Hit(FsOp::kOpen)) return *e;
+    return real_->CreateExclusive(path, mode);
+  }
+  Status Write(int fd, std::string_view data) override {
+    if (auto e = Hit(FsOp::kWrite)) return *e;
+    return real_->Write(fd, data);
+  }
+  Status Sync(int fd) override {
+    if (auto e = Hit(FsOp::kFsync)) return *e;
+    return real_->Sync(fd);
+  }
+  Status Close(int fd) override {
+    if (auto e = Hit(FsOp::kClose)) {
+      (void)real_->Close(fd);
+      return *e;
+    }
+    return real_->Close(fd);
+  }
+  Status Rename(const std::string& from, const std::string& to, bool no_replace) override {
+    if (auto e = Hit(FsOp::kRename)) return *e;
+    return real_->Rename(from, to, no_replace);
+  }
+  Status SyncDir(const std::string& path) override {
+    if (auto e = Hit(FsOp::kFsyncDir)) return *e;
+    return real_->SyncDir(path);
+  }
+  Status Remove(const std::string& path) override {
+    if (auto e = Hit(FsOp::kUnlink)) return *e;
+    return real_->Remove(path);
+  }
+  Status RemoveDir(const std::string& path) override {
+    if (auto e = Hit(FsOp::kUnlink)) return *e;
+    return real_->RemoveDir(path);
+  }
+  Result<std::vector<std::string>> List(const std::string& dir) override {
+    if (auto e = Hit(FsOp::kList)) return *e;
+    return real_->List(dir);
+  }
+  Result<std::string> Read(const std::string& path, std::size_t max_bytes) override {
+    if (auto e = Hit(FsOp::kRead)) return *e;
+    return real_->Read(path, max_bytes);
+  }
+
+ private:
+  struct Fault {
+    FsOp op;
+    int err;
+    int skip;
+  };
+  std::optional<Error> Hit(FsOp op) {
+    std::lock_guard lock(mu_);
+    ++calls_[op];
+    if (always_ && always_->op == op) return SysErr(std::string(FsOpName(op)), always_->err);
+    if (!fault_ || fault_->op != op) return std::nullopt;
+    if (fault_->skip-- > 0) return std::nullopt;
+    int err = fault_->err;
+    fault_.reset();
+    return SysErr(std::string(FsOpName(op)), err);
+  }
+
+  std::unique_ptr<StoreFs> real_ = MakePosixStoreFs();
+  mutable std::mutex mu_;
+  std::optional<Fault> fault_;
+  std::optional<Fault> always_;
+  std::map<FsOp, int> calls_;
+};
+
+// Runs a real program (argv[0] absolute) and returns its output.
+inline checks::CommandOutput RunProgram(std::vector<std::string> argv) {
+  static checks::ProcessRunner runner({"/usr/bin", "/bin"});
+  checks::Command cmd;
+  cmd.argv = std::move(argv);
+  cmd.timeout = std::chrono::seconds(30);
+  Result<checks::CommandOutput> out =
+      runner.Run(cmd, std::chrono::steady_clock::now() + cmd.timeout);
+  if (!out.ok()) {
+    checks::CommandOutput failed;
+    failed.err = out.error().message;
+    return failed;
+  }
+  return *out;
+}
+
+inline constexpr const char* kMinisign = "/usr/bin/minisign";
+
+}  // namespace drift::evidence::testing
