@@ -56,8 +56,8 @@ Result<int> RootedFileSystem::Open(std::string_view path, int flags, bool follow
   if (path.empty() || path.front() != '/') {
     return Err("{:?}: expected an absolute host path", path);
   }
-  std::string relative(path.substr(1));
-  if (relative.empty()) relative = ".";
+  // "/" itself is the root directory: "." relative to it.
+  const std::string relative = path.size() > 1 ? std::string(path.substr(1)) : std::string(".");
   struct open_how how {};
   how.flags = static_cast<std::uint64_t>(flags | O_CLOEXEC | (follow_last ? 0 : O_NOFOLLOW));
   how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;

@@ -86,12 +86,13 @@ App::App(Options options, const Clock& clock)
       scheduler_(Scheduler::Create(clock)),
       exporter_metrics_(clock),
       module_context_{clock, *exporter_metrics_.registry(), options_.config_file} {
-  std::weak_ptr<Scheduler> weak = scheduler_;
+  // The App owns both the scheduler and the metrics cache, so the cache may point at it.
+  const Scheduler* scheduler = scheduler_.get();
   metrics_ = std::make_unique<MetricsCache>(
       std::vector<std::shared_ptr<prometheus::Collectable>>{
-          std::make_shared<DriftCollector>([weak] { return weak.lock()->snapshot(); }, clock_),
+          std::make_shared<DriftCollector>([scheduler] { return scheduler->snapshot(); }, clock_),
           exporter_metrics_.registry(), std::make_shared<ProcessCollector>()},
-      [weak] { return weak.lock()->version(); });
+      [scheduler] { return scheduler->version(); });
 }
 
 App::~App() { Stop(); }
