@@ -39,23 +39,4 @@ summary "Alerting: fixture change to webhook, direct / via rules (intervals 1s)"
 summary "Alerting: CPU per cycle, 1,000 drifted checks, resend 1m" "measured" \
   "${added} ms vs off (${threads} ms in alerting threads)" "—"
 
-# Inside bench/run.sh the section is collected from stdout; alone, update RESULTS.md in place:
-# the "## Alerting" section is replaced, or inserted before the closing paragraph.
-if [[ -z "${DRIFT_BENCH_SUMMARY:-}" ]]; then
-  results="$BENCH_DIR/RESULTS.md"
-  [[ -f "$results" ]] || echo "# drift_exporter benchmarks" >"$results"
-  python3 - "$results" "$section" <<'EOF'
-import re, sys
-path, section = sys.argv[1], open(sys.argv[2]).read().rstrip("\n") + "\n"
-text = open(path).read()
-m = re.search(r"^## Alerting\n.*?(?=^## |^Where the time and memory go|\Z)", text, re.M | re.S)
-if m:
-    text = text[:m.start()] + section + "\n" + text[m.end():]
-else:
-    tail = re.search(r"^Where the time and memory go", text, re.M)
-    at = tail.start() if tail else len(text)
-    text = text[:at].rstrip("\n") + "\n\n" + section + "\n" + text[at:]
-open(path, "w").write(text)
-EOF
-  log "updated the Alerting section of $results"
-fi
+update_results_section Alerting "$section"

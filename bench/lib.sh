@@ -69,7 +69,8 @@ bench_build() {
     log "building Release binaries in $BUILD_DIR"
     cmake -S "$REPO" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DDRIFT_BUILD_TESTS=OFF \
       -DDRIFT_BUILD_BENCH=ON >/dev/null
-    cmake --build "$BUILD_DIR" -j"$(nproc)" --target drift_exporter drift_bench_sha256 >&2
+    cmake --build "$BUILD_DIR" -j"$(nproc)" --target drift_exporter drift_bench_sha256 \
+      drift_bench_evidence >&2
   fi
   [[ -x "$EXPORTER" ]] || die "$EXPORTER not built"
   local type
@@ -276,6 +277,31 @@ metrics_to_textfile() {
 # Appends a summary row "| benchmark | target | measured | verdict |" for run.sh.
 summary() {
   if [[ -n "${DRIFT_BENCH_SUMMARY:-}" ]]; then echo "| $1 | $2 | $3 | $4 |" >>"$DRIFT_BENCH_SUMMARY"; fi
+}
+
+# For a benchmark run on its own (outside bench/run.sh, which assembles RESULTS.md from every
+# script's stdout): replaces the "## TITLE" section of bench/RESULTS.md with the markdown in FILE,
+# or inserts it before the closing paragraph.
+update_results_section() {
+  local title="$1" file="$2"
+  [[ -z "${DRIFT_BENCH_SUMMARY:-}" ]] || return 0
+  local results="$BENCH_DIR/RESULTS.md"
+  [[ -f "$results" ]] || echo "# drift_exporter benchmarks" >"$results"
+  python3 - "$results" "$title" "$file" <<'PY'
+import re, sys
+path, title, section = sys.argv[1], sys.argv[2], open(sys.argv[3]).read().rstrip("\n") + "\n"
+text = open(path).read()
+m = re.search(r"^## " + re.escape(title) + r"\n.*?(?=^## |^Where the time and memory go|\Z)", text,
+              re.M | re.S)
+if m:
+    text = text[:m.start()] + section + "\n" + text[m.end():]
+else:
+    tail = re.search(r"^Where the time and memory go", text, re.M)
+    at = tail.start() if tail else len(text)
+    text = text[:at].rstrip("\n") + "\n\n" + section + "\n" + text[at:]
+open(path, "w").write(text)
+PY
+  log "updated the $title section of $results"
 }
 
 # " (disturbed: N% CPU used by others)" when any of the given "other CPU %" values is 10 or more.

@@ -8,7 +8,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
-bench_need wrk curl hyperfine openssl python3 cmake awk git
+bench_need wrk curl hyperfine openssl python3 cmake awk git minisign
 [[ -x "$NODE_EXPORTER" ]] || die "$NODE_EXPORTER missing; install with packaging/deps.sh --test"
 bench_build
 export DRIFT_BENCH_SKIP_BUILD=1
@@ -25,7 +25,7 @@ read -r start_load start_busy <<<"$(bench_wait_load)"
 log "starting at load $start_load, ${start_busy}% CPU busy"
 
 failed=()
-benches=(metrics_throughput rss sha256 scale)
+benches=(metrics_throughput rss sha256 scale alerting evidence)
 for b in "${benches[@]}"; do
   log "=== $b"
   if DRIFT_BENCH_LOAD_WAIT="${DRIFT_BENCH_LOAD_WAIT:-90}" "$BENCH_DIR/$b.sh" >"$work/$b.md"; then

@@ -76,8 +76,8 @@ SHA-256.
 | \`openssl dgst -sha256\` | $(printf '%.4f' "$ssl_s") | $ssl_gibs |
 | drift, in-process timing of HashFile alone | $inproc_s | $inproc_gibs |
 
-During the hyperfine runs, ${others}% of the machine's CPU went to other processes (well above 0:
-disturbed).
+During the hyperfine runs, ${others}% of the machine's CPU went to other processes$(
+  if ((others >= 10)); then echo ": disturbed"; else echo " (undisturbed)"; fi).
 
 Ratio: drift runs at **${pct}%** of openssl's throughput. Target >= 85%:
 **$(verdict "$pct" 0 'a >= 85')**.

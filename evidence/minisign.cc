@@ -83,6 +83,12 @@ std::string FormatKeyId(const KeyId& id) {
   return out;
 }
 
+std::string MinisignKeyIdText(const KeyId& id) {
+  std::string padded = FormatKeyId(id);
+  std::size_t first = padded.find_first_not_of('0');
+  return first == std::string::npos ? "0" : padded.substr(first);
+}
+
 Result<KeyId> ParseKeyId(std::string_view text) {
   if (text.size() != 16) return Err("expected a key id of 16 hex digits, got {:?}", text);
   KeyId id{};
@@ -101,7 +107,7 @@ std::string FormatPublicKeyFile(const PublicKey& key) {
   blob[1] = 'd';
   std::memcpy(blob + 2, key.id.data(), 8);
   std::memcpy(blob + 10, key.key.data(), 32);
-  return std::string(kUntrustedPrefix) + "minisign public key " + FormatKeyId(key.id) + "\n" +
+  return std::string(kUntrustedPrefix) + "minisign public key " + MinisignKeyIdText(key.id) + "\n" +
          Base64Encode(blob, sizeof blob) + "\n";
 }
 

@@ -22,6 +22,8 @@ using Ed25519Signature = std::array<std::uint8_t, 64>;
 // The key id as minisign prints it: the 8 bytes read as a little-endian integer, in 16
 // upper-case hex digits (so the bytes appear reversed).
 std::string FormatKeyId(const KeyId& id);
+// The same number the way minisign writes it in a public key's comment: without leading zeros.
+std::string MinisignKeyIdText(const KeyId& id);
 Result<KeyId> ParseKeyId(std::string_view text);
 
 struct PublicKey {
@@ -29,7 +31,8 @@ struct PublicKey {
   Ed25519PublicKey key{};
 };
 
-// minisign's public key file: "untrusted comment: minisign public key <ID>\n" then
+// minisign's public key file: "untrusted comment: minisign public key <ID>\n" (ID as
+// MinisignKeyIdText) then
 // base64("Ed" || keynum || public key) and "\n".
 std::string FormatPublicKeyFile(const PublicKey& key);
 // Accepts that file (LF or CRLF, any untrusted comment) or its base64 line alone. Errors say what

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -139,73 +140,77 @@ Status VerifyHead(const PublicKey& key, const Head& head) {
   return VerifyEd25519(key, head.signed_text, head.signature);
 }
 
-// The fsync helper: a second thread so that two files are fsynced at once. jbd2 (ext4) and XFS
-// commit concurrent fsyncs in one journal transaction, so a record and its signature cost about
-// one commit instead of two.
+// The fsync helpers: two threads that fsync a batch's files while the publishing thread does
+// CPU work (verifying the signatures, signing the head). jbd2 (ext4) and XFS commit concurrent
+// fsyncs in one journal transaction, so a record and its signature cost about one commit, and
+// the verification is hidden behind it.
 struct Store::SyncHelper {
-  explicit SyncHelper(StoreFs& fs) : fs_(fs), thread_([this] { Loop(); }) {}
+  static constexpr int kThreads = 2;
+
+  explicit SyncHelper(StoreFs& fs) : fs_(fs) {
+    for (int i = 0; i < kThreads; ++i) threads_.emplace_back([this, i] { Loop(i); });
+  }
   ~SyncHelper() {
     {
       std::lock_guard lock(mu_);
       stop_ = true;
     }
     cv_.notify_all();
-    thread_.join();
+    for (std::thread& t : threads_) t.join();
   }
 
-  // fsyncs every descriptor, half of them on the helper thread. Returns the first failure.
-  Status SyncAll(const std::vector<int>& fds) {
-    std::vector<int> mine, theirs;
-    for (std::size_t i = 0; i < fds.size(); ++i) (i % 2 == 0 ? mine : theirs).push_back(fds[i]);
-    if (!theirs.empty()) {
+  // fsyncs every descriptor on the helper threads while running `meanwhile` on this one.
+  // Returns the first fsync failure, else meanwhile's result.
+  Status SyncAll(const std::vector<int>& fds, const std::function<Status()>& meanwhile) {
+    {
       std::lock_guard lock(mu_);
-      job_ = std::move(theirs);
-      job_result_ = {};
-      has_job_ = true;
-      job_done_ = false;
+      fds_ = fds;
+      results_.assign(kThreads, Status());
+      pending_ = kThreads;
+      ++generation_;
     }
-    if (has_job_) cv_.notify_all();
-    Status result;
-    for (int fd : mine) {
-      if (Status s = fs_.Sync(fd); !s.ok() && result.ok()) result = s;
-    }
+    cv_.notify_all();
+    Status other = meanwhile ? meanwhile() : Status();
     std::unique_lock lock(mu_);
-    cv_.wait(lock, [&] { return !has_job_ || job_done_; });
-    if (has_job_) {
-      if (result.ok() && !job_result_.ok()) result = job_result_;
-      has_job_ = false;
+    cv_.wait(lock, [&] { return pending_ == 0; });
+    for (const Status& r : results_) {
+      if (!r.ok()) return r;
     }
-    return result;
+    return other;
   }
 
  private:
-  void Loop() {
+  void Loop(int index) {
+    std::uint64_t seen = 0;
     std::unique_lock lock(mu_);
     for (;;) {
-      cv_.wait(lock, [&] { return stop_ || (has_job_ && !job_done_); });
+      cv_.wait(lock, [&] { return stop_ || generation_ != seen; });
       if (stop_) return;
-      std::vector<int> fds = job_;
+      seen = generation_;
+      std::vector<int> mine;
+      for (std::size_t i = static_cast<std::size_t>(index); i < fds_.size(); i += kThreads) {
+        mine.push_back(fds_[i]);
+      }
       lock.unlock();
       Status result;
-      for (int fd : fds) {
-        if (Status s = fs_.Sync(fd); !s.ok() && result.ok()) result = s;
+      for (int fd : mine) {
+        if (Status st = fs_.Sync(fd); !st.ok() && result.ok()) result = st;
       }
       lock.lock();
-      job_result_ = result;
-      job_done_ = true;
-      cv_.notify_all();
+      results_[static_cast<std::size_t>(index)] = result;
+      if (--pending_ == 0) cv_.notify_all();
     }
   }
 
   StoreFs& fs_;
   std::mutex mu_;
   std::condition_variable cv_;
-  std::vector<int> job_;
-  Status job_result_;
-  bool has_job_ = false;
-  bool job_done_ = false;
+  std::vector<int> fds_;
+  std::vector<Status> results_;
+  int pending_ = 0;
+  std::uint64_t generation_ = 0;
   bool stop_ = false;
-  std::thread thread_;
+  std::vector<std::thread> threads_;
 };
 
 Store::Store(std::string dir, std::string host, StoreFs& fs, const Clock& clock)
@@ -428,14 +433,16 @@ Status Store::EnsureKeyFile(const PublicKey& key) {
   return {};
 }
 
-Status Store::WriteHead(const SecretKey& key) {
+Status Store::WriteHead(const SecretKey& key, const std::string* text) {
   const std::string name = HeadFileName(tail_.seq);
   if (name == head_name_) return {};
   const std::string tmp = Join(dir_, kHeadTemp);
   (void)fs_.Remove(tmp);  // a stale one from a failed write; absence is the normal case
   Result<int> fd = fs_.CreateExclusive(tmp, kFileMode);
   if (!fd.ok()) return Fail(FsOp::kOpen, fd.error());
-  Status s = fs_.Write(*fd, FormatHead(key, tail_.seq, tail_.chain, FormatRecordTime(tail_.time)));
+  Status s = fs_.Write(
+      *fd, text != nullptr ? *text
+                           : FormatHead(key, tail_.seq, tail_.chain, FormatRecordTime(tail_.time)));
   Status c = fs_.Close(*fd);
   if (!s.ok()) return Fail(FsOp::kWrite, s.error());
   if (!c.ok()) return Fail(FsOp::kClose, c.error());
@@ -466,6 +473,7 @@ PublishOutcome Store::Publish(std::span<const Record> records, const SecretKey& 
     std::string json_name;
     int json_fd = -1;
     int sig_fd = -1;
+    Signature signature;
   };
   std::vector<Sealed> sealed;
   sealed.reserve(records.size());
@@ -495,14 +503,8 @@ PublishOutcome Store::Publish(std::span<const Record> records, const SecretKey& 
       out.failed_op = FsOp::kSign;
       return out;
     }
-    // Verify before publishing (minisign does the same after signing): a record that would not
-    // verify is never written.
-    if (Status v = VerifySignature(key.public_key(), *json, *sig); !v.ok()) {
-      out.error = Err("signature self-check failed: {}", v.error().message);
-      out.failed_op = FsOp::kSign;
-      return out;
-    }
     Sealed s;
+    s.signature = *sig;
     std::string folder = std::max(DayFolder(header.time), t.folder);
     s.pub = {header.seq,
              record.kind,
@@ -539,6 +541,12 @@ PublishOutcome Store::Publish(std::span<const Record> records, const SecretKey& 
   };
 
   if (Status s = EnsureKeyFile(key.public_key()); !s.ok()) return fail(last_failed_op_, s.error());
+  // A store always has a head once it has records: a new store gets one (seq 0, or the tail it
+  // lost it at) before its first record, so that a crash right after that record leaves a head
+  // that lags rather than none.
+  if (head_name_.empty()) {
+    if (Status h = WriteHead(key); !h.ok()) return fail(last_failed_op_, h.error());
+  }
   std::vector<std::string> folders;
   for (const Sealed& s : sealed) {
     if (folders.empty() || folders.back() != s.folder_path) folders.push_back(s.folder_path);
@@ -560,7 +568,24 @@ PublishOutcome Store::Publish(std::span<const Record> records, const SecretKey& 
       if (Status w = fs_.Write(*fd, *text); !w.ok()) return fail(FsOp::kWrite, w.error());
     }
   }
-  if (Status s = sync_helper_->SyncAll(fds); !s.ok()) return fail(FsOp::kFsync, s.error());
+  // While the helpers fsync: verify every signature (as minisign does after signing, a record
+  // that would not verify is never published; it is checked before any rename) and sign the
+  // head that will follow.
+  bool self_check_failed = false;
+  std::string head_text;
+  Status synced = sync_helper_->SyncAll(fds, [&]() -> Status {
+    for (const Sealed& s : sealed) {
+      if (Status v = VerifySignature(key.public_key(), s.json, s.signature); !v.ok()) {
+        self_check_failed = true;
+        return Err("signature self-check failed: {}", v.error().message);
+      }
+    }
+    head_text = FormatHead(key, t.seq, t.chain, FormatRecordTime(t.time));
+    return {};
+  });
+  if (!synced.ok()) {
+    return fail(self_check_failed ? FsOp::kSign : FsOp::kFsync, synced.error());
+  }
   for (Sealed& s : sealed) {
     for (int* fd : {&s.sig_fd, &s.json_fd}) {
       Status c = fs_.Close(*fd);
@@ -583,7 +608,7 @@ PublishOutcome Store::Publish(std::span<const Record> records, const SecretKey& 
   }
   tail_ = t;
   for (Sealed& s : sealed) out.published.push_back(std::move(s.pub));
-  if (Status h = WriteHead(key); !h.ok()) {
+  if (Status h = WriteHead(key, &head_text); !h.ok()) {
     out.error = h.error();
     out.failed_op = last_failed_op_;
   }

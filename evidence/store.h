@@ -107,11 +107,11 @@ class Store {
   // folders it touched. Must succeed before Publish, and again after a failed Publish.
   Result<RecoveryReport> Recover();
 
-  // Seals `records` in order (seq, time, host, previous chain value), signs each, verifies the
-  // signatures, then publishes them crash-safely: temporary files (O_EXCL) written and fsynced
-  // two at a time, the signature renamed into place before its record (RENAME_NOREPLACE), the
-  // folders fsynced, then the head rewritten. On the first failure it stops and says which
-  // operation failed; the store then needs Recover().
+  // Seals `records` in order (seq, time, host, previous chain value), signs each, then publishes
+  // them crash-safely: temporary files (O_EXCL) written and fsynced by two helper threads while
+  // this one verifies every signature, the signature renamed into place before its record
+  // (RENAME_NOREPLACE), the folders fsynced, then a new head. On the first failure it stops and
+  // says which operation failed; the store then needs Recover().
   PublishOutcome Publish(std::span<const Record> records, const SecretKey& key);
 
   // Removes day folders older than `cutoff_folder` ("YYYY/MM/DD"), never the newest one, after
@@ -128,7 +128,8 @@ class Store {
   Store(std::string dir, std::string host, StoreFs& fs, const Clock& clock);
   Status EnsureFolder(const std::string& folder);
   Status EnsureKeyFile(const PublicKey& key);
-  Status WriteHead(const SecretKey& key);
+  // Writes head-<tail seq> (`text` when the caller has signed it already) and removes the last.
+  Status WriteHead(const SecretKey& key, const std::string* text = nullptr);
   // Records an I/O failure: the op for the metric, and that recovery is needed.
   Error Fail(FsOp op, Error error);
 

@@ -180,6 +180,10 @@ bool Writer::Open(const std::string& failure_reason, const nlohmann::json& failu
     reasons.push_back("interrupted_write");
     payload["removed_files"] = report->removed;
   }
+  if (!report->head_seq && tail.seq > 0) {
+    // Records without any head: removed, or lost to damage. Said here, then replaced.
+    reasons.push_back("head_missing");
+  }
   if (report->head_seq && *report->head_seq > tail.seq) {
     reasons.push_back("records_missing");
     payload["missing_records"] = {{"first_seq", tail.seq + 1}, {"last_seq", *report->head_seq}};

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <thread>
 
 #include "evidence/catalog.h"
@@ -146,6 +147,28 @@ TEST_F(WriterTest, AfterACrashTheFirstRecordIsARecovery) {
   EXPECT_EQ(p["reasons"], nlohmann::json::array({"unclean_shutdown"}));
   EXPECT_EQ(p["gap_seconds"], 600);
   EXPECT_EQ(p["previous"]["seq"], 2);
+  EXPECT_TRUE(Verify().ok()) << SummaryLine(Verify());
+}
+
+TEST_F(WriterTest, ADeletedHeadIsNamedInTheRecoveryAndReplaced) {
+  {
+    Result<std::unique_ptr<Store>> store = Store::Open(dir_ / "ev", "web-1", fs_, clock_);
+    ASSERT_TRUE((*store)->Recover().ok());
+    ASSERT_FALSE((*store)->Publish(std::vector<Record>{Rec("start")}, TestKey(1)).error);
+  }
+  int removed = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir_ / "ev")) {
+    if (entry.path().filename().string().starts_with("head-")) {
+      std::filesystem::remove(entry.path());
+      ++removed;
+    }
+  }
+  ASSERT_EQ(removed, 1);
+  EXPECT_FALSE(Verify().ok());  // the end of the store cannot be told without a head
+  auto writer = Start(TestKey(1));
+  writer->Stop();
+  EXPECT_EQ(Kinds(), (std::vector<std::string>{"start", "recovery", "stop"}));
+  EXPECT_EQ(Payload(2)["reasons"], nlohmann::json::array({"unclean_shutdown", "head_missing"}));
   EXPECT_TRUE(Verify().ok()) << SummaryLine(Verify());
 }
 
