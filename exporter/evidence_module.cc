@@ -252,12 +252,10 @@ EvidenceModule::EvidenceModule(ModuleContext& context, const Config& config)
   };
   events.on_health = [this](bool healthy, const std::string& reason) {
     healthy_gauge_.Set(healthy ? 1 : 0);
-    HealthCallback callback;
-    {
-      std::lock_guard lock(mu_);
-      callback = health_callback_;
-    }
-    if (callback) callback(healthy, reason);
+    std::lock_guard lock(health_mu_);
+    healthy_ = healthy;
+    unhealthy_reason_ = healthy ? "" : reason;
+    if (health_callback_) health_callback_(healthy, reason);
   };
   events.on_dropped = [this] { dropped_.Increment(); };
   writer_ = std::make_unique<evidence::Writer>(std::move(*store), std::move(key), clock_, options,
@@ -277,6 +275,7 @@ void EvidenceModule::OnPublished(const evidence::Published& p) {
   if (p.check) {
     std::lock_guard lock(mu_);
     latest_ids_[*p.check] = p.id;
+    if (p.kind == evidence::kinds::kTransition) --queued_transitions_[*p.check];
   }
 }
 
@@ -336,8 +335,12 @@ void EvidenceModule::OnTransition(const CheckState& before, const CheckState& af
     states_[after.spec->name] = std::make_shared<const CheckState>(after);
     if (StateWord(before) == StateWord(after)) return;
     files = files_;
+    ++queued_transitions_[after.spec->name];
   }
-  writer_->Enqueue(TransitionRecord(before, after, files));
+  if (!writer_->Enqueue(TransitionRecord(before, after, files))) {
+    std::lock_guard lock(mu_);
+    --queued_transitions_[after.spec->name];  // refused (queue full): counted as lost
+  }
 }
 
 void EvidenceModule::Stop() {
@@ -345,8 +348,9 @@ void EvidenceModule::Stop() {
 }
 
 void EvidenceModule::SetHealthCallback(HealthCallback callback) {
-  std::lock_guard lock(mu_);
+  std::lock_guard lock(health_mu_);
   health_callback_ = std::move(callback);
+  if (health_callback_ && !healthy_) health_callback_(false, unhealthy_reason_);
 }
 
 Result<evidence::Published> EvidenceModule::Append(evidence::Record record, milliseconds timeout) {
@@ -355,6 +359,9 @@ Result<evidence::Published> EvidenceModule::Append(evidence::Record record, mill
 
 std::string EvidenceModule::LatestRecordId(std::string_view check) const {
   std::lock_guard lock(mu_);
+  if (auto q = queued_transitions_.find(check); q != queued_transitions_.end() && q->second > 0) {
+    return "";
+  }
   auto it = latest_ids_.find(check);
   return it == latest_ids_.end() ? "" : it->second;
 }

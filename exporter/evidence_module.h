@@ -56,7 +56,8 @@ class EvidenceModule final : public Module {
   void Stop() override;
 
   // Called (on the writer thread) whenever the store turns unhealthy or healthy again, e.g. to
-  // raise an alert through the alerting module.
+  // raise an alert through the alerting module; at once too when the store is unhealthy already.
+  // Calls are serialised, in the order of the changes.
   using HealthCallback = std::function<void(bool healthy, const std::string& reason)>;
   void SetHealthCallback(HealthCallback callback);
 
@@ -66,9 +67,10 @@ class EvidenceModule final : public Module {
   Result<evidence::Published> Append(evidence::Record record,
                                      std::chrono::milliseconds timeout = std::chrono::seconds(5));
 
-  // The id of the latest published record about `check` ("" if none yet), for alert
-  // annotations. Thread-safe and quick. A transition's record is published a moment after
-  // OnTransition returns, so an alert sent at once may still name the previous one.
+  // The id of the latest published record about `check`, for alert annotations; "" if none yet,
+  // or while the record of its latest transition is queued (published a moment after
+  // OnTransition returns), so that an alert never names the record of an earlier state.
+  // Thread-safe and quick.
   std::string LatestRecordId(std::string_view check) const;
 
   bool healthy() const { return writer_->healthy(); }
@@ -97,7 +99,13 @@ class EvidenceModule final : public Module {
   std::vector<SourceFile> files_;
   std::map<std::string, std::shared_ptr<const CheckState>, std::less<>> states_;
   std::map<std::string, std::string, std::less<>> latest_ids_;
+  std::map<std::string, int, std::less<>> queued_transitions_;  // per check, not yet published
+  // The health last reported and who hears of it. Held while the callback runs, so that the
+  // callback sees the changes in order.
+  std::mutex health_mu_;
   HealthCallback health_callback_;
+  bool healthy_ = true;
+  std::string unhealthy_reason_;
   bool loaded_once_ = false;
 
   std::unique_ptr<evidence::StoreFs> fs_;

@@ -3,14 +3,43 @@
 #include "exporter/module.h"
 
 namespace drift::exporter {
+namespace {
+
+constexpr std::string_view kEvidenceAlert = "ComplianceEvidenceStoreUnhealthy";
+
+// With both capabilities on: an evidence store that cannot be written raises an alert (the
+// same name and severity as the Prometheus rule on drift_evidence_store_healthy), and drift
+// alerts name the evidence record of the transition they are about.
+void ConnectEvidenceToAlerts(EvidenceModule& evidence, AlertingModule& alerting) {
+  alerting.SetEvidenceRecordIdProvider(
+      [&evidence](std::string_view check) { return evidence.LatestRecordId(check); });
+  evidence.SetHealthCallback([&alerting](bool healthy, const std::string& reason) {
+    if (healthy) {
+      alerting.ResolveExporterAlert(kEvidenceAlert);
+      return;
+    }
+    alerting.RaiseExporterAlert(
+        kEvidenceAlert, checks::Severity::kCritical, "Evidence store unhealthy",
+        "drift_exporter cannot write signed evidence; records wait in its queue until the store "
+        "is repaired: " +
+            reason);
+  });
+}
+
+}  // namespace
 
 std::vector<std::unique_ptr<Module>> MakeModules(ModuleContext& context, const Config& config) {
   std::vector<std::unique_ptr<Module>> modules;
-  // One line per module, in the order they see each transition.
-  if (config.evidence.enabled) modules.push_back(std::make_unique<EvidenceModule>(context, config));
-  if (config.alerting.enabled) {
-    modules.push_back(std::make_unique<AlertingModule>(context, config));
-  }
+  // Modules see each transition, and stop, in this order: evidence first, so that a transition's
+  // record is queued before its alert asks for the record id, and the evidence writer has
+  // stopped calling back before the alerting module stops.
+  std::unique_ptr<EvidenceModule> evidence;
+  std::unique_ptr<AlertingModule> alerting;
+  if (config.evidence.enabled) evidence = std::make_unique<EvidenceModule>(context, config);
+  if (config.alerting.enabled) alerting = std::make_unique<AlertingModule>(context, config);
+  if (evidence && alerting) ConnectEvidenceToAlerts(*evidence, *alerting);
+  if (evidence) modules.push_back(std::move(evidence));
+  if (alerting) modules.push_back(std::move(alerting));
   return modules;
 }
 

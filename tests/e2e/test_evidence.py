@@ -5,6 +5,7 @@ tampered copies are caught; list/show/export; bad input exits 2; a store that ca
 turns drift_evidence_store_healthy to 0 while /metrics keeps serving, and recovers; kill -9 of
 the daemon is followed by a recovery record."""
 
+import datetime
 import json
 import os
 import re
@@ -14,9 +15,11 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import alerting_support as support  # noqa: E402
 import harness  # noqa: E402
 
 MINISIGN = "/usr/bin/minisign"
@@ -37,6 +40,11 @@ def copy_demo(workdir):
         "attestation_interval: 1m", "attestation_interval: 2s")
     harness.write_file(config, text)
     return demo
+
+
+def ends_passed(alert):
+    """Whether an alert as the exporter posts it has ended (a resolved alert's endsAt)."""
+    return datetime.datetime.fromisoformat(alert["endsAt"]).timestamp() <= time.time()
 
 
 def record_files(store):
@@ -193,7 +201,10 @@ class Evidence(unittest.TestCase):
         self.assertExit(run, EXIT_OK)
         self.assertIn(" 1 runs, 1 recoveries,", run.stdout)
 
-    def test_a_store_that_cannot_be_written_goes_unhealthy_and_recovers(self):
+    def start_with_small_files(self, config):
+        """The exporter on `config` with RLIMIT_FSIZE so low that no record fits, after a keygen
+        (the demo would create its key at start, which the limit forbids). Returns the exporter
+        and a function that lifts the limit."""
         keys = os.path.join(self.demo, "data", "keys")
         self.assertExit(self.cli("evidence", "keygen", f"--out-dir={keys}"), EXIT_OK)
         limit = 300  # bytes: no record fits
@@ -203,9 +214,8 @@ class Evidence(unittest.TestCase):
             harness._die_with_parent()
             resource.setrlimit(resource.RLIMIT_FSIZE, (limit, raised))
 
-        cmd = [harness.EXPORTER, f"--config.file={self.config}",
-               "--web.listen-address=127.0.0.1:0"]
-        exporter = harness.Exporter(self, self.config)
+        cmd = [harness.EXPORTER, f"--config.file={config}", "--web.listen-address=127.0.0.1:0"]
+        exporter = harness.Exporter(self, config)
         exporter.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                          stderr=subprocess.STDOUT, preexec_fn=small_files)
         self.addCleanup(exporter.stop)
@@ -213,6 +223,14 @@ class Evidence(unittest.TestCase):
         exporter._reader.start()
         exporter.port = int(exporter.wait_log(r"msg=listening .*\bport=(\d+)").group(1))
         exporter.wait_ready()
+
+        def lift():
+            # Raising the soft limit up to the hard one needs no privilege.
+            resource.prlimit(exporter.proc.pid, resource.RLIMIT_FSIZE, (raised, raised))
+        return exporter, lift
+
+    def test_a_store_that_cannot_be_written_goes_unhealthy_and_recovers(self):
+        exporter, lift = self.start_with_small_files(self.config)
         exporter.wait_log(r"msg=\"evidence store unhealthy; records wait in the queue\" "
                           r"err=\"write failed: write: File too large\"")
         text = exporter.metrics()
@@ -223,8 +241,7 @@ class Evidence(unittest.TestCase):
         self.assertEqual(harness.sample(text, "drift_check_success", check="firewall"), 1)
         self.assertEqual(exporter.get("/-/healthy").status, 200)
 
-        # Raising the soft limit up to the hard one needs no privilege.
-        resource.prlimit(exporter.proc.pid, resource.RLIMIT_FSIZE, (raised, raised))
+        lift()
         harness.wait_for(lambda: harness.sample(exporter.metrics(),
                                                 "drift_evidence_store_healthy") == 1,
                          30, "the store to recover; log:\n" + exporter.log(), interval=0.2)
@@ -237,6 +254,41 @@ class Evidence(unittest.TestCase):
         self.assertEqual(first["failure"]["op"], "write")
         self.assertIn("transition", kinds)
         self.assertExit(self.verify(), EXIT_OK)
+
+    def test_with_alerting_an_unhealthy_store_alerts_and_drift_alerts_name_their_record(self):
+        am = support.Recorder(self).start()
+        config = support.write_config(self.demo, [am.url()], resend_interval="1s")
+        exporter, lift = self.start_with_small_files(config)
+
+        def evidence_alerts(reqs):
+            return [a for a in support.posted_alerts(reqs)
+                    if a["labels"]["alertname"] == "ComplianceEvidenceStoreUnhealthy"]
+        firing = am.wait(evidence_alerts, 30, "ComplianceEvidenceStoreUnhealthy")[0]
+        self.assertEqual(firing["labels"]["severity"], "critical")
+        self.assertNotIn("check", firing["labels"])
+        self.assertIn("File too large", firing["annotations"]["description"])
+        # While the transition records wait in the queue, drift alerts name no record: the last
+        # published one would be of an earlier state.
+        drift = [a for a in support.posted_alerts(am.recorded())
+                 if a["labels"]["alertname"] == "ComplianceDrift"]
+        self.assertTrue(drift, "the demo's encryption check drifts from the start")
+        self.assertNotIn("evidence_record_id", drift[0]["annotations"])
+
+        lift()
+        resolved = am.wait(lambda reqs: [a for a in evidence_alerts(reqs)
+                                         if ends_passed(a)],
+                           30, "ComplianceEvidenceStoreUnhealthy resolved")
+        self.assertTrue(resolved)
+
+        def named(reqs):
+            return [a["annotations"]["evidence_record_id"] for a in support.posted_alerts(reqs)
+                    if a["labels"]["alertname"] == "ComplianceDrift"
+                    and "evidence_record_id" in a["annotations"]]
+        record_id = am.wait(named, 30, "a drift alert naming its evidence record")[-1]
+        exporter.stop()
+        transitions = self.records("--check=encryption", "--kind=transition")
+        self.assertEqual(record_id, transitions[-1]["id"])
+        self.assertEqual(transitions[-1]["record"]["payload"]["to"], "drifted")
 
     def test_bad_input_exits_2_with_a_clear_message(self):
         keys = os.path.join(self.workdir, "keys")
