@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <ostream>
 
 #include "evidence/verify.h"
 #include "tests/support/fakes.h"
@@ -191,6 +192,12 @@ struct FaultCase {
   int skip;                              // calls of that op to let through first
   std::uint64_t visible_after_recovery;  // records on disk after Recover (failed batch of 2)
 };
+
+// How gtest shows a case (instead of its bytes).
+void PrintTo(const FaultCase& c, std::ostream* os) {
+  *os << FsOpName(c.op) << " fails with " << std::strerror(c.err) << " after " << c.skip
+      << " calls";
+}
 
 class StoreFaultTest : public StoreTest, public ::testing::WithParamInterface<FaultCase> {};
 
