@@ -1,23 +1,80 @@
-#include <curl/curl.h>
+#include <curl/curl.h>  // types and constants only: the functions come from dlsym
+#include <dlfcn.h>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <atomic>
-#include <mutex>
 #include <stdexcept>
+#include <type_traits>
 
 #include "alerts/http_poster.h"
 
 namespace drift::alerts {
 namespace {
 
-// curl_global_init is not thread-safe everywhere: do it once, before the first handle.
-void GlobalInit() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-      throw std::runtime_error("libcurl initialisation failed");
-    }
-  });
+// libcurl and what it links (gnutls, krb5, ldap, ssh2, rtmp, nghttp2, ...) are ~4 MiB of resident
+// library pages in every process that links them (bench/ANALYSIS.md). Only an exporter with
+// `alerting:` configured posts anything, so the library is loaded when the first poster is made.
+constexpr const char* kCurlLibrary = "libcurl.so.4";
+
+// The libcurl functions the poster calls, resolved from kCurlLibrary.
+struct CurlApi {
+  decltype(&curl_global_init) global_init = nullptr;
+  decltype(&curl_easy_init) easy_init = nullptr;
+  decltype(&curl_easy_cleanup) easy_cleanup = nullptr;
+  decltype(&curl_easy_setopt) easy_setopt = nullptr;
+  decltype(&curl_easy_perform) easy_perform = nullptr;
+  decltype(&curl_easy_getinfo) easy_getinfo = nullptr;
+  decltype(&curl_easy_strerror) easy_strerror = nullptr;
+  decltype(&curl_slist_append) slist_append = nullptr;
+  decltype(&curl_slist_free_all) slist_free_all = nullptr;
+};
+
+template <typename Fn>
+Status Resolve(void* library, const char* name, Fn& fn) {
+  dlerror();  // clear a stale error: only dlerror() tells a failed lookup apart
+  void* symbol = dlsym(library, name);
+  if (symbol == nullptr) {
+    const char* why = dlerror();
+    return Err("{}: {}", kCurlLibrary, why != nullptr ? why : fmt::format("no symbol {}", name));
+  }
+  // POSIX guarantees that dlsym's result converts to a function pointer.
+  fn = reinterpret_cast<Fn>(symbol);
+  return {};
+}
+
+Result<CurlApi> LoadCurl() {
+  // RTLD_LOCAL: libcurl's symbols (and its dependencies') must not resolve anyone else's.
+  void* library = dlopen(kCurlLibrary, RTLD_NOW | RTLD_LOCAL);
+  if (library == nullptr) {
+    const char* why = dlerror();
+    return Err("alerting needs {} (Debian package libcurl4): {}", kCurlLibrary,
+               why != nullptr ? why : "dlopen failed");
+  }
+  CurlApi api;
+  for (Status s : {Resolve(library, "curl_global_init", api.global_init),
+                   Resolve(library, "curl_easy_init", api.easy_init),
+                   Resolve(library, "curl_easy_cleanup", api.easy_cleanup),
+                   Resolve(library, "curl_easy_setopt", api.easy_setopt),
+                   Resolve(library, "curl_easy_perform", api.easy_perform),
+                   Resolve(library, "curl_easy_getinfo", api.easy_getinfo),
+                   Resolve(library, "curl_easy_strerror", api.easy_strerror),
+                   Resolve(library, "curl_slist_append", api.slist_append),
+                   Resolve(library, "curl_slist_free_all", api.slist_free_all)}) {
+    if (!s.ok()) return s.error();  // the library stays loaded: the process is about to exit
+  }
+  // curl_global_init is not thread-safe everywhere: once, before the first handle.
+  if (CURLcode code = api.global_init(CURL_GLOBAL_DEFAULT); code != CURLE_OK) {
+    return Err("{}: initialisation failed: {}", kCurlLibrary, api.easy_strerror(code));
+  }
+  return api;
+}
+
+// Loaded once per process (a function-local static is initialised exactly once, thread-safely),
+// never unloaded: libcurl keeps global state for the life of the process. A failure is kept too.
+const Result<CurlApi>& Curl() {
+  static const Result<CurlApi> api = LoadCurl();
+  return api;
 }
 
 size_t CollectBody(char* data, size_t size, size_t count, void* user) {
@@ -34,21 +91,20 @@ int AbortIfCancelled(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t)
 
 class CurlPoster final : public HttpPoster {
  public:
-  explicit CurlPoster(const AlertmanagerConfig& target) : target_(target) {
-    GlobalInit();
-    curl_ = curl_easy_init();
+  CurlPoster(const CurlApi& api, const AlertmanagerConfig& target) : api_(api), target_(target) {
+    curl_ = api_.easy_init();
     if (curl_ == nullptr) throw std::runtime_error("curl_easy_init failed");
-    headers_ = curl_slist_append(headers_, "Content-Type: application/json");
+    headers_ = api_.slist_append(headers_, "Content-Type: application/json");
     // No "Expect: 100-continue" round trip for bodies over 1 KiB.
-    headers_ = curl_slist_append(headers_, "Expect:");
+    headers_ = api_.slist_append(headers_, "Expect:");
     if (!target_.bearer_token.empty()) {
-      headers_ = curl_slist_append(
+      headers_ = api_.slist_append(
           headers_, fmt::format("Authorization: Bearer {}", target_.bearer_token).c_str());
     }
   }
   ~CurlPoster() override {
-    curl_slist_free_all(headers_);
-    curl_easy_cleanup(curl_);
+    api_.slist_free_all(headers_);
+    api_.easy_cleanup(curl_);
   }
   CurlPoster(const CurlPoster&) = delete;
   CurlPoster& operator=(const CurlPoster&) = delete;
@@ -60,42 +116,51 @@ class CurlPoster final : public HttpPoster {
     HttpReply reply;
     char error[CURL_ERROR_SIZE] = {};
     long timeout_ms = std::max<long>(1, static_cast<long>(timeout.count()));
-    curl_easy_setopt(curl_, CURLOPT_URL, target_.endpoint.c_str());
-    curl_easy_setopt(curl_, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(curl_, CURLOPT_NOSIGNAL, 1L);  // many threads; no SIGALRM for timeouts
-    curl_easy_setopt(curl_, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(curl_, CURLOPT_USERAGENT, "drift_exporter");
-    curl_easy_setopt(curl_, CURLOPT_HTTPHEADER, headers_);
-    curl_easy_setopt(curl_, CURLOPT_POST, 1L);
-    curl_easy_setopt(curl_, CURLOPT_POSTFIELDS, json.data());
-    curl_easy_setopt(curl_, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(json.size()));
-    curl_easy_setopt(curl_, CURLOPT_TIMEOUT_MS, timeout_ms);
-    curl_easy_setopt(curl_, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
-    curl_easy_setopt(curl_, CURLOPT_WRITEFUNCTION, CollectBody);
-    curl_easy_setopt(curl_, CURLOPT_WRITEDATA, &reply.body);
-    curl_easy_setopt(curl_, CURLOPT_ERRORBUFFER, error);
-    curl_easy_setopt(curl_, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(curl_, CURLOPT_XFERINFOFUNCTION, AbortIfCancelled);
-    curl_easy_setopt(curl_, CURLOPT_XFERINFODATA, &cancelled_);
-    curl_easy_setopt(curl_, CURLOPT_SSL_VERIFYPEER, 1L);
-    curl_easy_setopt(curl_, CURLOPT_SSL_VERIFYHOST, 2L);
-    if (!target_.ca_file.empty()) curl_easy_setopt(curl_, CURLOPT_CAINFO, target_.ca_file.c_str());
+    Set(CURLOPT_URL, target_.endpoint.c_str());
+    Set(CURLOPT_PROTOCOLS_STR, "http,https");
+    Set(CURLOPT_NOSIGNAL, 1L);  // many threads; no SIGALRM for timeouts
+    Set(CURLOPT_FOLLOWLOCATION, 0L);
+    Set(CURLOPT_USERAGENT, "drift_exporter");
+    Set(CURLOPT_HTTPHEADER, headers_);
+    Set(CURLOPT_POST, 1L);
+    Set(CURLOPT_POSTFIELDS, json.data());
+    Set(CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(json.size()));
+    Set(CURLOPT_TIMEOUT_MS, timeout_ms);
+    Set(CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
+    Set(CURLOPT_WRITEFUNCTION, &CollectBody);
+    Set(CURLOPT_WRITEDATA, &reply.body);
+    Set(CURLOPT_ERRORBUFFER, +error);
+    Set(CURLOPT_NOPROGRESS, 0L);
+    Set(CURLOPT_XFERINFOFUNCTION, &AbortIfCancelled);
+    Set(CURLOPT_XFERINFODATA, &cancelled_);
+    Set(CURLOPT_SSL_VERIFYPEER, 1L);
+    Set(CURLOPT_SSL_VERIFYHOST, 2L);
+    if (!target_.ca_file.empty()) Set(CURLOPT_CAINFO, target_.ca_file.c_str());
     if (target_.basic_auth_username) {
-      curl_easy_setopt(curl_, CURLOPT_HTTPAUTH, static_cast<long>(CURLAUTH_BASIC));
-      curl_easy_setopt(curl_, CURLOPT_USERNAME, target_.basic_auth_username->c_str());
-      curl_easy_setopt(curl_, CURLOPT_PASSWORD, target_.basic_auth_password.c_str());
+      Set(CURLOPT_HTTPAUTH, static_cast<long>(CURLAUTH_BASIC));
+      Set(CURLOPT_USERNAME, target_.basic_auth_username->c_str());
+      Set(CURLOPT_PASSWORD, target_.basic_auth_password.c_str());
     }
-    CURLcode code = curl_easy_perform(curl_);
-    curl_easy_setopt(curl_, CURLOPT_ERRORBUFFER, nullptr);  // `error` goes out of scope
+    CURLcode code = api_.easy_perform(curl_);
+    Set(CURLOPT_ERRORBUFFER, static_cast<char*>(nullptr));  // `error` goes out of scope
     if (code != CURLE_OK) {
       std::string detail = error[0] != '\0' ? fmt::format(": {}", error) : "";
-      return Err("POST {}: {}{}", target_.endpoint, curl_easy_strerror(code), detail);
+      return Err("POST {}: {}{}", target_.endpoint, api_.easy_strerror(code), detail);
     }
-    curl_easy_getinfo(curl_, CURLINFO_RESPONSE_CODE, &reply.status);
+    api_.easy_getinfo(curl_, CURLINFO_RESPONSE_CODE, &reply.status);
     return reply;
   }
 
  private:
+  // curl_easy_setopt is variadic and reads exactly a long, a curl_off_t or a pointer: an int
+  // would be read as garbage. (Called through a pointer, it escapes curl.h's own type checks.)
+  template <typename T>
+  void Set(CURLoption option, T value) {
+    static_assert(std::is_same_v<T, long> || std::is_same_v<T, curl_off_t> || std::is_pointer_v<T>);
+    api_.easy_setopt(curl_, option, value);
+  }
+
+  const CurlApi& api_;
   AlertmanagerConfig target_;
   CURL* curl_ = nullptr;
   curl_slist* headers_ = nullptr;
@@ -105,7 +170,10 @@ class CurlPoster final : public HttpPoster {
 }  // namespace
 
 std::unique_ptr<HttpPoster> MakeCurlPoster(const AlertmanagerConfig& target) {
-  return std::make_unique<CurlPoster>(target);
+  const Result<CurlApi>& api = Curl();
+  // A start-up error like a bad config: App::Start lets it reach RunCli (exit 2).
+  if (!api.ok()) throw std::runtime_error(api.error().message);
+  return std::make_unique<CurlPoster>(*api, target);
 }
 
 }  // namespace drift::alerts

@@ -34,8 +34,9 @@ class HttpPoster {
 
 // A libcurl poster for `target`: keeps its connection alive between posts, verifies TLS peers
 // (against target.ca_file when set), sends the bearer token or basic auth. Error messages name
-// the endpoint and the transport failure, never a secret. Throws std::runtime_error only if
-// libcurl cannot be initialised (start-up).
+// the endpoint and the transport failure, never a secret. The first call loads libcurl.so.4
+// (dlopen: a process without alerting never maps it). Throws std::runtime_error, naming the
+// library and the loader's reason, only if libcurl cannot be loaded or initialised (start-up).
 std::unique_ptr<HttpPoster> MakeCurlPoster(const AlertmanagerConfig& target);
 
 }  // namespace drift::alerts

@@ -28,16 +28,23 @@ else
   config="$work/config.yml"
 fi
 
-# measure PID URL -> "<idle KiB> <after KiB> <peak KiB> <requests/s> <other CPU %>"
+# KiB of a "Name: N kB" line of /proc/PID/status (RssAnon, RssFile) or smaps_rollup (Pss).
+proc_kib() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/$3"; }
+
+# measure PID URL -> "<idle KiB> <after KiB> <peak KiB> <requests/s> <other CPU %>
+#   <idle RssAnon KiB> <idle RssFile KiB> <idle Pss KiB>"
 measure() {
-  local pid="$1" url="$2" idle after peak rps oth
+  local pid="$1" url="$2" idle anon file pss after peak rps oth
   sleep 1  # let start-up allocations settle
   idle="$(rss_kib "$pid")"
-  log "idle VmRSS ${idle} KiB; wrk -t2 -c16 -d${secs}s"
+  anon="$(proc_kib "$pid" RssAnon status)"
+  file="$(proc_kib "$pid" RssFile status)"
+  pss="$(proc_kib "$pid" Pss smaps_rollup)"
+  log "idle VmRSS ${idle} KiB (RssAnon $anon, RssFile $file, Pss $pss); wrk -t2 -c16 -d${secs}s"
   read -r rps _ _ _ _ oth <<<"$(run_wrk "$url" 2 16 "$secs" "$pid")"
   after="$(rss_kib "$pid")"
   peak="$(hwm_kib "$pid")"
-  echo "$idle $after $peak $rps $oth"
+  echo "$idle $after $peak $rps $oth $anon $file $pss"
 }
 
 start_exporter "$config" "$work/drift.log"
@@ -46,13 +53,13 @@ port="$BENCH_PORT"
 wait_http_200 "http://127.0.0.1:$port/-/ready" 30 || die "drift_exporter not ready"
 metrics_to_textfile "http://127.0.0.1:$port/metrics" "$work/textfile"
 log "drift_exporter pid $pid"
-read -r o_idle o_after o_peak o_rps o_oth <<<"$(measure "$pid" "http://127.0.0.1:$port/metrics")"
+read -r o_idle o_after o_peak o_rps o_oth o_anon o_file o_pss <<<"$(measure "$pid" "http://127.0.0.1:$port/metrics")"
 stop_pid "$pid"
 
 start_node_exporter "$work/textfile" "$work/node.log"
 pid="$BENCH_PID"
 log "node_exporter pid $pid"
-read -r n_idle n_after n_peak n_rps n_oth <<<"$(measure "$pid" "http://127.0.0.1:$BENCH_PORT/metrics")"
+read -r n_idle n_after n_peak n_rps n_oth n_anon n_file n_pss <<<"$(measure "$pid" "http://127.0.0.1:$BENCH_PORT/metrics")"
 stop_pid "$pid"
 
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
@@ -74,6 +81,17 @@ VmHWM. node_exporter serves the same metric text from its textfile collector.
 |---|---:|---:|---:|---:|---:|---:|
 | drift_exporter | $(mib "$o_idle") | $(mib "$o_after") | $(mib "$o_growth") | $(mib "$o_peak") | $o_rps | $o_oth |
 | node_exporter textfile | $(mib "$n_idle") | $(mib "$n_after") | $(mib "$n_growth") | $(mib "$n_peak") | $n_rps | $n_oth |
+
+Idle VmRSS split into private and file-backed memory: RssAnon (heap, stacks, relocated library
+data: this process's own) and RssFile (pages of the binary and its shared libraries, also
+counted by every other process that maps them), both from \`/proc/PID/status\`; Pss from
+\`/proc/PID/smaps_rollup\` charges each shared page in part to every process mapping it, so it
+depends on what else runs on the machine.
+
+| server | idle VmRSS MiB | RssAnon MiB | RssFile MiB | Pss MiB |
+|---|---:|---:|---:|---:|
+| drift_exporter | $(mib "$o_idle") | $(mib "$o_anon") | $(mib "$o_file") | $(mib "$o_pss") |
+| node_exporter textfile | $(mib "$n_idle") | $(mib "$n_anon") | $(mib "$n_file") | $(mib "$n_pss") |
 
 Targets: idle < 10 MiB: **$(verdict "$o_idle" 0 'a < 10240')** ($(mib "$o_idle") MiB);
 growth < 2 MiB: **$(verdict "$o_growth" 0 'a < 2048')** ($(mib "$o_growth") MiB).

@@ -4,6 +4,9 @@
 #   packaging/deps.sh --test   also what the test suite and benchmarks use
 set -euo pipefail
 
+# libcurl4-openssl-dev is for the headers: the binary does not link libcurl but loads
+# libcurl.so.4 (package libcurl4, which the -dev package pulls in) when `alerting:` is
+# configured, so a package of drift_exporter must depend on libcurl4 explicitly.
 build=(cmake g++ make pkg-config git
   libssl-dev libsodium-dev libyaml-cpp-dev libfmt-dev libcivetweb-dev prometheus-cpp-dev
   nlohmann-json3-dev libcurl4-openssl-dev libcli11-dev)
