@@ -146,11 +146,12 @@ void App::Stop() {
 }
 
 HttpResponse App::ServeMetrics(const HttpRequest& req) {
-  // on_scrape mode: run the checks now (concurrent scrapes share one run); no-op otherwise.
-  scheduler_->RefreshForScrape(ScrapeDeadline(req));
+  // on_scrape mode: run the checks now (concurrent scrapes share one run) and serve a body that
+  // shows them; no-op otherwise.
+  std::uint64_t results = scheduler_->RefreshForScrape(ScrapeDeadline(req));
   HttpResponse resp;
   resp.content_type = "text/plain; version=0.0.4; charset=utf-8";
-  resp.shared_body = metrics_->Get();
+  resp.shared_body = metrics_->Get(results);
   return resp;
 }
 

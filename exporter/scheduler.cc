@@ -1,11 +1,14 @@
 #include "exporter/scheduler.h"
 
 #include <fmt/format.h>
+#include <pthread.h>
+#include <sched.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <ctime>
 
 #include "common/duration.h"
 #include "common/log.h"
@@ -21,6 +24,14 @@ constexpr std::chrono::seconds kGrace{1};
 constexpr int kMaxStuckWorkers = 8;
 // Niceness of the check workers (and so of the commands they run).
 constexpr int kWorkerNice = 10;
+// CPU time a worker may use between two checks before it offers the core to others (below).
+constexpr std::chrono::microseconds kYieldAfter{500};
+
+std::chrono::nanoseconds ThreadCpuTime() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
+}
 
 }  // namespace
 
@@ -51,6 +62,10 @@ void Scheduler::SetPlan(std::shared_ptr<const Plan> plan) {
   }
   states_ = std::move(states);
   plan_ = std::move(plan);
+  std::size_t not_ran = 0;
+  for (const auto& [name, state] : states_) not_ran += state->ran ? 0 : 1;
+  not_ran_.store(not_ran, std::memory_order_release);
+  on_scrape_.store(plan_->settings.mode == ScheduleMode::kOnScrape, std::memory_order_release);
   // Queued jobs belong to the old plan; running ones finish and are dropped if reconfigured.
   for (const Job& job : queue_) {
     busy_[job.spec->name] = false;
@@ -124,6 +139,7 @@ void Scheduler::FinishCountedLocked() {
 }
 
 void Scheduler::SchedulerLoop() {
+  ::pthread_setname_np(::pthread_self(), "drift-schedule");  // for top -H and perf
   std::unique_lock lock(mu_);
   while (!stopping_) {
     Deadline now = steady_clock::now();
@@ -144,6 +160,7 @@ void Scheduler::SchedulerLoop() {
     for (const auto& [id, run] : in_flight_) {
       if (!run.abandoned) wake = std::min(wake, run.deadline + kGrace);
     }
+    loop_wake_ = wake;
     state_cv_.wait_until(lock, wake);
   }
 }
@@ -178,11 +195,13 @@ std::vector<Scheduler::Transition> Scheduler::WatchdogLocked(Deadline now) {
 }
 
 void Scheduler::WorkerLoop() {
+  ::pthread_setname_np(::pthread_self(), "drift-check");
   // Checks are background work: below the HTTP threads, so that hashing a thousand files does
   // not delay a scrape. Commands the checks start inherit it.
   if (::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), kWorkerNice) != 0) {
     log::Debug("cannot lower the check workers' priority", {{"errno", errno}});
   }
+  std::chrono::nanoseconds cpu_at_yield = ThreadCpuTime();
   std::unique_lock lock(mu_);
   for (;;) {
     work_cv_.wait(lock, [&] {
@@ -196,10 +215,23 @@ void Scheduler::WorkerLoop() {
     Deadline deadline = start + job.spec->timeout;
     in_flight_[run_id] = {job.spec, deadline, std::this_thread::get_id(), job.counted, false};
     ++running_;
+    // The watchdog must look at this run before the scheduling thread's next planned wake-up.
+    if (deadline + kGrace < loop_wake_) state_cv_.notify_all();
     lock.unlock();
 
     checks::CheckResult result = job.spec->check->Run(*job.plan->host, deadline);
     double seconds = std::chrono::duration<double>(steady_clock::now() - start).count();
+    // Offer the core between checks. A worker with queued checks never sleeps, and the kernel
+    // lets a task that got a core keep it for a whole slice, nice or not (EEVDF: in practice
+    // until the next tick, 4 ms at HZ=250); an HTTP thread woken meanwhile waited that long, and
+    // a response of 470 KB needs several wake-ups. Yielding after every check starved the
+    // workers under load (each yield pushes a niced task's deadline far out): a 1,000-check
+    // cycle took 3 s instead of 0.4 s under a /metrics flood. Every 500 us of CPU bounds the wait
+    // as well (bench/ANALYSIS.md). A yield costs ~1 us when nobody else wants the core.
+    if (std::chrono::nanoseconds cpu = ThreadCpuTime(); cpu - cpu_at_yield >= kYieldAfter) {
+      ::sched_yield();
+      cpu_at_yield = cpu;
+    }
 
     lock.lock();
     InFlight run = in_flight_[run_id];
@@ -230,9 +262,12 @@ Scheduler::Transition Scheduler::PublishLocked(const std::shared_ptr<const Check
   auto next = std::make_shared<const CheckState>(
       Advance(*it->second, std::move(result), clock_.Now(), duration_seconds));
   Transition t{it->second, next};
+  if (!t.first->ran) not_ran_.fetch_sub(1, std::memory_order_release);
   it->second = next;
+  // No notify: nobody waits for a single result (RunOnce and scrapes wait for the whole cycle,
+  // FinishCountedLocked), and waking the scheduling thread at every result of a 1,000-check
+  // cycle only made it contend for mu_ with the workers.
   version_.fetch_add(1, std::memory_order_release);
-  state_cv_.notify_all();
   return t;
 }
 
@@ -265,15 +300,19 @@ void Scheduler::Notify(const std::vector<Transition>& transitions) {
   }
 }
 
-void Scheduler::RefreshForScrape(Deadline until) {
+std::uint64_t Scheduler::RefreshForScrape(Deadline until) {
+  // Every /metrics request comes here: in interval mode it must not queue on mu_ behind a worker
+  // (a niced worker preempted while holding it held up every scrape).
+  if (!on_scrape_.load(std::memory_order_acquire)) return 0;
   std::unique_lock lock(mu_);
-  if (!plan_ || plan_->settings.mode != ScheduleMode::kOnScrape) return;
+  if (!plan_ || plan_->settings.mode != ScheduleMode::kOnScrape) return 0;
   Deadline now = steady_clock::now();
   if (cycle_pending_ == 0 &&
       (!cycle_started_ || now - last_cycle_start_ >= plan_->settings.min_interval)) {
     EnqueueCycleLocked(true);
   }
   state_cv_.wait_until(lock, until, [&] { return stopping_ || cycle_pending_ == 0; });
+  return version();
 }
 
 void Scheduler::RunOnce() {
@@ -283,10 +322,6 @@ void Scheduler::RunOnce() {
   state_cv_.wait(lock, [&] { return stopping_ || cycle_pending_ == 0; });
 }
 
-bool Scheduler::AllRan() const {
-  std::shared_ptr<const Snapshot> snap = snapshot();
-  return std::all_of(snap->checks.begin(), snap->checks.end(),
-                     [](const auto& s) { return s->ran; });
-}
+bool Scheduler::AllRan() const { return not_ran_.load(std::memory_order_acquire) == 0; }
 
 }  // namespace drift::exporter

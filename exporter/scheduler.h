@@ -65,12 +65,14 @@ class Scheduler : public std::enable_shared_from_this<Scheduler> {
 
   // on_scrape mode: starts a run of every check unless one started less than min_interval ago,
   // and waits until the running cycle ends or `until`. Concurrent callers share one cycle.
-  // Returns at once in interval mode.
-  void RefreshForScrape(Deadline until);
+  // Returns at once in interval mode, without taking the scheduler's lock. Returns the version
+  // the scrape must show (its results included): version() on return in on_scrape mode, else 0.
+  std::uint64_t RefreshForScrape(Deadline until);
   // Runs every check once and waits for all of them (timeouts included).
   void RunOnce();
 
-  // True once every check of the current plan has finished at least one run.
+  // True once every check of the current plan has finished at least one run. Lock-free (one
+  // atomic load): /-/ready may be polled while checks run.
   bool AllRan() const;
 
  private:
@@ -107,7 +109,8 @@ class Scheduler : public std::enable_shared_from_this<Scheduler> {
   const Clock& clock_;
   mutable std::mutex mu_;
   std::condition_variable work_cv_;   // workers: a job is queued, or stopping
-  std::condition_variable state_cv_;  // waiters: a run finished; scheduler: plan changed
+  std::condition_variable state_cv_;  // waiters: a cycle finished; scheduler: plan changed, stop,
+                                      // or a run's deadline comes before loop_wake_
   std::shared_ptr<const Plan> plan_;
   std::map<std::string, std::shared_ptr<const CheckState>> states_;
   std::deque<Job> queue_;
@@ -119,9 +122,12 @@ class Scheduler : public std::enable_shared_from_this<Scheduler> {
   int running_ = 0;        // runs in progress that are not abandoned (at most concurrency)
   int stuck_workers_ = 0;  // workers inside an abandoned run
   std::atomic<std::uint64_t> version_{0};  // written under mu_
+  std::atomic<std::size_t> not_ran_{0};    // checks of plan_ without a finished run; under mu_
+  std::atomic<bool> on_scrape_{false};     // plan_'s mode is on_scrape; written under mu_
   std::size_t cycle_pending_ = 0;          // counted runs not yet finished
   Deadline next_cycle_{};
   Deadline last_cycle_start_{};
+  Deadline loop_wake_{};  // when the scheduling thread next wakes on its own
   bool cycle_started_ = false;
   bool stopping_ = false;
   std::thread loop_;

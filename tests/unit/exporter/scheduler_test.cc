@@ -107,8 +107,11 @@ TEST_F(SchedulerTest, ConcurrencyIsBounded) {
   std::atomic<int> peak{0};
   plan_->settings.concurrency = 3;
   for (int i = 0; i < 12; ++i) {
-    AddCheck("c" + std::to_string(i), std::make_shared<ScriptedCheck>(checks::Verdict::kCompliant,
-                                                                      20ms, true, &running, &peak));
+    // Not "c" + std::to_string(i): GCC 12 warns -Wrestrict on that in optimised builds.
+    std::string name(1, 'c');
+    name += std::to_string(i);
+    AddCheck(name, std::make_shared<ScriptedCheck>(checks::Verdict::kCompliant, 20ms, true,
+                                                   &running, &peak));
   }
   auto scheduler = Scheduler::Create(clock_);
   scheduler->SetPlan(plan_);
@@ -164,6 +167,38 @@ TEST_F(SchedulerTest, ReloadKeepsStateOfUnchangedNamesAndDropsOthers) {
   scheduler->Stop();
 }
 
+TEST_F(SchedulerTest, AllRanFollowsThePlan) {
+  auto kept =
+      AddCheck("kept", std::make_shared<ScriptedCheck>(checks::Verdict::kCompliant, 1ms, true));
+  auto scheduler = Scheduler::Create(clock_);
+  EXPECT_TRUE(scheduler->AllRan()) << "no plan, no check waiting";
+  scheduler->SetPlan(plan_);
+  EXPECT_FALSE(scheduler->AllRan());
+  scheduler->Start();
+  scheduler->RunOnce();
+  EXPECT_TRUE(scheduler->AllRan());
+
+  // A reload that adds a check: not all ran until it has.
+  auto added = std::make_shared<Plan>(*plan_);
+  auto extra_check = std::make_shared<ScriptedCheck>(checks::Verdict::kCompliant, 1ms, true);
+  auto extra = std::make_shared<CheckSpec>();
+  extra->name = "extra";
+  extra->check = extra_check;
+  extra->timeout = 2s;
+  added->checks.push_back(extra);
+  scheduler->SetPlan(added);
+  EXPECT_FALSE(scheduler->AllRan());
+  // Reloaded again without it before it ran (on_scrape mode: nothing ran it): ready again, as
+  // the kept check keeps its state.
+  auto respec = std::make_shared<CheckSpec>(*kept);
+  auto back = std::make_shared<Plan>(*plan_);
+  back->checks = {respec};
+  scheduler->SetPlan(back);
+  EXPECT_TRUE(scheduler->AllRan());
+  EXPECT_EQ(extra_check->runs.load(), 0);
+  scheduler->Stop();
+}
+
 TEST_F(SchedulerTest, IntervalModeRunsOnItsOwnAndSnapshotsNeverBlock) {
   plan_->settings.mode = ScheduleMode::kInterval;
   plan_->settings.interval = 50ms;
@@ -174,7 +209,9 @@ TEST_F(SchedulerTest, IntervalModeRunsOnItsOwnAndSnapshotsNeverBlock) {
   scheduler->Start();
   for (int i = 0; i < 100 && check->runs.load() < 3; ++i) std::this_thread::sleep_for(20ms);
   EXPECT_GE(check->runs.load(), 3);
-  scheduler->RefreshForScrape(std::chrono::steady_clock::now() + 5s);  // no-op in interval mode
+  auto started = std::chrono::steady_clock::now();
+  EXPECT_EQ(scheduler->RefreshForScrape(started + 5s), 0u) << "no-op in interval mode";
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 1s);
   scheduler->Stop();
 }
 
@@ -192,7 +229,10 @@ TEST_F(SchedulerTest, OnScrapeSharesOneRunAndHonoursMinInterval) {
   }
   for (auto& t : scrapes) t.join();
   EXPECT_EQ(check->runs.load(), 1);
-  scheduler->RefreshForScrape(std::chrono::steady_clock::now() + 5s);
+  EXPECT_EQ(scheduler->RefreshForScrape(std::chrono::steady_clock::now() + 5s),
+            scheduler->version())
+      << "the version the scrape must show: its run included";
+  EXPECT_GE(scheduler->snapshot()->version, scheduler->version());
   EXPECT_EQ(check->runs.load(), 1) << "within min_interval the cached result is served";
   scheduler->Stop();
 }
