@@ -213,14 +213,129 @@ struct Store::SyncHelper {
   std::vector<std::thread> threads_;
 };
 
+namespace {
+
+// One head update: head-<seq> written under a temporary name, renamed into place, the previous
+// head removed.
+struct HeadUpdate {
+  std::string dir;
+  std::string name;
+  std::string previous;  // "" when there is none
+  std::string text;
+  bool remove_stale_temp = false;
+};
+
+struct HeadOutcome {
+  Status status;
+  FsOp op = FsOp::kWrite;  // meaningful with a failed status
+  std::string name;
+};
+
+HeadOutcome UpdateHead(StoreFs& fs, const HeadUpdate& u) {
+  const std::string tmp = Join(u.dir, kHeadTemp);
+  if (u.remove_stale_temp) (void)fs.Remove(tmp);
+  Result<int> fd = fs.CreateExclusive(tmp, kFileMode);
+  if (!fd.ok()) return {fd.error(), FsOp::kOpen, u.name};
+  Status s = fs.Write(*fd, u.text);
+  Status c = fs.Close(*fd);
+  if (!s.ok()) return {s, FsOp::kWrite, u.name};
+  if (!c.ok()) return {c, FsOp::kClose, u.name};
+  if (Status r = fs.Rename(tmp, Join(u.dir, u.name), true); !r.ok()) {
+    return {r, FsOp::kRename, u.name};
+  }
+  if (!u.previous.empty()) {
+    if (Status r = fs.Remove(Join(u.dir, u.previous)); !r.ok()) return {r, FsOp::kUnlink, u.name};
+  }
+  return {Status(), FsOp::kWrite, u.name};
+}
+
+}  // namespace
+
+// The head writer: one thread that writes a publication's head (create, write, close, rename,
+// unlink) while the publishing thread returns to its caller and seals the next records. At most
+// one update is under way; the store waits for it before writing anything else, so heads are
+// written in seq order and only once the records they name are durable.
+struct Store::HeadWriter {
+  explicit HeadWriter(StoreFs& fs) : fs_(fs), thread_([this] { Loop(); }) {}
+  ~HeadWriter() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+  // Requires Wait() to have returned since the last Start.
+  void Start(HeadUpdate update) {
+    {
+      std::lock_guard lock(mu_);
+      job_ = std::move(update);
+      done_ = false;
+      started_ = true;
+    }
+    cv_.notify_all();
+  }
+
+  // The outcome of the update started last, once it is done; nullopt when none was started
+  // since the last Wait.
+  std::optional<HeadOutcome> Wait() {
+    std::unique_lock lock(mu_);
+    if (!started_) return std::nullopt;
+    cv_.wait(lock, [&] { return done_; });
+    started_ = false;
+    return std::move(outcome_);
+  }
+
+ private:
+  void Loop() {
+    std::unique_lock lock(mu_);
+    for (;;) {
+      cv_.wait(lock, [&] { return stop_ || job_.has_value(); });
+      if (!job_) return;  // stopping, nothing left to write
+      HeadUpdate update = std::move(*job_);
+      job_.reset();
+      lock.unlock();
+      HeadOutcome outcome = UpdateHead(fs_, update);
+      lock.lock();
+      outcome_ = std::move(outcome);
+      done_ = true;
+      cv_.notify_all();
+    }
+  }
+
+  StoreFs& fs_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::optional<HeadUpdate> job_;
+  HeadOutcome outcome_;
+  bool started_ = false;
+  bool done_ = false;
+  bool stop_ = false;
+  std::thread thread_;  // last: it uses the members above
+};
+
 Store::Store(std::string dir, std::string host, StoreFs& fs, const Clock& clock)
     : dir_(std::move(dir)),
       host_(std::move(host)),
       fs_(fs),
       clock_(clock),
-      sync_helper_(std::make_unique<SyncHelper>(fs)) {}
+      sync_helper_(std::make_unique<SyncHelper>(fs)),
+      head_writer_(std::make_unique<HeadWriter>(fs)) {}
 
-Store::~Store() = default;
+// A failed head write is left for the next Recover (it removes what it left) to mend.
+Store::~Store() { (void)FinishHead(); }
+
+Status Store::FinishHead() {
+  std::optional<HeadOutcome> outcome = head_writer_->Wait();
+  if (!outcome) return {};
+  if (!outcome->status.ok()) {
+    head_temp_may_exist_ = true;
+    return Fail(outcome->op, outcome->status.error());
+  }
+  head_name_ = std::move(outcome->name);
+  return {};
+}
 
 Result<std::unique_ptr<Store>> Store::Open(std::string dir, std::string host, StoreFs& fs,
                                            const Clock& clock) {
@@ -259,6 +374,7 @@ Error Store::Fail(FsOp op, Error error) {
 }
 
 Result<RecoveryReport> Store::Recover() {
+  (void)FinishHead();  // a failure is mended below like any interrupted head update
   needs_recovery_ = true;
   keys_written_.clear();
   const std::string records = Join(dir_, kRecordsDir);
@@ -274,6 +390,7 @@ Result<RecoveryReport> Store::Recover() {
       report.removed.push_back(name);
     }
   }
+  head_temp_may_exist_ = false;
   Result<std::vector<std::string>> key_files = fs_.List(Join(dir_, kKeysDir));
   if (!key_files.ok()) return Fail(FsOp::kList, key_files.error());
   for (const std::string& name : *key_files) {
@@ -433,26 +550,16 @@ Status Store::EnsureKeyFile(const PublicKey& key) {
   return {};
 }
 
-Status Store::WriteHead(const SecretKey& key, const std::string* text) {
+Status Store::WriteHead(const SecretKey& key) {
   const std::string name = HeadFileName(tail_.seq);
   if (name == head_name_) return {};
-  const std::string tmp = Join(dir_, kHeadTemp);
-  (void)fs_.Remove(tmp);  // a stale one from a failed write; absence is the normal case
-  Result<int> fd = fs_.CreateExclusive(tmp, kFileMode);
-  if (!fd.ok()) return Fail(FsOp::kOpen, fd.error());
-  Status s = fs_.Write(
-      *fd, text != nullptr ? *text
-                           : FormatHead(key, tail_.seq, tail_.chain, FormatRecordTime(tail_.time)));
-  Status c = fs_.Close(*fd);
-  if (!s.ok()) return Fail(FsOp::kWrite, s.error());
-  if (!c.ok()) return Fail(FsOp::kClose, c.error());
-  if (Status r = fs_.Rename(tmp, Join(dir_, name), true); !r.ok()) {
-    return Fail(FsOp::kRename, r.error());
-  }
-  if (!head_name_.empty()) {
-    if (Status u = fs_.Remove(Join(dir_, head_name_)); !u.ok()) {
-      return Fail(FsOp::kUnlink, u.error());
-    }
+  HeadOutcome outcome =
+      UpdateHead(fs_, {dir_, name, head_name_,
+                       FormatHead(key, tail_.seq, tail_.chain, FormatRecordTime(tail_.time)),
+                       head_temp_may_exist_});
+  if (!outcome.status.ok()) {
+    head_temp_may_exist_ = true;
+    return Fail(outcome.op, outcome.status.error());
   }
   head_name_ = name;
   return {};
@@ -540,6 +647,9 @@ PublishOutcome Store::Publish(std::span<const Record> records, const SecretKey& 
     return out;
   };
 
+  // The previous publication's head first (its records are durable already): a failure stops
+  // this one before it writes anything. Waited for only now, so that it overlapped the sealing.
+  if (Status h = FinishHead(); !h.ok()) return fail(last_failed_op_, h.error());
   if (Status s = EnsureKeyFile(key.public_key()); !s.ok()) return fail(last_failed_op_, s.error());
   // A store always has a head once it has records: a new store gets one (seq 0, or the tail it
   // lost it at) before its first record, so that a crash right after that record leaves a head
@@ -608,15 +718,21 @@ PublishOutcome Store::Publish(std::span<const Record> records, const SecretKey& 
   }
   tail_ = t;
   for (Sealed& s : sealed) out.published.push_back(std::move(s.pub));
-  if (Status h = WriteHead(key, &head_text); !h.ok()) {
-    out.error = h.error();
-    out.failed_op = last_failed_op_;
+  head_writer_->Start(
+      {dir_, HeadFileName(t.seq), head_name_, std::move(head_text), head_temp_may_exist_});
+  // After a `stop` nothing may follow for a long time (or ever): its head is written now.
+  if (t.kind == kinds::kStop) {
+    if (Status h = FinishHead(); !h.ok()) {
+      out.error = h.error();
+      out.failed_op = last_failed_op_;
+    }
   }
   return out;
 }
 
 Result<PruneReport> Store::Prune(const std::string& cutoff_folder, const SecretKey& key) {
   PruneReport report;
+  if (Status h = FinishHead(); !h.ok()) return h.error();
   if (needs_recovery_) return Err("the evidence store needs recovery before it can prune");
   const std::string records = Join(dir_, kRecordsDir);
   Result<std::vector<std::string>> folders = ListDayFolders(fs_, records);
@@ -676,6 +792,8 @@ Result<PruneReport> Store::Prune(const std::string& cutoff_folder, const SecretK
                      {"anchor_chain", ToHex(*anchor)}};
     PublishOutcome published = Publish(std::span<const Record>(&prune, 1), key);
     if (published.error) return *published.error;
+    // The prune record's head in place before any file goes.
+    if (Status h = FinishHead(); !h.ok()) return h.error();
     report.record = published.published.front();
   }
   // Oldest first, each folder's records in seq order, the record before its signature: an

@@ -33,8 +33,8 @@ inline constexpr mode_t kFileMode = 0640;
 // the end of the store (a truncated tail) is detected. Named head-<seq, 20 digits>; after every
 // publication a new one is written (temporary file, rename to the new name) and the previous one
 // removed. Never renamed over an existing file: ext4 flushes a file renamed over another
-// (auto_da_alloc), which would cost as much as an fsync. Not fsynced: after a power cut it may
-// lag the records, never lead them.
+// (auto_da_alloc), which would cost as much as an fsync. Not fsynced, and written by a helper
+// thread once the records it names are durable: after a crash it may lag them, never lead them.
 //   "drift_evidence head v1\nseq: <n>\nchain: <hex>\ntime: <time>\nkey_id: <ID>\n"
 //   "signature: <base64 Ed25519 over every byte before this line>\n"
 struct Head {
@@ -110,9 +110,16 @@ class Store {
   // Seals `records` in order (seq, time, host, previous chain value), signs each, then publishes
   // them crash-safely: temporary files (O_EXCL) written and fsynced by two helper threads while
   // this one verifies every signature, the signature renamed into place before its record
-  // (RENAME_NOREPLACE), the folders fsynced, then a new head. On the first failure it stops and
-  // says which operation failed; the store then needs Recover().
+  // (RENAME_NOREPLACE), the folders fsynced; then a new head, written in the background (a
+  // `stop` record's before returning). On the first failure it stops and says which operation
+  // failed; the store then needs Recover(). A failed background head write is reported by the
+  // next Publish, Prune or FinishHead, before it writes anything.
   PublishOutcome Publish(std::span<const Record> records, const SecretKey& key);
+
+  // Waits for the background head write of the last publication, if one is under way. Its
+  // failure is a failed publication: last_failed_op() says which operation, Recover() is needed.
+  // Recover, Publish, Prune and the destructor call it first.
+  Status FinishHead();
 
   // Removes day folders older than `cutoff_folder` ("YYYY/MM/DD"), never the newest one, after
   // publishing a signed `prune` record naming them and the chain value the first kept record
@@ -128,12 +135,13 @@ class Store {
   Store(std::string dir, std::string host, StoreFs& fs, const Clock& clock);
   Status EnsureFolder(const std::string& folder);
   Status EnsureKeyFile(const PublicKey& key);
-  // Writes head-<tail seq> (`text` when the caller has signed it already) and removes the last.
-  Status WriteHead(const SecretKey& key, const std::string* text = nullptr);
+  // Writes head-<tail seq> and removes the last, on this thread.
+  Status WriteHead(const SecretKey& key);
   // Records an I/O failure: the op for the metric, and that recovery is needed.
   Error Fail(FsOp op, Error error);
 
   struct SyncHelper;
+  struct HeadWriter;
   std::string dir_;
   std::string host_;
   StoreFs& fs_;
@@ -143,7 +151,11 @@ class Store {
   FsOp last_failed_op_ = FsOp::kWrite;
   std::vector<KeyId> keys_written_;
   std::string head_name_;  // the current head file, "" before the first
+  // A failed head write may have left .head.tmp; otherwise it is never there (Recover removes
+  // it), and the publishing thread saves a failing unlink per publication.
+  bool head_temp_may_exist_ = true;
   std::unique_ptr<SyncHelper> sync_helper_;
+  std::unique_ptr<HeadWriter> head_writer_;  // declared last: stopped first
 };
 
 // The temporary name a file is written under before its rename: "." + name + ".tmp".

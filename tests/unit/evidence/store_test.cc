@@ -75,6 +75,7 @@ TEST_F(StoreTest, PublishesSignedChainedRecordsInDayFolders) {
   EXPECT_EQ(out.published[0].id, "00000000000000000001-start");
   EXPECT_EQ(out.published[1].path, "records/2024/08/01/00000000000000000002-transition.json");
   EXPECT_EQ(out.published[1].check, "fw");
+  ASSERT_TRUE(store->FinishHead().ok());  // the head is written in the background
   EXPECT_EQ(FilesUnder(dir_ / "ev"),
             (std::vector<std::string>{
                 "head-00000000000000000002", "keys/1716151413121110.pub",
@@ -129,6 +130,7 @@ TEST_F(StoreTest, FoldersNeverGoBackWhenTheClockDoes) {
   PublishOutcome out = Publish(*store, {Rec("transition", "b")});
   ASSERT_FALSE(out.error);
   EXPECT_EQ(out.published[0].path, "records/2024/08/02/00000000000000000003-transition.json");
+  ASSERT_TRUE(store->FinishHead().ok());
   EXPECT_TRUE(Verify(dir_ / "ev", key_).ok());
 
   // A restarted store finds the tail in the newest folder.
@@ -167,6 +169,7 @@ TEST_F(StoreTest, RecoverRemovesWhatAnInterruptedWriteLeft) {
   PublishOutcome out = (*store)->Publish(std::vector<Record>{Rec("recovery")}, key_);
   ASSERT_FALSE(out.error);
   EXPECT_EQ(out.published[0].seq, 3u);
+  ASSERT_TRUE((*store)->FinishHead().ok());
   VerifyReport report = Verify(dir_ / "ev", key_);
   EXPECT_TRUE(report.ok()) << SummaryLine(report);
   EXPECT_TRUE(report.interrupted.empty());
@@ -205,6 +208,7 @@ TEST_P(StoreFaultTest, AFailedOperationStopsThePublicationAndRecoveryMendsIt) {
   const FaultCase& c = GetParam();
   auto store = OpenStore(fs_);
   ASSERT_FALSE(Publish(*store, {Rec("start")}).error);
+  ASSERT_TRUE(store->FinishHead().ok());   // its head's calls are not counted below
   clock_.Advance(std::chrono::hours(24));  // a new day folder: mkdir is exercised too
   fs_.FailNext(c.op, c.err, c.skip);
   PublishOutcome out = Publish(*store, {Rec("transition", "a"), Rec("transition", "b")});
@@ -223,6 +227,7 @@ TEST_P(StoreFaultTest, AFailedOperationStopsThePublicationAndRecoveryMendsIt) {
   PublishOutcome next = Publish(*store, {Rec("recovery")});
   ASSERT_FALSE(next.error) << next.error->message;
   EXPECT_EQ(next.published[0].seq, c.visible_after_recovery + 1);
+  ASSERT_TRUE(store->FinishHead().ok());
   VerifyReport report = Verify(dir_ / "ev", key_);
   EXPECT_TRUE(report.ok()) << SummaryLine(report);
   EXPECT_TRUE(report.interrupted.empty());
@@ -238,6 +243,133 @@ INSTANTIATE_TEST_SUITE_P(
                       // The directory fsync comes after the renames: both records are visible.
                       FaultCase{FsOp::kFsyncDir, EIO, 3, 3}),
     [](const auto& param_info) { return std::string(FsOpName(param_info.param.op)); });
+
+// The head files and temporary head under `dir`.
+std::vector<std::string> HeadFiles(const std::string& dir) {
+  std::vector<std::string> out;
+  for (const std::string& f : FilesUnder(dir)) {
+    if (f.starts_with("head-") || f == kHeadTemp) out.push_back(f);
+  }
+  return out;
+}
+
+// A step of the background head update of a new store's first publication, failed once.
+struct HeadFaultCase {
+  FsOp op;
+  int err;
+  int skip;  // calls of that op the publication makes before its head update's
+  std::uint64_t head_seq_after_recovery;
+  std::vector<std::string> removed_by_recovery;
+};
+
+void PrintTo(const HeadFaultCase& c, std::ostream* os) {
+  *os << "head " << FsOpName(c.op) << " fails with " << std::strerror(c.err);
+}
+
+class HeadFaultTest : public StoreTest, public ::testing::WithParamInterface<HeadFaultCase> {};
+
+TEST_P(HeadFaultTest, AFailedBackgroundHeadUpdateFailsTheNextPublishBeforeItWrites) {
+  const HeadFaultCase& c = GetParam();
+  auto store = OpenStore(fs_);
+  // Before this publication's own head update: the key file, head-0 (a new store's), the record
+  // and its signature.
+  fs_.FailNext(c.op, c.err, c.skip);
+  PublishOutcome first = Publish(*store, {Rec("start")});
+  ASSERT_FALSE(first.error) << first.error->message;  // durable; the head follows in the background
+  ASSERT_EQ(first.published.size(), 1u);
+  EXPECT_FALSE(store->needs_recovery());  // not known until the update is waited for
+
+  PublishOutcome next = Publish(*store, {Rec("transition", "a")});
+  ASSERT_TRUE(next.error.has_value());
+  EXPECT_TRUE(next.published.empty());
+  EXPECT_EQ(next.failed_op, c.op);
+  EXPECT_EQ(next.error->message, std::string(FsOpName(c.op)) + ": " + std::strerror(c.err));
+  EXPECT_EQ(next.error->sys_errno, c.err);
+  EXPECT_TRUE(store->needs_recovery());
+  EXPECT_EQ(store->last_failed_op(), c.op);
+  EXPECT_EQ(FilesUnder(dir_ / "ev/records"),
+            (std::vector<std::string>{"2024/08/01/00000000000000000001-start.json",
+                                      "2024/08/01/00000000000000000001-start.json.minisig"}));
+  PublishOutcome refused = Publish(*store, {Rec("transition", "a")});
+  ASSERT_TRUE(refused.error.has_value());
+  EXPECT_EQ(refused.error->message, "the evidence store needs recovery before it can publish");
+  EXPECT_EQ(refused.failed_op, c.op);
+
+  Result<RecoveryReport> rep = store->Recover();
+  ASSERT_TRUE(rep.ok()) << rep.error().message;
+  EXPECT_EQ(rep->tail.seq, 1u);
+  EXPECT_EQ(rep->head_seq, c.head_seq_after_recovery);
+  EXPECT_EQ(rep->removed, c.removed_by_recovery);
+  EXPECT_EQ(HeadFiles(dir_ / "ev"),
+            std::vector<std::string>{HeadFileName(c.head_seq_after_recovery)});
+  PublishOutcome recovered = Publish(*store, {Rec("recovery")});
+  ASSERT_FALSE(recovered.error) << recovered.error->message;
+  EXPECT_EQ(recovered.published[0].seq, 2u);
+  store.reset();
+  EXPECT_EQ(HeadFiles(dir_ / "ev"), std::vector<std::string>{"head-00000000000000000002"});
+  VerifyReport report = Verify(dir_ / "ev", key_);
+  EXPECT_TRUE(report.ok()) << SummaryLine(report);
+  EXPECT_TRUE(report.interrupted.empty());
+  EXPECT_EQ(report.head_seq, 2u);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    EveryStep, HeadFaultTest,
+    ::testing::Values(
+        // Nothing written: head-0 (before the first record) is the newest head, lagging.
+        HeadFaultCase{FsOp::kOpen, ENOSPC, 4, 0, {}},
+        HeadFaultCase{FsOp::kWrite, ENOSPC, 4, 0, {".head.tmp"}},
+        HeadFaultCase{FsOp::kClose, EIO, 4, 0, {".head.tmp"}},
+        HeadFaultCase{FsOp::kRename, EROFS, 4, 0, {".head.tmp"}},
+        // head-1 is in place beside head-0: the newer counts, the older goes. The only unlink
+        // before it: the key file's stale temporary.
+        HeadFaultCase{FsOp::kUnlink, EIO, 1, 1, {}}),
+    [](const auto& param_info) { return std::string(FsOpName(param_info.param.op)); });
+
+TEST_F(StoreTest, BackToBackPublicationsLeaveOneHeadNamingTheLastRecord) {
+  {
+    auto store = OpenStore(fs_);
+    for (const char* check : {"a", "b", "c"}) {
+      ASSERT_FALSE(Publish(*store, {Rec("transition", check)}).error);
+    }
+  }  // destroyed with the last head update under way
+  EXPECT_EQ(HeadFiles(dir_ / "ev"), std::vector<std::string>{"head-00000000000000000003"});
+  Result<Head> head = ParseHead(ReadText(dir_ / "ev/head-00000000000000000003"));
+  ASSERT_TRUE(head.ok());
+  EXPECT_EQ(head->seq, 3u);
+  EXPECT_TRUE(VerifyHead(key_.public_key(), *head).ok());
+  VerifyReport report = Verify(dir_ / "ev", key_);
+  EXPECT_TRUE(report.ok()) << SummaryLine(report);
+  EXPECT_TRUE(report.interrupted.empty());
+  EXPECT_EQ(report.head_seq, 3u);
+  Result<std::unique_ptr<Store>> again = Store::Open(dir_ / "ev", "web-1", fs_, clock_);
+  ASSERT_TRUE(again.ok());
+  Result<RecoveryReport> rep = (*again)->Recover();
+  ASSERT_TRUE(rep.ok());
+  EXPECT_EQ(rep->head_seq, 3u);
+  EXPECT_TRUE(rep->removed.empty());
+}
+
+TEST_F(StoreTest, AStopRecordsHeadIsInPlaceWhenPublishReturns) {
+  auto store = OpenStore(fs_);
+  ASSERT_FALSE(Publish(*store, {Rec("start")}).error);
+  ASSERT_FALSE(Publish(*store, {Rec("transition", "a"), Rec("stop")}).error);
+  // No FinishHead: a stopping exporter may never publish again.
+  EXPECT_EQ(HeadFiles(dir_ / "ev"), std::vector<std::string>{"head-00000000000000000003"});
+  EXPECT_TRUE(store->FinishHead().ok());  // nothing under way
+}
+
+TEST_F(StoreTest, NoStaleHeadTemporaryIsRemovedUnlessAHeadWriteFailed) {
+  auto store = OpenStore(fs_);
+  ASSERT_FALSE(Publish(*store, {Rec("start")}).error);
+  ASSERT_TRUE(store->FinishHead().ok());
+  const int unlinks = fs_.calls(FsOp::kUnlink);
+  for (const char* check : {"a", "b", "c"}) {
+    ASSERT_FALSE(Publish(*store, {Rec("transition", check)}).error);
+  }
+  ASSERT_TRUE(store->FinishHead().ok());
+  EXPECT_EQ(fs_.calls(FsOp::kUnlink) - unlinks, 3);  // one previous head each, nothing else
+}
 
 TEST_F(StoreTest, ReadOnlyFileSystemAtRecovery) {
   auto store = OpenStore(fs_);
@@ -256,6 +388,7 @@ TEST_F(StoreTest, RealWriteFailureFromAFileSizeLimit) {
   auto real = MakePosixStoreFs();
   auto store = OpenStore(*real);
   ASSERT_FALSE(store->Publish(std::vector<Record>{Rec("start")}, key_).error);
+  ASSERT_TRUE(store->FinishHead().ok());  // written before the limit, which it would exceed
   struct sigaction ignore {};
   ignore.sa_handler = SIG_IGN;
   struct sigaction old_action {};
@@ -275,6 +408,7 @@ TEST_F(StoreTest, RealWriteFailureFromAFileSizeLimit) {
   EXPECT_EQ(out.error->sys_errno, EFBIG);
   ASSERT_TRUE(store->Recover().ok());
   ASSERT_FALSE(store->Publish(std::vector<Record>{Rec("recovery")}, key_).error);
+  ASSERT_TRUE(store->FinishHead().ok());
   EXPECT_TRUE(Verify(dir_ / "ev", key_).ok());
 }
 
@@ -291,6 +425,7 @@ TEST_F(StoreTest, RealFullFileSystem) {
     ASSERT_TRUE(store.ok()) << store.error().message;
     ASSERT_TRUE((*store)->Recover().ok());
     ASSERT_FALSE((*store)->Publish(std::vector<Record>{Rec("start")}, key_).error);
+    ASSERT_TRUE((*store)->FinishHead().ok());
     // Fill the rest of the file system.
     WriteText(mnt + "/filler", std::string(128 * 1024, 'f'));
     Record r = Rec("transition", "fw");
@@ -303,6 +438,7 @@ TEST_F(StoreTest, RealFullFileSystem) {
     ::unlink((mnt + "/filler").c_str());
     ASSERT_TRUE((*store)->Recover().ok());
     ASSERT_FALSE((*store)->Publish(std::vector<Record>{Rec("recovery")}, key_).error);
+    ASSERT_TRUE((*store)->FinishHead().ok());
     EXPECT_TRUE(Verify(mnt + "/ev", key_).ok()) << SummaryLine(Verify(mnt + "/ev", key_));
   }
   ASSERT_EQ(::umount(mnt.c_str()), 0);
@@ -346,8 +482,10 @@ TEST_F(StoreTest, AnInterruptedPruneStillVerifiesAndTheNextOneFinishes) {
     clock_.Advance(std::chrono::hours(24));
   }
   // The prune record is written, then the process dies after the first file is gone.
-  // Unlinks let through: the head's stale temporary, the previous head, seq 1's record.
-  fs_.FailNext(FsOp::kUnlink, EIO, 3);
+  // Unlinks let through: the previous head (by the prune record's head update, which Prune
+  // waits for before removing anything), seq 1's record.
+  ASSERT_TRUE(store->FinishHead().ok());
+  fs_.FailNext(FsOp::kUnlink, EIO, 2);
   Result<PruneReport> failed = store->Prune("2024/08/03", key_);
   ASSERT_FALSE(failed.ok());
   VerifyReport v = Verify(dir_ / "ev", key_);
