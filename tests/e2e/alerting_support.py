@@ -8,7 +8,6 @@ standard library only; everything on 127.0.0.1 in temporary folders.
 import http.server
 import json
 import os
-import signal
 import ssl
 import subprocess
 import threading
@@ -237,13 +236,8 @@ class Alertmanager:
                                 interval=0.1)
 
     def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
+        if self.proc is not None:
+            harness.terminate(self.proc)
         if self._logfile is not None:
             self._logfile.close()
             self._logfile = None

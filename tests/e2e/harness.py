@@ -47,6 +47,18 @@ def _die_with_parent():
     libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
 
 
+def terminate(proc):
+    """SIGTERM, then SIGKILL if the process is still there after 15 s; waits for it."""
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
 def wait_for(predicate, timeout, what, interval=0.05):
     """Calls predicate until it returns something true and returns that; raises AssertionError
     naming `what` after `timeout` seconds."""
@@ -286,13 +298,7 @@ class Exporter:
     def stop(self):
         if self.proc is None:
             return
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
+        terminate(self.proc)
         if self._reader is not None:
             self._reader.join(timeout=5)
         self.proc.stdout.close()
@@ -423,13 +429,8 @@ class Prometheus:
         return [(s["metric"], float(s["value"][1])) for s in doc["data"]["result"]]
 
     def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
+        if self.proc is not None:
+            terminate(self.proc)
         if self._logfile is not None:
             self._logfile.close()
             self._logfile = None
