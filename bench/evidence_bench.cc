@@ -26,29 +26,12 @@
 #include "evidence/store.h"
 #include "evidence/store_fs.h"
 #include "evidence/writer.h"
+#include "tests/support/fakes.h"
 
 namespace drift::evidence {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-// A clock the generator moves by hand.
-class ManualClock final : public drift::Clock {
- public:
-  explicit ManualClock(WallTime t) : now_(t) {}
-  WallTime Now() const override {
-    std::lock_guard lock(mu_);
-    return now_;
-  }
-  void Advance(std::chrono::milliseconds d) {
-    std::lock_guard lock(mu_);
-    now_ += d;
-  }
-
- private:
-  mutable std::mutex mu_;
-  WallTime now_;
-};
 
 // The real file system without fsync: for generating large stores quickly.
 class NoSyncFs final : public StoreFs {
@@ -251,7 +234,7 @@ int Overhead(const std::string& dir, int n) {
 
 int Generate(const std::string& dir, int n) {
   SecretKey key = BenchKey(dir);
-  ManualClock clock(WallTime(std::chrono::seconds(1'722'513'600)));
+  drift::testing::FakeClock clock(WallTime(std::chrono::seconds(1'722'513'600)));
   NoSyncFs fs;
   auto store = OpenStore(dir + "/store", fs, clock);
   const int kBatch = 256;
@@ -271,7 +254,7 @@ int Generate(const std::string& dir, int n) {
 
 int Year(const std::string& dir, int checks) {
   SecretKey key = BenchKey(dir);
-  ManualClock clock(WallTime(std::chrono::seconds(1'722'513'600)));
+  drift::testing::FakeClock clock(WallTime(std::chrono::seconds(1'722'513'600)));
   NoSyncFs fs;
   auto store = OpenStore(dir + "/store", fs, clock);
   std::uint64_t counts[5] = {};  // attestation, transition, config_load, start/stop
