@@ -1,5 +1,6 @@
 #include "common/sha256.h"
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include <stdexcept>
@@ -17,6 +18,11 @@ const EVP_MD* Sha256Md() {
 }
 
 }  // namespace
+
+bool InitOpenSsl() {
+  return OPENSSL_init_crypto(OPENSSL_INIT_LOAD_CONFIG | OPENSSL_INIT_NO_LOAD_CRYPTO_STRINGS,
+                             nullptr) == 1;
+}
 
 struct Sha256::Ctx {
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();

@@ -13,6 +13,15 @@ namespace drift {
 
 using Sha256Digest = std::array<std::uint8_t, 32>;
 
+// Initialises OpenSSL for the process: loads the system configuration (openssl.cnf: providers
+// such as FIPS, TLS policy) but not OpenSSL's error texts, which this program never prints and
+// which keep ~450 KiB of the library resident. libcurl's TLS errors keep libssl's reason texts
+// ("certificate verify failed"); an error code from another OpenSSL library shows as
+// "lib(N)::reason(M)", which `openssl errstr <code>` decodes. Call once, first thing in main,
+// before any other OpenSSL use; later calls do nothing. Returns false when the configuration
+// cannot be loaded.
+bool InitOpenSsl();
+
 // Streaming SHA-256 on OpenSSL's EVP interface, which uses the CPU's SHA extensions where present.
 // Not thread-safe; one instance per stream. Never throws after construction.
 class Sha256 {

@@ -17,6 +17,7 @@
 #include "common/config_node.h"
 #include "common/log.h"
 #include "common/rfc3339.h"
+#include "common/sha256.h"
 #include "exporter/app.h"
 #include "exporter/evidence_cli.h"
 #include "exporter/pages.h"
@@ -246,6 +247,11 @@ int RunCli(int argc, char** argv) {
   }
   log::Configure(log::ParseLevelOr(flags.log_level, log::Level::kInfo),
                  flags.log_format == "json" ? log::Format::kJson : log::Format::kLogfmt);
+  if (!InitOpenSsl()) {
+    std::cerr << "cannot initialise OpenSSL: its configuration (OPENSSL_CONF, else the system "
+                 "openssl.cnf) does not load; `openssl version -d` names the directory\n";
+    return kExitUsage;
+  }
   try {
     if (flags.config_check) {
       Config config = LoadConfig(flags.config_file);

@@ -45,7 +45,7 @@ struct Route {
 
 struct HttpOptions {
   std::string listen_address = ":9968";  // host:port, [v6]:port or :port (all interfaces)
-  int max_connections = 32;              // worker threads; each keeps one keep-alive connection
+  int max_connections = 16;              // worker threads; each keeps one keep-alive connection
 };
 
 // civetweb with no document root (it serves no files), TCP_NODELAY, bounded threads, request

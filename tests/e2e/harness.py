@@ -304,10 +304,12 @@ class Exporter:
         self.proc.stdout.close()
 
 
-def run_cli(*args, timeout=60):
-    """Runs drift_exporter with `args` to completion; returns the CompletedProcess (text)."""
+def run_cli(*args, timeout=60, env=None):
+    """Runs drift_exporter with `args` to completion; returns the CompletedProcess (text).
+    `env`: variables to set on top of this process's environment."""
     return subprocess.run([EXPORTER, *args], stdin=subprocess.DEVNULL, capture_output=True,
-                          text=True, timeout=timeout, preexec_fn=_die_with_parent)
+                          text=True, timeout=timeout, preexec_fn=_die_with_parent,
+                          env={**os.environ, **env} if env else None)
 
 
 # --- metrics text ---------------------------------------------------------------------------
