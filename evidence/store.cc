@@ -240,10 +240,14 @@ HeadOutcome UpdateHead(StoreFs& fs, const HeadUpdate& u) {
   Status c = fs.Close(*fd);
   if (!s.ok()) return {s, FsOp::kWrite, u.name};
   if (!c.ok()) return {c, FsOp::kClose, u.name};
-  if (Status r = fs.Rename(tmp, Join(u.dir, u.name), true); !r.ok()) {
+  // The previous head has the new one's name only when it is left from records that were lost
+  // (Recover found it ahead of the tail) and the store has grown back to its seq since: the one
+  // case where a head is renamed over another.
+  const bool replace = u.previous == u.name;
+  if (Status r = fs.Rename(tmp, Join(u.dir, u.name), !replace); !r.ok()) {
     return {r, FsOp::kRename, u.name};
   }
-  if (!u.previous.empty()) {
+  if (!u.previous.empty() && !replace) {
     if (Status r = fs.Remove(Join(u.dir, u.previous)); !r.ok()) return {r, FsOp::kUnlink, u.name};
   }
   return {Status(), FsOp::kWrite, u.name};
@@ -251,12 +255,16 @@ HeadOutcome UpdateHead(StoreFs& fs, const HeadUpdate& u) {
 
 }  // namespace
 
-// The head writer: one thread that writes a publication's head (create, write, close, rename,
-// unlink) while the publishing thread returns to its caller and seals the next records. At most
-// one update is under way; the store waits for it before writing anything else, so heads are
-// written in seq order and only once the records they name are durable.
+// The head writer: one thread that writes head files (create, write, close, rename, unlink)
+// while the publishing thread goes on. It coalesces: Submit replaces a head not yet written
+// ("latest wins"), and a write starts at most once per interval, so a burst of publications costs
+// one head write instead of one each, and none is waited for. One write at a time, always of the
+// newest head submitted, which names durable records: heads appear in seq order, never ahead of
+// the store. After a failed write nothing more is written until Reset (Recover mends what it
+// left); the failure is reported once, by TakeFailure or Flush.
 struct Store::HeadWriter {
-  explicit HeadWriter(StoreFs& fs) : fs_(fs), thread_([this] { Loop(); }) {}
+  HeadWriter(StoreFs& fs, std::string dir, milliseconds interval)
+      : fs_(fs), dir_(std::move(dir)), interval_(interval), thread_([this] { Loop(); }) {}
   ~HeadWriter() {
     {
       std::lock_guard lock(mu_);
@@ -266,79 +274,137 @@ struct Store::HeadWriter {
     thread_.join();
   }
 
-  // Requires Wait() to have returned since the last Start.
-  void Start(HeadUpdate update) {
-    {
-      std::lock_guard lock(mu_);
-      job_ = std::move(update);
-      done_ = false;
-      started_ = true;
-    }
-    cv_.notify_all();
+  // The head file on disk ("" when there is none) and whether .head.tmp may be there, as
+  // Recover left them. Drops a head not yet written and a failure, and unblocks writing. Only
+  // while no write is under way (after Flush).
+  void Reset(std::string current, bool temp_may_exist) {
+    std::lock_guard lock(mu_);
+    current_ = std::move(current);
+    temp_may_exist_ = temp_may_exist;
+    pending_.reset();
+    failure_.reset();
+    blocked_ = false;
   }
 
-  // The outcome of the update started last, once it is done; nullopt when none was started
-  // since the last Wait.
-  std::optional<HeadOutcome> Wait() {
+  // The head for `seq`, signed as `text`, to be written within the interval.
+  void Submit(std::uint64_t seq, std::string text) {
+    bool wake = false;
+    {
+      std::lock_guard lock(mu_);
+      // A thread that already has a head to write (waiting for the interval to pass) or is
+      // writing one looks for the newest when it is done: waking it per publication would only
+      // cost the publishing thread a futex call and the helpers a CPU.
+      wake = !pending_ && !busy_;
+      pending_ = Pending{seq, std::move(text)};
+    }
+    if (wake) cv_.notify_all();
+  }
+
+  // A failed write not reported yet, if any; with `wait_for_writes`, first waits until nothing is
+  // due or under way (interval 0: the head of the last publication is written).
+  std::optional<HeadOutcome> TakeFailure(bool wait_for_writes) {
     std::unique_lock lock(mu_);
-    if (!started_) return std::nullopt;
-    cv_.wait(lock, [&] { return done_; });
-    started_ = false;
-    return std::move(outcome_);
+    if (wait_for_writes) cv_.wait(lock, [&] { return Idle(); });
+    return std::exchange(failure_, std::nullopt);
+  }
+
+  // Writes the submitted head now, waits until nothing is under way, and returns a failure not
+  // reported yet.
+  std::optional<HeadOutcome> Flush() {
+    std::unique_lock lock(mu_);
+    flush_ = true;
+    cv_.notify_all();
+    cv_.wait(lock, [&] { return Idle(); });
+    flush_ = false;
+    return std::exchange(failure_, std::nullopt);
+  }
+
+  std::string current() {
+    std::lock_guard lock(mu_);
+    return current_;
   }
 
  private:
+  struct Pending {
+    std::uint64_t seq = 0;
+    std::string text;
+  };
+
+  bool Idle() const { return !busy_ && (!pending_ || blocked_); }
+
   void Loop() {
     std::unique_lock lock(mu_);
     for (;;) {
-      cv_.wait(lock, [&] { return stop_ || job_.has_value(); });
-      if (!job_) return;  // stopping, nothing left to write
-      HeadUpdate update = std::move(*job_);
-      job_.reset();
+      if (stop_) return;  // the store flushed what it wanted written
+      if (!pending_ || blocked_) {
+        cv_.wait(lock);
+        continue;
+      }
+      if (!flush_ && std::chrono::steady_clock::now() < next_write_) {
+        cv_.wait_until(lock, next_write_);
+        continue;
+      }
+      HeadUpdate update{dir_, HeadFileName(pending_->seq), current_, std::move(pending_->text),
+                        temp_may_exist_};
+      pending_.reset();
+      busy_ = true;
+      next_write_ = std::chrono::steady_clock::now() + interval_;
       lock.unlock();
       HeadOutcome outcome = UpdateHead(fs_, update);
       lock.lock();
-      outcome_ = std::move(outcome);
-      done_ = true;
+      busy_ = false;
+      if (outcome.status.ok()) {
+        current_ = std::move(outcome.name);
+      } else {
+        temp_may_exist_ = true;
+        blocked_ = true;
+        failure_ = std::move(outcome);
+      }
       cv_.notify_all();
     }
   }
 
   StoreFs& fs_;
+  const std::string dir_;
+  const milliseconds interval_;
   std::mutex mu_;
   std::condition_variable cv_;
-  std::optional<HeadUpdate> job_;
-  HeadOutcome outcome_;
-  bool started_ = false;
-  bool done_ = false;
+  std::optional<Pending> pending_;  // submitted, not yet being written
+  std::string current_;             // the head file on disk
+  // A failed write may have left .head.tmp; otherwise it is never there (Recover removes it),
+  // which saves a failing unlink per head write.
+  bool temp_may_exist_ = true;
+  std::optional<HeadOutcome> failure_;  // not reported yet
+  bool blocked_ = false;                // a write failed: none until Reset
+  bool busy_ = false;                   // a write is under way
+  bool flush_ = false;                  // write now, whatever the interval
   bool stop_ = false;
-  std::thread thread_;  // last: it uses the members above
+  std::chrono::steady_clock::time_point next_write_{};  // the earliest start of the next write
+  std::thread thread_;                                  // last: it uses the members above
 };
 
-Store::Store(std::string dir, std::string host, StoreFs& fs, const Clock& clock)
+Store::Store(std::string dir, std::string host, StoreFs& fs, const Clock& clock,
+             StoreOptions options)
     : dir_(std::move(dir)),
       host_(std::move(host)),
       fs_(fs),
       clock_(clock),
+      options_(options),
       sync_helper_(std::make_unique<SyncHelper>(fs)),
-      head_writer_(std::make_unique<HeadWriter>(fs)) {}
+      head_writer_(std::make_unique<HeadWriter>(fs, dir_, options.head_interval)) {}
 
-// A failed head write is left for the next Recover (it removes what it left) to mend.
+// The last publication's head is written before the store goes (a failure is left for the next
+// Recover, which removes what it left, to mend).
 Store::~Store() { (void)FinishHead(); }
 
 Status Store::FinishHead() {
-  std::optional<HeadOutcome> outcome = head_writer_->Wait();
-  if (!outcome) return {};
-  if (!outcome->status.ok()) {
-    head_temp_may_exist_ = true;
-    return Fail(outcome->op, outcome->status.error());
-  }
-  head_name_ = std::move(outcome->name);
-  return {};
+  std::optional<HeadOutcome> failure = head_writer_->Flush();
+  if (!failure) return {};
+  return Fail(failure->op, failure->status.error());
 }
 
 Result<std::unique_ptr<Store>> Store::Open(std::string dir, std::string host, StoreFs& fs,
-                                           const Clock& clock) {
+                                           const Clock& clock, StoreOptions options) {
   if (dir.empty()) return Err("evidence directory: empty path");
   while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
   // Missing parents are created too (mode 0750 each), as `mkdir -p` would.
@@ -364,7 +430,8 @@ Result<std::unique_ptr<Store>> Store::Open(std::string dir, std::string host, St
         "(chmod 0750 {})",
         dir, st.st_mode & 07777, dir);
   }
-  return std::unique_ptr<Store>(new Store(std::move(dir), std::move(host), fs, clock));
+  if (options.head_interval.count() < 0) options.head_interval = milliseconds(0);
+  return std::unique_ptr<Store>(new Store(std::move(dir), std::move(host), fs, clock, options));
 }
 
 Error Store::Fail(FsOp op, Error error) {
@@ -390,7 +457,6 @@ Result<RecoveryReport> Store::Recover() {
       report.removed.push_back(name);
     }
   }
-  head_temp_may_exist_ = false;
   Result<std::vector<std::string>> key_files = fs_.List(Join(dir_, kKeysDir));
   if (!key_files.ok()) return Fail(FsOp::kList, key_files.error());
   for (const std::string& name : *key_files) {
@@ -483,7 +549,7 @@ Result<RecoveryReport> Store::Recover() {
     }
   }
   // The newest head that parses counts; older ones are what an interrupted update left.
-  head_name_.clear();
+  std::string head_name;
   std::vector<std::string> heads;
   for (const std::string& name : *top) {
     if (ParseHeadFileName(name)) heads.push_back(name);
@@ -492,13 +558,14 @@ Result<RecoveryReport> Store::Recover() {
   for (const std::string& name : heads) {
     Result<std::string> text = fs_.Read(Join(dir_, name), 4096);
     Result<Head> h = text.ok() ? ParseHead(*text) : Result<Head>(text.error());
-    if (h.ok() && head_name_.empty() && h->seq == *ParseHeadFileName(name)) {
+    if (h.ok() && head_name.empty() && h->seq == *ParseHeadFileName(name)) {
       report.head_seq = h->seq;
-      head_name_ = name;
+      head_name = name;
       continue;
     }
     if (Status s = fs_.Remove(Join(dir_, name)); !s.ok()) return Fail(FsOp::kUnlink, s.error());
   }
+  head_writer_->Reset(std::move(head_name), false);  // .head.tmp was removed above
   report.tail = tail;
   report.clean = (tail.seq == 0 || tail.kind == kinds::kStop) && report.removed.empty();
   tail_ = std::move(tail);
@@ -547,21 +614,6 @@ Status Store::EnsureKeyFile(const PublicKey& key) {
     if (Status d = fs_.SyncDir(keys); !d.ok()) return Fail(FsOp::kFsyncDir, d.error());
   }
   keys_written_.push_back(key.id);
-  return {};
-}
-
-Status Store::WriteHead(const SecretKey& key) {
-  const std::string name = HeadFileName(tail_.seq);
-  if (name == head_name_) return {};
-  HeadOutcome outcome =
-      UpdateHead(fs_, {dir_, name, head_name_,
-                       FormatHead(key, tail_.seq, tail_.chain, FormatRecordTime(tail_.time)),
-                       head_temp_may_exist_});
-  if (!outcome.status.ok()) {
-    head_temp_may_exist_ = true;
-    return Fail(outcome.op, outcome.status.error());
-  }
-  head_name_ = name;
   return {};
 }
 
@@ -647,15 +699,21 @@ PublishOutcome Store::Publish(std::span<const Record> records, const SecretKey& 
     return out;
   };
 
-  // The previous publication's head first (its records are durable already): a failure stops
-  // this one before it writes anything. Waited for only now, so that it overlapped the sealing.
-  if (Status h = FinishHead(); !h.ok()) return fail(last_failed_op_, h.error());
+  // A failed background head write stops this publication before it writes anything. Not
+  // waited for otherwise: the head thread coalesces (head_interval 0: each publication's head is
+  // written before the next one, waited for only now, so that it overlapped the sealing).
+  if (std::optional<HeadOutcome> h =
+          head_writer_->TakeFailure(options_.head_interval.count() == 0)) {
+    return fail(h->op, h->status.error());
+  }
   if (Status s = EnsureKeyFile(key.public_key()); !s.ok()) return fail(last_failed_op_, s.error());
   // A store always has a head once it has records: a new store gets one (seq 0, or the tail it
   // lost it at) before its first record, so that a crash right after that record leaves a head
   // that lags rather than none.
-  if (head_name_.empty()) {
-    if (Status h = WriteHead(key); !h.ok()) return fail(last_failed_op_, h.error());
+  if (head_writer_->current().empty()) {
+    head_writer_->Submit(tail_.seq,
+                         FormatHead(key, tail_.seq, tail_.chain, FormatRecordTime(tail_.time)));
+    if (Status h = FinishHead(); !h.ok()) return fail(last_failed_op_, h.error());
   }
   std::vector<std::string> folders;
   for (const Sealed& s : sealed) {
@@ -718,8 +776,7 @@ PublishOutcome Store::Publish(std::span<const Record> records, const SecretKey& 
   }
   tail_ = t;
   for (Sealed& s : sealed) out.published.push_back(std::move(s.pub));
-  head_writer_->Start(
-      {dir_, HeadFileName(t.seq), head_name_, std::move(head_text), head_temp_may_exist_});
+  head_writer_->Submit(t.seq, std::move(head_text));
   // After a `stop` nothing may follow for a long time (or ever): its head is written now.
   if (t.kind == kinds::kStop) {
     if (Status h = FinishHead(); !h.ok()) {

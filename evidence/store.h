@@ -2,6 +2,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -29,12 +30,15 @@ inline constexpr std::size_t kMaxRecordBytes = 1 << 20;
 inline constexpr mode_t kDirMode = 0750;
 inline constexpr mode_t kFileMode = 0640;
 
-// The head file: the latest published seq and chain value, signed, so that deleting records from
-// the end of the store (a truncated tail) is detected. Named head-<seq, 20 digits>; after every
-// publication a new one is written (temporary file, rename to the new name) and the previous one
-// removed. Never renamed over an existing file: ext4 flushes a file renamed over another
-// (auto_da_alloc), which would cost as much as an fsync. Not fsynced, and written by a helper
-// thread once the records it names are durable: after a crash it may lag them, never lead them.
+// The head file: a published seq and its chain value, signed, so that deleting records from the
+// end of the store (a truncated tail) is detected. Named head-<seq, 20 digits>; written (temporary
+// file, rename to the new name) and the previous one removed by a helper thread, at most once per
+// StoreOptions::head_interval, always naming the newest publication it has been handed, so a
+// burst of records costs one head write. Not renamed over an existing file (but a stale head of
+// lost records with the same name): ext4 flushes a file renamed over another (auto_da_alloc),
+// which would cost as much as an fsync. Not fsynced, and only written once the records it names
+// are durable: it may lag the tail (by up to about head_interval while running, by more after a
+// crash), never lead it.
 //   "drift_evidence head v1\nseq: <n>\nchain: <hex>\ntime: <time>\nkey_id: <ID>\n"
 //   "signature: <base64 Ed25519 over every byte before this line>\n"
 struct Head {
@@ -92,6 +96,16 @@ struct PruneReport {
   std::optional<Published> record;  // the prune record, when anything held records
 };
 
+inline constexpr std::chrono::milliseconds kDefaultHeadInterval{100};
+
+struct StoreOptions {
+  // The longest the head may lag a publication while the store runs (docs/evidence.md, "Head"):
+  // the head thread starts at most one write per interval, of the newest publication. Records
+  // published inside the window can be cut from the end unseen, as after a crash. 0: a head
+  // write after every publication, which the next Publish waits for.
+  std::chrono::milliseconds head_interval = kDefaultHeadInterval;
+};
+
 // The crash-safe, append-only evidence store. Single writer: one Store object per directory
 // and process, used from one thread at a time (the Writer's). Never throws at run time.
 class Store {
@@ -99,7 +113,7 @@ class Store {
   // Checks `dir` (creating it, mode 0750, when missing): it must be a directory owned by the
   // effective uid and not writable by group or others. Errors name the directory and the fix.
   static Result<std::unique_ptr<Store>> Open(std::string dir, std::string host, StoreFs& fs,
-                                             const Clock& clock);
+                                             const Clock& clock, StoreOptions options = {});
   ~Store();
 
   // Finds the tail (the highest seq with a record file), removes what an interrupted write left
@@ -110,15 +124,18 @@ class Store {
   // Seals `records` in order (seq, time, host, previous chain value), signs each, then publishes
   // them crash-safely: temporary files (O_EXCL) written and fsynced by two helper threads while
   // this one verifies every signature, the signature renamed into place before its record
-  // (RENAME_NOREPLACE), the folders fsynced; then a new head, written in the background (a
-  // `stop` record's before returning). On the first failure it stops and says which operation
-  // failed; the store then needs Recover(). A failed background head write is reported by the
-  // next Publish, Prune or FinishHead, before it writes anything.
+  // (RENAME_NOREPLACE), the folders fsynced; then hands the new head to the head thread, which
+  // writes it within head_interval (a `stop` record's is written before returning). Does not
+  // wait for a head write under way (with head_interval 0 it does, as each one follows a
+  // publication). On the first failure it stops and says which operation failed; the store then
+  // needs Recover(). A failed background head write is reported by the first Publish, Prune or
+  // FinishHead that starts after it, before that writes anything.
   PublishOutcome Publish(std::span<const Record> records, const SecretKey& key);
 
-  // Waits for the background head write of the last publication, if one is under way. Its
-  // failure is a failed publication: last_failed_op() says which operation, Recover() is needed.
-  // Recover, Publish, Prune and the destructor call it first.
+  // Writes the head of the last publication now if the head thread has not yet (the coalescing
+  // interval does not apply), and waits for it. Its failure, or a background head write's not
+  // yet reported, is a failed publication: last_failed_op() says which operation, Recover() is
+  // needed. Recover, Prune, a `stop` record's Publish and the destructor call it.
   Status FinishHead();
 
   // Removes day folders older than `cutoff_folder` ("YYYY/MM/DD"), never the newest one, after
@@ -132,11 +149,9 @@ class Store {
   FsOp last_failed_op() const { return last_failed_op_; }
 
  private:
-  Store(std::string dir, std::string host, StoreFs& fs, const Clock& clock);
+  Store(std::string dir, std::string host, StoreFs& fs, const Clock& clock, StoreOptions options);
   Status EnsureFolder(const std::string& folder);
   Status EnsureKeyFile(const PublicKey& key);
-  // Writes head-<tail seq> and removes the last, on this thread.
-  Status WriteHead(const SecretKey& key);
   // Records an I/O failure: the op for the metric, and that recovery is needed.
   Error Fail(FsOp op, Error error);
 
@@ -146,15 +161,13 @@ class Store {
   std::string host_;
   StoreFs& fs_;
   const Clock& clock_;
+  StoreOptions options_;
   TailState tail_;
   bool needs_recovery_ = true;
   FsOp last_failed_op_ = FsOp::kWrite;
   std::vector<KeyId> keys_written_;
-  std::string head_name_;  // the current head file, "" before the first
-  // A failed head write may have left .head.tmp; otherwise it is never there (Recover removes
-  // it), and the publishing thread saves a failing unlink per publication.
-  bool head_temp_may_exist_ = true;
   std::unique_ptr<SyncHelper> sync_helper_;
+  // Owns the head files between recoveries: which one is current, whether .head.tmp may exist.
   std::unique_ptr<HeadWriter> head_writer_;  // declared last: stopped first
 };
 

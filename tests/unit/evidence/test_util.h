@@ -15,6 +15,7 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "checks/process_runner.h"
@@ -93,10 +94,22 @@ class FaultyFs final : public StoreFs {
     fault_.reset();
     always_.reset();
   }
+  // The next Rename from a path ending in `from_suffix` fails with `err` (once), whichever
+  // thread makes it.
+  void FailNextRenameFrom(std::string from_suffix, int err) {
+    std::lock_guard lock(mu_);
+    rename_fault_ = std::pair{std::move(from_suffix), err};
+  }
   int calls(FsOp op) const {
     std::lock_guard lock(mu_);
     auto it = calls_.find(op);
     return it == calls_.end() ? 0 : it->second;
+  }
+  // How many files named `name` were created (CreateExclusive), in any folder.
+  int creates_named(const std::string& name) const {
+    std::lock_guard lock(mu_);
+    auto it = creates_.find(name);
+    return it == creates_.end() ? 0 : it->second;
   }
 
   Status MakeDir(const std::string& path, mode_t mode) override {
@@ -105,6 +118,10 @@ class FaultyFs final : public StoreFs {
   }
   Result<int> CreateExclusive(const std::string& path, mode_t mode) override {
     if (auto e = Hit(FsOp::kOpen)) return *e;
+    {
+      std::lock_guard lock(mu_);
+      ++creates_[path.substr(path.rfind('/') + 1)];
+    }
     return real_->CreateExclusive(path, mode);
   }
   Status Write(int fd, std::string_view data) override {
@@ -124,6 +141,14 @@ class FaultyFs final : public StoreFs {
   }
   Status Rename(const std::string& from, const std::string& to, bool no_replace) override {
     if (auto e = Hit(FsOp::kRename)) return *e;
+    {
+      std::lock_guard lock(mu_);
+      if (rename_fault_ && from.ends_with(rename_fault_->first)) {
+        int err = rename_fault_->second;
+        rename_fault_.reset();
+        return SysErr(std::string(FsOpName(FsOp::kRename)), err);
+      }
+    }
     return real_->Rename(from, to, no_replace);
   }
   Status SyncDir(const std::string& path) override {
@@ -169,6 +194,8 @@ class FaultyFs final : public StoreFs {
   std::optional<Fault> fault_;
   std::optional<Fault> always_;
   std::map<FsOp, int> calls_;
+  std::optional<std::pair<std::string, int>> rename_fault_;
+  std::map<std::string, int> creates_;
 };
 
 // Runs a real program (argv[0] absolute) and returns its output.
