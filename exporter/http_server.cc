@@ -2,10 +2,13 @@
 
 #include <civetweb.h>
 #include <fmt/format.h>
+#include <strings.h>
 
 #include <algorithm>
 #include <charconv>
 #include <cstring>
+#include <ctime>
+#include <iterator>
 
 #include "common/log.h"
 
@@ -15,6 +18,71 @@ namespace {
 int LogMessage(const mg_connection*, const char* message) {
   log::Warn("http server", {{"err", message}});
   return 1;
+}
+
+// Whether civetweb keeps the connection open after this request, by the rule it applies
+// (should_keep_alive): the client's Connection header if it sent one, else HTTP/1.1's default.
+bool KeepAlive(const mg_connection* conn, const mg_request_info& info) {
+  const char* connection = mg_get_header(conn, "Connection");
+  if (connection == nullptr) {
+    return info.http_version != nullptr && std::strcmp(info.http_version, "1.1") == 0;
+  }
+  std::string_view tokens(connection);
+  while (!tokens.empty()) {
+    std::size_t comma = tokens.find(',');
+    std::string_view token = tokens.substr(0, comma);
+    while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
+    while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
+    if (token.size() == 10 && strncasecmp(token.data(), "keep-alive", 10) == 0) return true;
+    if (comma == std::string_view::npos) break;
+    tokens.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
+// The Date header's value, formatted once a second per thread.
+std::string_view HttpDate() {
+  thread_local std::time_t formatted_at = -1;
+  thread_local char text[40] = "";
+  thread_local std::size_t length = 0;
+  std::time_t now = std::time(nullptr);
+  if (now != formatted_at) {
+    std::tm tm{};
+    gmtime_r(&now, &tm);
+    length = std::strftime(text, sizeof text, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    formatted_at = now;
+  }
+  return {text, length};
+}
+
+// Bodies up to this size go out in the same send() as the head.
+constexpr std::size_t kCoalescedBodyMax = 64 << 10;
+
+// Sends the status line, headers and body. civetweb's mg_response_header_* send every header
+// line with its own send(), which with TCP_NODELAY is a segment (and a client wake-up) each:
+// seven for a scrape. Here the head is composed in a per-thread buffer (no allocation once it
+// has grown) and goes out with the body in one send(), or in two for a large body.
+void SendResponse(mg_connection* conn, const mg_request_info& info, const HttpResponse& resp,
+                  std::string_view body, bool head_only) {
+  thread_local std::string out;
+  out.clear();
+  const char* reason = mg_get_response_code_text(conn, resp.status);
+  fmt::format_to(std::back_inserter(out),
+                 "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nDate: {}\r\n"
+                 "Connection: {}\r\n",
+                 resp.status, reason != nullptr ? reason : "", resp.content_type, body.size(),
+                 HttpDate(), KeepAlive(conn, info) ? "keep-alive" : "close");
+  for (const auto& [k, v] : resp.headers) {
+    out.append(k).append(": ").append(v).append("\r\n");
+  }
+  out.append("\r\n");
+  if (head_only) body = {};
+  if (body.size() <= kCoalescedBodyMax) {
+    out.append(body);
+    body = {};
+  }
+  mg_write(conn, out.data(), out.size());
+  if (!body.empty()) mg_write(conn, body.data(), body.size());
 }
 
 bool ValidPort(std::string_view p) {
@@ -149,14 +217,8 @@ int HttpServer::Dispatch(mg_connection* conn, void* self_ptr) {
     }
   }
 
-  const std::string& body = resp.shared_body ? *resp.shared_body : resp.body;
-  std::string length = std::to_string(body.size());
-  mg_response_header_start(conn, resp.status);
-  mg_response_header_add(conn, "Content-Type", resp.content_type.c_str(), -1);
-  mg_response_header_add(conn, "Content-Length", length.c_str(), -1);
-  for (const auto& [k, v] : resp.headers) mg_response_header_add(conn, k.c_str(), v.c_str(), -1);
-  mg_response_header_send(conn);
-  if (req.method != "HEAD") mg_write(conn, body.data(), body.size());
+  SendResponse(conn, *info, resp, resp.shared_body ? *resp.shared_body : resp.body,
+               req.method == "HEAD");
   return resp.status;
 }
 

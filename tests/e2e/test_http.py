@@ -4,6 +4,8 @@ must HTML-escape whatever a host printed)."""
 
 import os
 import re
+import socket
+import struct
 import sys
 import unittest
 
@@ -86,6 +88,61 @@ class Http(unittest.TestCase):
         self.assertEqual(headers.get("content-type"), "text/plain; version=0.0.4; charset=utf-8")
         # The length of the body a GET would get (give or take a changing value's digits).
         self.assertAlmostEqual(int(headers["content-length"]), len(get.body), delta=200)
+
+    def read_response(self, sock):
+        """Reads one response (head and Content-Length bytes of body) from a kept-alive socket."""
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = sock.recv(65536)
+            self.assertTrue(chunk, f"connection closed after {data!r}")
+            data += chunk
+        status, headers, body = head_and_body(data)
+        while len(body) < int(headers["content-length"]):
+            chunk = sock.recv(65536)
+            self.assertTrue(chunk, "connection closed inside the body")
+            body += chunk
+        return status, headers, body
+
+    def test_keep_alive_serves_several_requests_on_one_connection(self):
+        request = b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+        with socket.create_connection(("127.0.0.1", self.exporter.port), timeout=10) as s:
+            for _ in range(3):
+                s.sendall(request)
+                status, headers, body = self.read_response(s)
+                self.assertEqual(status, "HTTP/1.1 200 OK")
+                self.assertEqual(headers["connection"], "keep-alive")
+                self.assertEqual(len(body), int(headers["content-length"]))
+                self.assertRegex(headers["date"],
+                                 r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d [A-Z][a-z]{2} \d{4} "
+                                 r"\d\d:\d\d:\d\d GMT$")
+
+    def test_the_server_closes_when_the_client_asks_or_speaks_http_1_0(self):
+        for request in (b"GET /-/healthy HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                        b"GET /-/healthy HTTP/1.0\r\n\r\n"):
+            with self.subTest(request=request):
+                # raw_request returns only once the server has closed the connection.
+                status, headers, body = head_and_body(
+                    harness.raw_request(self.exporter.port, request))
+                self.assertEqual(status, "HTTP/1.1 200 OK")
+                self.assertEqual(headers["connection"], "close")
+                self.assertEqual(body, b"Healthy\n")
+
+    def test_a_scrape_is_answered_in_one_segment(self):
+        # civetweb's own header functions send each header line separately (a TCP segment and a
+        # client wake-up each, with TCP_NODELAY); the exporter sends head and body together.
+        # tcpi_segs_in (struct tcp_info, offset 140) counts the segments the client received.
+        def segs_in(sock):
+            return struct.unpack_from("I", sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO,
+                                                           256), 140)[0]
+        self.exporter.get("/metrics")  # a body rendered before the request below
+        with socket.create_connection(("127.0.0.1", self.exporter.port), timeout=10) as s:
+            before = segs_in(s)
+            s.sendall(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            status, _, body = self.read_response(s)
+            self.assertEqual(status, "HTTP/1.1 200 OK")
+            self.assertGreater(len(body), 1000)
+            # The response, and at most a bare ACK of the request sent before it.
+            self.assertLessEqual(segs_in(s) - before, 2)
 
     def test_health_and_readiness(self):
         self.assertEqual((self.exporter.get("/-/healthy").status,
