@@ -125,7 +125,7 @@ ${busy}% of the CPUs busy. Store on $fs_type (\`$work\`).
 **Overhead.** 400 transition records (about ${avg_record} B of JSON each) in rounds of 25,
 alternating: published through the store one at a time (canonical JSON, SHA-256 chain, two
 Ed25519 signatures, both verified before publishing, temporary files with O_EXCL, the two fsyncs
-run concurrently, two renames, an fsync of the day folder, a new signed head), then the
+run concurrently, two renames, an fsync of the day folder, a signed head at most every 100 ms), then the
 same two files per record written the plain way (create, write, fsync, one file after the
 other). The CPU part alone (serialise, hash, sign, verify) costs ${seal_us} µs per record.
 Queued records are published in batches (one fsync round per batch), which is how the daemon's

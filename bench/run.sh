@@ -44,7 +44,12 @@ if [[ -n "$(git -C "$REPO" status --porcelain 2>/dev/null | head -1)" ]]; then
   revision="$revision + uncommitted changes"
 fi
 compiler="$(grep -E '^CMAKE_CXX_COMPILER:' "$BUILD_DIR/CMakeCache.txt" | cut -d= -f2)"
-flags="$(grep -E '^CMAKE_CXX_FLAGS_RELEASE:' "$BUILD_DIR/CMakeCache.txt" | cut -d= -f2)"
+# The optimisation flags main.cc was compiled with (CMake's Release flags, then the project's).
+flags="$(python3 -c '
+import json, shlex, sys
+cmd = next(c["command"] for c in json.load(open(sys.argv[1])) if c["file"].endswith("/exporter/main.cc"))
+print(" ".join(a for a in shlex.split(cmd) if a.startswith("-O") or a == "-DNDEBUG"))
+' "$BUILD_DIR/compile_commands.json")"
 
 {
   cat <<EOF
@@ -57,7 +62,7 @@ one benchmark with its own script (named in each section).
 - Machine: $(machine_line), $(awk '/^MemTotal:/ { printf "%.0f GiB RAM", $2 / 1048576 }' /proc/meminfo).
 - Load before the run: load average (1 min) $start_load, ${start_busy}% of the CPUs busy over 2 s.
   Each section states the load before it; the benchmarks run one at a time.
-- Build: Release (\`$flags\`), $("$compiler" --version | head -1); binaries from
+- Build: Release (\`$flags\`; the last \`-O\` counts), $("$compiler" --version | head -1); binaries from
   \`$(realpath --relative-to="$REPO" "$BUILD_DIR")/\`.
 - Tools: $(wrk --version 2>&1 | head -1 | cut -d' ' -f1-2), $("$NODE_EXPORTER" --version 2>&1 | head -1 | sed -E 's/ *\(.*//; s/, version//'), $(openssl version | cut -d' ' -f1-2), $(hyperfine --version).
 - Everything listens on 127.0.0.1 only; temp files live under /tmp/drift-bench.* and are removed.
