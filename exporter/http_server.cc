@@ -31,8 +31,10 @@ bool KeepAlive(const mg_connection* conn, const mg_request_info& info) {
   while (!tokens.empty()) {
     std::size_t comma = tokens.find(',');
     std::string_view token = tokens.substr(0, comma);
-    while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
-    while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
+    std::size_t first = token.find_first_not_of(" \t");  // optional whitespace (RFC 9110)
+    token = first == std::string_view::npos
+                ? std::string_view()
+                : token.substr(first, token.find_last_not_of(" \t") - first + 1);
     if (token.size() == 10 && strncasecmp(token.data(), "keep-alive", 10) == 0) return true;
     if (comma == std::string_view::npos) break;
     tokens.remove_prefix(comma + 1);

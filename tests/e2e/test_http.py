@@ -115,6 +115,14 @@ class Http(unittest.TestCase):
                 self.assertRegex(headers["date"],
                                  r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d [A-Z][a-z]{2} \d{4} "
                                  r"\d\d:\d\d:\d\d GMT$")
+        # An HTTP/1.0 client that asks for keep-alive (any case, amid other tokens) gets it.
+        request = b"GET /-/healthy HTTP/1.0\r\nConnection: TE, Keep-Alive\r\n\r\n"
+        with socket.create_connection(("127.0.0.1", self.exporter.port), timeout=10) as s:
+            for _ in range(2):
+                s.sendall(request)
+                status, headers, body = self.read_response(s)
+                self.assertEqual((status, headers["connection"], body),
+                                 ("HTTP/1.1 200 OK", "keep-alive", b"Healthy\n"))
 
     def test_the_server_closes_when_the_client_asks_or_speaks_http_1_0(self):
         for request in (b"GET /-/healthy HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
