@@ -300,11 +300,9 @@ struct Store::HeadWriter {
     if (wake) cv_.notify_all();
   }
 
-  // A failed write not reported yet, if any; with `wait_for_writes`, first waits until nothing is
-  // due or under way (interval 0: the head of the last publication is written).
-  std::optional<HeadOutcome> TakeFailure(bool wait_for_writes) {
-    std::unique_lock lock(mu_);
-    if (wait_for_writes) cv_.wait(lock, [&] { return Idle(); });
+  // A failed write not reported yet, if any; does not wait.
+  std::optional<HeadOutcome> TakeFailure() {
+    std::lock_guard lock(mu_);
     return std::exchange(failure_, std::nullopt);
   }
 
@@ -702,8 +700,9 @@ PublishOutcome Store::Publish(std::span<const Record> records, const SecretKey& 
   // A failed background head write stops this publication before it writes anything. Not
   // waited for otherwise: the head thread coalesces (head_interval 0: each publication's head is
   // written before the next one, waited for only now, so that it overlapped the sealing).
-  if (std::optional<HeadOutcome> h =
-          head_writer_->TakeFailure(options_.head_interval.count() == 0)) {
+  if (std::optional<HeadOutcome> h = options_.head_interval.count() == 0
+                                         ? head_writer_->Flush()
+                                         : head_writer_->TakeFailure()) {
     return fail(h->op, h->status.error());
   }
   if (Status s = EnsureKeyFile(key.public_key()); !s.ok()) return fail(last_failed_op_, s.error());
