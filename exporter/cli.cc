@@ -20,6 +20,7 @@
 #include "common/sha256.h"
 #include "exporter/app.h"
 #include "exporter/evidence_cli.h"
+#include "exporter/module.h"
 #include "exporter/pages.h"
 #include "exporter/version.h"
 
@@ -266,6 +267,9 @@ int RunCli(int argc, char** argv) {
   } catch (const ConfigError& e) {
     std::cerr << e.what() << "\n";
     return kExitUsage;
+  } catch (const StartupError& e) {
+    std::cerr << e.what() << "\n";
+    return kExitStartup;
   } catch (const std::exception& e) {
     // Start-up failures outside the YAML itself, e.g. a host root that cannot be opened.
     std::cerr << flags.config_file << ": " << e.what() << "\n";

@@ -3,6 +3,7 @@
 #include <prometheus/registry.h>
 
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,14 @@
 #include "exporter/state.h"
 
 namespace drift::exporter {
+
+// A valid configuration that this process cannot start with, for a reason outside the file
+// (the evidence store has another writer, a directory is not writable). Thrown at start-up
+// only; the daemon exits with kExitStartup (exporter/cli.h) without having changed anything.
+class StartupError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
 
 // A capability the daemon runs beside the checks (alerting, evidence). The App creates modules
 // once at start-up, tells them every configuration (re)load and every check state change, and
