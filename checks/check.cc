@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "checks/steps.h"
+
 namespace drift::checks {
 
 std::string_view VerdictName(Verdict v) {
@@ -42,7 +44,7 @@ Result<Severity> ParseSeverity(std::string_view name) {
 CheckResult CheckResult::Error(std::string reason) {
   CheckResult r;
   r.verdict = Verdict::kError;
-  r.reason = std::move(reason);
+  r.reason = OneLine(reason);
   return r;
 }
 
@@ -53,14 +55,16 @@ CheckResult Conclude(std::vector<Finding> findings, std::vector<Observation> obs
   r.measures = std::move(measures);
   if (findings.empty()) {
     r.verdict = Verdict::kCompliant;
-    r.reason = std::move(compliant_reason);
+    r.reason = OneLine(compliant_reason);
     return r;
   }
   r.verdict = Verdict::kDrifted;
+  std::string reason;
   for (const Finding& f : findings) {
-    if (!r.reason.empty()) r.reason += "; ";
-    r.reason += fmt::format("{}: observed {}, expected {}", f.cause, f.observed, f.expected);
+    if (!reason.empty()) reason += "; ";
+    reason += fmt::format("{}: observed {}, expected {}", f.cause, f.observed, f.expected);
   }
+  r.reason = OneLine(reason);
   r.findings = std::move(findings);
   return r;
 }

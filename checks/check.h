@@ -50,7 +50,9 @@ struct MeasureValue {
 
 struct CheckResult {
   Verdict verdict = Verdict::kError;
-  std::string reason;  // one line for people: why compliant, drifted or failing
+  // One line for people: why compliant, drifted or failing. Error() and Conclude() make it one
+  // line of at most kMaxReasonBytes (OneLine, checks/steps.h), whatever a program printed.
+  std::string reason;
   std::vector<Finding> findings;
   std::vector<Observation> observations;
   std::vector<MeasureValue> measures;

@@ -6,6 +6,8 @@
 #include <chrono>
 #include <string>
 
+#include "checks/steps.h"
+
 namespace drift::checks {
 namespace {
 
@@ -30,14 +32,18 @@ Status CheckIdentifier(std::string_view identifier) {
   return {};
 }
 
-// Why a command that ran did not succeed, or an empty string if it did.
+// Why a command that ran did not succeed, or an empty string if it did. One line: stderr may
+// hold several.
 std::string Failure(const CommandOutput& output) {
   if (output.timed_out) return "timed out";
   if (output.signal != 0) return fmt::format("killed by signal {}", output.signal);
   if (output.exit_code != 0) {
+    if (std::string no_systemd = NoSystemdReason(output.err); !no_systemd.empty()) {
+      return no_systemd;
+    }
     const std::string_view err = Trim(output.err);
     if (err.empty()) return fmt::format("exit code {}", output.exit_code);
-    return fmt::format("exit code {}: {}", output.exit_code, err);
+    return fmt::format("exit code {}: {}", output.exit_code, OneLine(err));
   }
   return {};
 }
@@ -53,7 +59,7 @@ Status CommandJournal::Write(std::string_view identifier, std::string_view messa
   command.timeout = kTimeout;
   command.max_output_bytes = 64 * 1024;
   Result<CommandOutput> ran = commands_.Run(command, deadline);
-  if (!ran) return Err("logger: {}", ran.error().message);
+  if (!ran) return Error{RunFailure("logger", ran.error())};
   if (std::string why = Failure(*ran); !why.empty()) return Err("logger: {}", why);
   return {};
 }
@@ -74,7 +80,7 @@ Result<std::vector<std::string>> CommandJournal::ReadSince(std::string_view iden
   command.timeout = kTimeout;
   command.max_output_bytes = kMaxOutputBytes;
   Result<CommandOutput> ran = commands_.Run(command, deadline);
-  if (!ran) return Err("journalctl: {}", ran.error().message);
+  if (!ran) return Error{RunFailure("journalctl", ran.error())};
   const CommandOutput& output = *ran;
   // Before the exit status: the runner kills a command whose output overflows.
   if (output.truncated) {

@@ -64,7 +64,9 @@ struct CommandOutput {
 };
 
 // Runs programs. An error means the program could not be run at all (not found, spawn failed);
-// a program that ran and failed is a CommandOutput with its exit code. Thread-safe.
+// a program that ran and failed is a CommandOutput with its exit code. A program that is not
+// installed is an error with sys_errno ENOENT whose message says so ("<program> is not installed
+// (...)"). Thread-safe.
 class CommandRunner {
  public:
   virtual ~CommandRunner() = default;
@@ -72,12 +74,18 @@ class CommandRunner {
   virtual Result<CommandOutput> Run(const Command& command, Deadline deadline) const = 0;
 };
 
+// What ServiceManager::ActiveState answers for a unit that systemd has no unit file for
+// (LoadState=not-found): the service is not installed. Not one of systemd's ActiveStates, which
+// would say "inactive" and hide why.
+inline constexpr std::string_view kUnitNotFound = "not-found";
+
 // Whether a unit is running. One seam for every check, so that systemctl can give way to D-Bus
 // without touching them. Thread-safe.
 class ServiceManager {
  public:
   virtual ~ServiceManager() = default;
   // The unit's ActiveState as systemd names it: "active", "inactive", "failed", "activating", ...
+  // or kUnitNotFound.
   virtual Result<std::string> ActiveState(std::string_view unit, Deadline deadline) const = 0;
 };
 

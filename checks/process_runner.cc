@@ -144,6 +144,10 @@ Result<const char*> ProcessRunner::Resolve(const std::string& program) const {
   if (program.empty()) return Err("empty program name");
   if (program.front() == '/') {
     if (!IsExecutableFile(program.c_str())) {
+      struct stat st {};
+      if (::stat(program.c_str(), &st) != 0 && errno == ENOENT) {
+        return Error{fmt::format("{} is not installed (no such file)", program), ENOENT};
+      }
       return Err("command {:?}: not an executable regular file", program);
     }
     return program.c_str();
@@ -164,7 +168,10 @@ Result<const char*> ProcessRunner::Resolve(const std::string& program) const {
       return resolved_.emplace(program, std::move(candidate)).first->second.c_str();
     }
   }
-  return Err("command {:?} not found in {}", program, search_path_joined_);
+  // ENOENT tells callers the program is missing rather than failing to run (see CommandRunner).
+  return Error{fmt::format("{} is not installed (not found in command path {})", program,
+                           search_path_joined_),
+               ENOENT};
 }
 
 Result<CommandOutput> ProcessRunner::Run(const Command& command, Deadline deadline) const {

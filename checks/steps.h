@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -13,6 +14,30 @@
 // same thing about them. None throws.
 namespace drift::checks {
 
+// The longest reason a check gives, in bytes. Reasons are label-free text for people (the check
+// table, pages, alerts, evidence); a bound keeps a chatty program from filling them.
+inline constexpr std::size_t kMaxReasonBytes = 512;
+
+// `text` made fit for a one-line reason: trimmed; each line break (with the blanks around it)
+// becomes "; ", so that "first\nsecond" reads "first; second"; tabs become spaces and other
+// control characters "?"; cut to at most `max_bytes` bytes, never inside a UTF-8 sequence, with
+// "..." at the cut. Pure; thread-safe. CheckResult::Error and Conclude pass every reason through
+// it, so no reason can break a table row or a log line.
+std::string OneLine(std::string_view text, std::size_t max_bytes = kMaxReasonBytes);
+
+// Why a program could not be run, from the CommandRunner's error. A program that is not
+// installed reads as the runner says it ("nft is not installed (not found in command path
+// ...)"); any other failure is prefixed with `what` ("nft -s list ruleset: cannot create a
+// pipe: ...").
+std::string RunFailure(std::string_view what, const Error& error);
+
+// Whether systemd tooling failed because systemd is not the init system here, or its bus cannot
+// be reached (a container, a chroot): stderr as systemctl or journalctl print it then,
+// "System has not been booted with systemd as init system (PID 1). Can't operate." and/or
+// "Failed to connect to bus: ...". Returns the reason to give, or an empty string when `err`
+// says something else.
+std::string NoSystemdReason(std::string_view err);
+
 // Why a check built without its pinned value cannot run: "<key> is not pinned; pin it with
 // `drift_exporter baseline capture`". Only `baseline capture` builds such a check, and it calls
 // Capture() instead.
@@ -24,8 +49,10 @@ std::string NotPinnedReason(std::string_view key);
 enum class ServiceRecord { kSoleService, kByUnit };
 
 // Asks for `unit`'s ActiveState; adds it to `observations` and, unless it is "active", adds a
-// "service_inactive" finding of `severity` (expected "active"). When the state cannot be had,
-// adds nothing and returns the error "cannot read the state of <unit>: <why>".
+// "service_inactive" finding of `severity` (expected "active"). A unit systemd has no unit file
+// for (kUnitNotFound) is observed as "not installed" and the finding says "<unit> is not
+// installed". When the state cannot be had, adds nothing and returns the error "cannot read the
+// state of <unit>: <why>".
 Status CheckServiceActive(const Host& host, std::string_view unit, Deadline deadline,
                           ServiceRecord record, Severity severity,
                           std::vector<Observation>& observations, std::vector<Finding>& findings);

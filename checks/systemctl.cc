@@ -1,8 +1,12 @@
 #include "checks/systemctl.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <array>
 #include <chrono>
+
+#include "checks/steps.h"
 
 namespace drift::checks {
 namespace {
@@ -45,7 +49,7 @@ Result<std::string> SystemctlServiceManager::ActiveState(std::string_view unit,
   command.timeout = kTimeout;
   command.max_output_bytes = kMaxOutputBytes;
   Result<CommandOutput> ran = commands_.Run(command, deadline);
-  if (!ran) return Err("systemctl is-active {}: {}", unit, ran.error().message);
+  if (!ran) return Error{RunFailure(fmt::format("systemctl is-active {}", unit), ran.error())};
   const CommandOutput& output = *ran;
   if (output.timed_out) return Err("systemctl is-active {}: timed out", unit);
   if (output.truncated) {
@@ -55,7 +59,17 @@ Result<std::string> SystemctlServiceManager::ActiveState(std::string_view unit,
   const std::string_view out = output.out;
   const std::string_view state = Trim(out.substr(0, out.find('\n')));
   if (std::find(kStates.begin(), kStates.end(), state) != kStates.end()) {
+    // For a unit without a unit file (LoadState=not-found) systemctl prints "inactive" and
+    // exits with LSB's 4, "program or service status is unknown".
+    if (state == "inactive" && output.exit_code == 4) return std::string(kUnitNotFound);
     return std::string(state);
+  }
+  // What older systemctl versions, and other verbs, print for such a unit.
+  if (output.err.find(fmt::format("Unit {} could not be found", unit)) != std::string::npos) {
+    return std::string(kUnitNotFound);
+  }
+  if (std::string no_systemd = NoSystemdReason(output.err); !no_systemd.empty()) {
+    return Error{std::move(no_systemd)};
   }
   std::string_view why = Trim(output.err);
   if (why.empty()) why = Trim(out);
@@ -66,7 +80,7 @@ Result<std::string> SystemctlServiceManager::ActiveState(std::string_view unit,
     }
     return Err("systemctl is-active {}: no state printed (exit code {})", unit, output.exit_code);
   }
-  return Err("systemctl is-active {}: {}", unit, why);
+  return Err("systemctl is-active {}: {}", unit, OneLine(why));
 }
 
 }  // namespace drift::checks

@@ -18,8 +18,10 @@ class SystemctlServiceManager final : public ServiceManager {
   explicit SystemctlServiceManager(const CommandRunner& commands) : commands_(commands) {}
 
   // The state systemctl printed (active, reloading, inactive, failed, activating, deactivating,
-  // maintenance, refreshing). Anything else — an invalid unit name, no answer, a bus error, a
-  // timeout — is an error "systemctl is-active <unit>: <why>". Never throws.
+  // maintenance, refreshing), or kUnitNotFound for a unit without a unit file. Anything else is
+  // an error: "systemd is not running here (container?)" when systemctl says so, the runner's
+  // "systemctl is not installed (...)", else "systemctl is-active <unit>: <why>" for an invalid
+  // unit name, no answer, a timeout... Errors are one line. Never throws.
   Result<std::string> ActiveState(std::string_view unit, Deadline deadline) const override;
 
  private:

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <array>
+#include <cerrno>
 #include <memory>
 #include <optional>
 #include <string>
@@ -60,6 +61,12 @@ class AvEdrCheck final : public Check {
     // Without follow_symlinks a symlink at the binary's path is an error rather than followed,
     // so replacing the binary with a link to another file cannot pass.
     Result<Sha256Digest> hash = host.fs.HashFile(binary_, !follow_symlinks_, deadline);
+    if (!hash.ok() && hash.error().sys_errno == ENOENT) {
+      return Error{fmt::format("the agent binary {} is not installed (no such file; is `binary` "
+                               "the agent's path?)",
+                               binary_),
+                   ENOENT};
+    }
     if (!hash.ok()) return Err("cannot hash the agent binary: {}", hash.error().message);
     return hash;
   }

@@ -22,11 +22,11 @@ EXPECTED_REASONS = {
     "crypt_malformed": "cryptsetup status printed unexpected output: expected \"<device> is "
                        "active.\" or \"<device> is inactive.\", got \"Device cryptodd: something "
                        "odd\"",
-    "binary_missing": "cannot hash the agent binary: /usr/sbin/clamd-missing: No such file or "
-                      "directory",
+    "binary_missing": "the agent binary /usr/sbin/clamd-missing is not installed (no such "
+                      "file; is `binary` the agent's path?)",
     "profile_missing": "cannot read the system profile link: /nix/var/nix/profiles/system: No "
                        "such file or directory",
-    "nft_missing": "cannot run nft: command \"nft\" not found in ",
+    "nft_missing": "cannot run nft: nft is not installed (not found in command path ",
     "journal_unreadable": "cannot read the journal: journalctl: exit code 1: No journal files "
                           "were opened due to insufficient permissions.",
 }
@@ -109,6 +109,28 @@ checks:
         # (exporter/metrics.cc DriftCollector::Collect counts unknown as not drifted).
         self.assertIsNone(harness.sample(text, "drift_control_drifted", framework="hipaa",
                                          control="164.312(a)(2)(iv)"))
+
+    def test_a_service_that_is_not_installed_is_drift_saying_so(self):
+        root = harness.copy_fixture("faults", harness.make_workdir(self))
+        config = os.path.join(root, "absent.yml")
+        harness.write_file(config, """\
+host: {root: host, command_path: [bin]}
+checks:
+  - name: absent
+    type: av_edr
+    params:
+      service: absent.service
+      binary: /usr/sbin/clamd
+      binary_sha256: 813abedf6be2b115061af495c149216e6aef48151d96c957ee3bd5734daeee46
+""")
+        exporter = harness.Exporter(self, config).start()
+        text = exporter.wait_ready().metrics()
+        self.assertEqual(harness.sample(text, "drift_check_success", check="absent"), 1)
+        self.assertEqual(harness.sample(text, "drift_check_drifted", check="absent"), 1)
+        page = page_reason(exporter, "absent")
+        self.assertIn("service_inactive: observed absent.service is not installed, expected "
+                      "active", page)
+        self.assertIn("<tr><th>service_state</th><td><code>not installed</code></td></tr>", page)
 
     def test_error_after_drift_keeps_drifted(self):
         root = harness.copy_fixture("faults", harness.make_workdir(self))

@@ -2,6 +2,7 @@
 
 // Hand-written recording fakes for the Host seams (ninja's FakeCommandRunner style).
 
+#include <cerrno>
 #include <map>
 #include <mutex>
 #include <string>
@@ -70,6 +71,11 @@ class FakeCommandRunner final : public checks::CommandRunner {
               std::string err = "") {
     Script(argv_joined, Exited(exit_code, std::move(out), std::move(err)));
   }
+  // Runs of `program` fail as ProcessRunner fails for a program that is not installed.
+  void NotInstalled(const std::string& program) {
+    std::lock_guard lock(mu_);
+    not_installed_.push_back(program);
+  }
   std::vector<std::vector<std::string>> commands_ran() const {
     std::lock_guard lock(mu_);
     return commands_ran_;
@@ -83,6 +89,11 @@ class FakeCommandRunner final : public checks::CommandRunner {
     }
     std::lock_guard lock(mu_);
     commands_ran_.push_back(command.argv);
+    for (const std::string& program : not_installed_) {
+      if (!command.argv.empty() && command.argv.front() == program) {
+        return Error{program + " is not installed (not found in command path /fake/bin)", ENOENT};
+      }
+    }
     auto it = script_.find(joined);
     if (it == script_.end()) return Err("{}: command not found (unscripted)", joined);
     return it->second;
@@ -91,6 +102,7 @@ class FakeCommandRunner final : public checks::CommandRunner {
  private:
   mutable std::mutex mu_;
   std::map<std::string, checks::CommandOutput> script_;
+  std::vector<std::string> not_installed_;
   mutable std::vector<std::vector<std::string>> commands_ran_;
 };
 

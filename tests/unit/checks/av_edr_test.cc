@@ -99,12 +99,28 @@ TEST_F(AvEdrTamperedTest, ReportsEveryCause) {
             fmt::format("binary_hash_mismatch | {} | {} | critical", kTamperedSha, kHealthySha));
 }
 
-TEST_F(AvEdrTest, MissingBinaryIsAnError) {
+// The binary to hash is not there: say it is not installed, not a bare errno.
+TEST_F(AvEdrTest, MissingBinaryIsAnErrorSayingItIsNotInstalled) {
   CheckResult r = MakeCheck(kType, ParamsWith("/usr/bin/falcon-sensor"))->Run(t_.host(), Later());
   EXPECT_EQ(r.verdict, Verdict::kError);
   EXPECT_EQ(r.reason,
-            "cannot hash the agent binary: /usr/bin/falcon-sensor: No such file or directory");
+            "the agent binary /usr/bin/falcon-sensor is not installed (no such file; is `binary` "
+            "the agent's path?)");
   EXPECT_TRUE(r.findings.empty());
+}
+
+// A service without a unit file is drift that says the service is not installed.
+TEST_F(AvEdrTest, ServiceNotInstalledIsDriftSayingSo) {
+  t_.services.Set("clamav-daemon.service", std::string(kUnitNotFound));
+  CheckResult r = MakeCheck(kType, ParamsWith())->Run(t_.host(), Later());
+  EXPECT_EQ(r.verdict, Verdict::kDrifted);
+  EXPECT_EQ(r.reason,
+            "service_inactive: observed clamav-daemon.service is not installed, expected active");
+  ASSERT_EQ(r.findings.size(), 1u);
+  EXPECT_EQ(Str(r.findings[0]),
+            "service_inactive | clamav-daemon.service is not installed | active | high");
+  EXPECT_EQ(Str(r.observations),
+            fmt::format("service_state=not installed;binary_sha256={};", kHealthySha));
 }
 
 TEST_F(AvEdrTest, ServiceQueryFailureIsAnError) {
@@ -135,8 +151,9 @@ TEST_F(AvEdrTest, KnownDriftStandsWhenTheBinaryCannotBeRead) {
   ASSERT_EQ(r.findings.size(), 1u);
   EXPECT_EQ(Str(r.findings[0]), "service_inactive | inactive | active | high");
   EXPECT_EQ(Str(r.observations),
-            "service_state=inactive;binary_sha256=unknown: cannot hash the agent binary: "
-            "/usr/bin/falcon-sensor: No such file or directory;");
+            "service_state=inactive;binary_sha256=unknown: the agent binary "
+            "/usr/bin/falcon-sensor is not installed (no such file; is `binary` the agent's "
+            "path?);");
 }
 
 TEST_F(AvEdrSymlinkTest, SymlinkedBinaryIsNotFollowedByDefault) {
@@ -170,7 +187,8 @@ TEST_F(AvEdrTest, CaptureOfAMissingBinaryFails) {
       MakeCheck(kType, ParamsWith("/usr/bin/falcon-sensor"))->Capture(t_.host(), Later());
   ASSERT_FALSE(captured.ok());
   EXPECT_EQ(captured.error().message,
-            "cannot hash the agent binary: /usr/bin/falcon-sensor: No such file or directory");
+            "the agent binary /usr/bin/falcon-sensor is not installed (no such file; is `binary` "
+            "the agent's path?)");
 }
 
 TEST_F(AvEdrTest, BaselineSuppliesTheHashAndBinaryPathIsNormalised) {

@@ -77,6 +77,25 @@ TEST(CommandJournalTest, LoggerNotRunnableIsAnError) {
   EXPECT_EQ(s.error().message, "logger: " + kLogger + ": command not found (unscripted)");
 }
 
+TEST(CommandJournalTest, LoggerNotInstalledSaysSo) {
+  FakeCommandRunner runner;
+  runner.NotInstalled("logger");
+  Status s = CommandJournal(runner).Write("drift-canary", "canary 42", kDeadline);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().message, "logger is not installed (not found in command path /fake/bin)");
+}
+
+TEST(CommandJournalTest, JournalctlWithoutSystemdSaysSoInOneLine) {
+  auto lines = ReadWhen(Exited(1, "",
+                               "System has not been booted with systemd as init system (PID 1). "
+                               "Can't operate.\nFailed to connect to bus: Host is down\n"));
+  ASSERT_FALSE(lines.ok());
+  EXPECT_EQ(lines.error().message, "journalctl: systemd is not running here (container?)");
+  lines = ReadWhen(Exited(1, "", "first problem\n\n\tsecond problem\n"));
+  ASSERT_FALSE(lines.ok());
+  EXPECT_EQ(lines.error().message, "journalctl: exit code 1: first problem; second problem");
+}
+
 TEST(CommandJournalTest, RejectsBadIdentifiersWithoutRunningAnything) {
   FakeCommandRunner runner;
   CommandJournal journal(runner);

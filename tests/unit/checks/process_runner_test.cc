@@ -208,12 +208,23 @@ TEST_F(ProcessRunnerTest, SkipsAFileThatIsNotExecutable) {
   EXPECT_EQ(r->out, "path_b\n");
 }
 
-TEST_F(ProcessRunnerTest, NotFoundNamesTheSearchPath) {
+// A missing program is the admin's to install: say so (with where it was looked for), and mark
+// it ENOENT so that callers can tell it from a failure to run.
+TEST_F(ProcessRunnerTest, NotFoundSaysNotInstalledAndNamesTheSearchPath) {
   ProcessRunner runner({"/drift-test-none/sbin", "/drift-test-none/bin"});
   auto r = runner.Run(Cmd({"nft", "list", "ruleset"}), Far());
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().message,
-            "command \"nft\" not found in /drift-test-none/sbin:/drift-test-none/bin");
+            "nft is not installed (not found in command path "
+            "/drift-test-none/sbin:/drift-test-none/bin)");
+  EXPECT_EQ(r.error().sys_errno, ENOENT);
+}
+
+TEST_F(ProcessRunnerTest, AMissingAbsolutePathIsNotInstalled) {
+  auto r = runner_.Run(Cmd({"/drift-test-none/bin/clamd"}), Far());
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().message, "/drift-test-none/bin/clamd is not installed (no such file)");
+  EXPECT_EQ(r.error().sys_errno, ENOENT);
 }
 
 TEST_F(ProcessRunnerTest, RejectsARelativePath) {

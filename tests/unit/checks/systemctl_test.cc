@@ -49,8 +49,47 @@ TEST(SystemctlServiceManagerTest, BusFailureIsAnErrorWithStderr) {
   auto state = NftStateWhen(Exited(1, "", "Failed to connect to bus: No such file or directory\n"));
   ASSERT_FALSE(state.ok());
   EXPECT_EQ(state.error().message,
-            "systemctl is-active nftables.service: Failed to connect to bus: No such file or "
-            "directory");
+            "systemd is not running here (container?), or its bus is unreachable: Failed to "
+            "connect to bus: No such file or directory");
+}
+
+// What systemctl says in a container without systemd: two lines that would break a table row.
+TEST(SystemctlServiceManagerTest, NoSystemdSaysSoInOneLine) {
+  auto state = NftStateWhen(Exited(1, "",
+                                   "System has not been booted with systemd as init system (PID "
+                                   "1). Can't operate.\nFailed to connect to bus: Host is down\n"));
+  ASSERT_FALSE(state.ok());
+  EXPECT_EQ(state.error().message, "systemd is not running here (container?)");
+}
+
+// For a unit without a unit file, systemctl prints "inactive" and exits 4 (LSB: status unknown).
+TEST(SystemctlServiceManagerTest, AUnitWithoutAUnitFileIsNotFound) {
+  auto state = NftStateWhen(Exited(4, "inactive\n"));
+  ASSERT_TRUE(state.ok()) << state.error().message;
+  EXPECT_EQ(*state, kUnitNotFound);
+  state = NftStateWhen(Exited(1, "", "Unit nftables.service could not be found.\n"));
+  ASSERT_TRUE(state.ok()) << state.error().message;
+  EXPECT_EQ(*state, kUnitNotFound);
+  // An installed unit that is merely stopped exits 3.
+  state = NftStateWhen(Exited(3, "inactive\n"));
+  ASSERT_TRUE(state.ok()) << state.error().message;
+  EXPECT_EQ(*state, "inactive");
+}
+
+TEST(SystemctlServiceManagerTest, SystemctlNotInstalledSaysSo) {
+  FakeCommandRunner runner;
+  runner.NotInstalled("systemctl");
+  auto state = SystemctlServiceManager(runner).ActiveState("nftables.service", kDeadline);
+  ASSERT_FALSE(state.ok());
+  EXPECT_EQ(state.error().message,
+            "systemctl is not installed (not found in command path /fake/bin)");
+}
+
+TEST(SystemctlServiceManagerTest, MultiLineStderrBecomesOneLine) {
+  auto state = NftStateWhen(Exited(1, "", "Failed to get properties:\n  Access denied\nretry\n"));
+  ASSERT_FALSE(state.ok());
+  EXPECT_EQ(state.error().message,
+            "systemctl is-active nftables.service: Failed to get properties: Access denied; retry");
 }
 
 TEST(SystemctlServiceManagerTest, AnUnknownWordIsAnError) {
