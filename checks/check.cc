@@ -73,6 +73,8 @@ Result<std::vector<Observation>> Check::Capture(const Host&, Deadline) const {
   return std::vector<Observation>{};
 }
 
+std::string_view Check::HostDefaultAction(const FileSystem&) const { return {}; }
+
 Params::Params(const ConfigNode& check, std::optional<ConfigNode> params,
                std::optional<ConfigNode> baseline)
     : check_(check), params_(std::move(params)), baseline_(std::move(baseline)) {}

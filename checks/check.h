@@ -76,6 +76,11 @@ class Check {
   // The values of this host that the baseline pins (binary hashes, ruleset hash, generation), as
   // params keys and values, for `baseline capture`. Types with nothing to pin return none.
   virtual Result<std::vector<Observation>> Capture(const Host& host, Deadline deadline) const;
+  // The runbook that heals this check's drift on the host `fs` shows, for types whose runbook
+  // depends on the host (patching: NixOS or Debian); empty to take the type's default_action.
+  // The loader asks once per load, when `recommended_action` is not configured. Reads only
+  // through `fs`; never throws.
+  virtual std::string_view HostDefaultAction(const FileSystem& fs) const;
 };
 
 using CheckPtr = std::unique_ptr<const Check>;
@@ -111,7 +116,8 @@ struct CheckType {
   std::string_view name;
   Severity default_severity;
   std::span<const ControlRef> default_controls;
-  std::string_view default_action;  // the runbook that heals it
+  // The runbook that heals it, unless the check's HostDefaultAction names another for this host.
+  std::string_view default_action;
   std::span<const MeasureSpec> measures;
   // Reads `params` strictly (lookups mark what they read; the loader rejects the rest).
   // Throws ConfigError on bad params.

@@ -6,10 +6,13 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <optional>
 #include <sstream>
+#include <stdexcept>
 
 #include "checks/registry.h"
+#include "checks/rooted_fs.h"
 #include "common/config_node.h"
 
 namespace drift::exporter {
@@ -188,6 +191,14 @@ Config LoadConfig(const std::string& path, LoadOptions options) {
     }
   }
 
+  // The checked host's files, for defaults that depend on the host. Without them (a root that
+  // cannot be opened, which MakeHost reports) the types' own defaults apply.
+  std::unique_ptr<checks::RootedFileSystem> host_fs;
+  try {
+    host_fs = std::make_unique<checks::RootedFileSystem>(config.host.root);
+  } catch (const std::runtime_error&) {
+  }
+
   ConfigNode checks_node = root.Child("checks");
   std::vector<ConfigNode> items = checks_node.Items();
   if (items.empty()) checks_node.Fail("expected at least one check");
@@ -216,8 +227,8 @@ Config LoadConfig(const std::string& path, LoadOptions options) {
     }
     spec.controls = ReadControls(item.Find("controls"), *spec.type);
     spec.controls_label = ControlsLabel(spec.controls);
-    spec.recommended_action = std::string(spec.type->default_action);
-    if (auto action = item.Find("recommended_action")) {
+    std::optional<ConfigNode> action = item.Find("recommended_action");
+    if (action) {
       spec.recommended_action = action->AsString();
       if (!IsIdentifier(spec.recommended_action)) {
         action->Fail(
@@ -235,6 +246,13 @@ Config LoadConfig(const std::string& path, LoadOptions options) {
     }
     checks::Params params(item, item.Find("params"), baseline);
     spec.check = spec.type->create(params);
+    // A configured action wins; else the one for this host (patching: NixOS or Debian), else
+    // the type's.
+    if (!action) {
+      std::string_view for_host = host_fs ? spec.check->HostDefaultAction(*host_fs) : "";
+      spec.recommended_action =
+          std::string(for_host.empty() ? spec.type->default_action : for_host);
+    }
     // A disabled check is validated but not run, so it need not be pinned yet.
     if (options.require_pins && spec.enabled) {
       for (std::string_view key : spec.type->pinned_keys) {

@@ -26,6 +26,7 @@ struct CheckSpec {
   bool severity_configured = false;  // a configured severity overrides every drift cause's own
   std::vector<Control> controls;
   std::string controls_label;  // "hipaa:164.312(a)(1),164.312(e)(1);soc2:CC7.1"
+  // Configured, else the check's for this host (patching: by OS), else the type's default.
   std::string recommended_action;
   bool enabled = true;
   int drift_threshold = 1;  // consecutive drifted runs before the check counts as drifted
@@ -70,7 +71,8 @@ struct LoadOptions {
 };
 
 // Reads and validates the whole configuration (and the baseline file it names). Relative paths
-// resolve against the folder of the file they appear in. Throws ConfigError
+// resolve against the folder of the file they appear in. Reads the checked host's files only for
+// host-dependent defaults (the patching type's OS, for its recommended_action). Throws ConfigError
 // ("file:line:col: key: what was expected") on the first problem.
 Config LoadConfig(const std::string& path, LoadOptions options = {});
 

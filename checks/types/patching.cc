@@ -30,6 +30,13 @@ constexpr std::size_t kMaxRebootPkgsShown = 10;
 
 constexpr ControlRef kControls[] = {{"hipaa", "164.308(a)(5)(ii)(B)"}};
 
+// The runbooks that heal patching drift, per OS (docs/configuration.md). NixOS switches to the
+// baseline's generation; Debian refreshes apt's lists, installs the pending upgrades and
+// reboots when /run/reboot-required asks. The NixOS one is the type's default, for when the OS
+// cannot be told at load.
+constexpr std::string_view kNixosAction = "update_to_baseline_generation";
+constexpr std::string_view kDebianAction = "apply_security_upgrades";
+
 constexpr std::string_view kGenerationMeasure = "drift_patching_generation";
 constexpr std::string_view kGenerationAgeMeasure = "drift_patching_generation_age_seconds";
 constexpr std::string_view kAptListsAgeMeasure = "drift_patching_apt_lists_age_seconds";
@@ -159,6 +166,12 @@ class PatchingCheck final : public Check {
     Result<Os> os = ResolveOs(host.fs);
     if (!os.ok()) return CheckResult::Error(os.error().message);
     return *os == Os::kNixos ? RunNixos(host) : RunDebian(host, deadline);
+  }
+
+  std::string_view HostDefaultAction(const FileSystem& fs) const override {
+    Result<Os> os = ResolveOs(fs);
+    if (!os.ok()) return {};
+    return *os == Os::kNixos ? kNixosAction : kDebianAction;
   }
 
   Result<std::vector<Observation>> Capture(const Host& host, Deadline) const override {
@@ -501,7 +514,7 @@ const CheckType kType{
     .name = "patching",
     .default_severity = Severity::kHigh,
     .default_controls = kControls,
-    .default_action = "update_to_baseline_generation",
+    .default_action = kNixosAction,
     .measures = kMeasures,
     .create = &Create,
 };

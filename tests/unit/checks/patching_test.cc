@@ -363,6 +363,24 @@ TEST(PatchingAutoDetect, UnsupportedOrUnreadableOsReleaseIsAnError) {
             "NixOS and Debian-family hosts");
 }
 
+// The runbook fits the host: a Debian host must not be told to switch NixOS generations.
+TEST(PatchingAutoDetect, TheDefaultActionFollowsTheOs) {
+  TempDir root("");
+  TestHost t(root.root());
+  // No os-release: the loader keeps the type's default.
+  EXPECT_EQ(MakeCheck(kType, "")->HostDefaultAction(t.fs), "");
+  root.Write("/etc/os-release", "ID=nixos\n");
+  EXPECT_EQ(MakeCheck(kType, "")->HostDefaultAction(t.fs), "update_to_baseline_generation");
+  root.Write("/etc/os-release", "ID=ubuntu\nID_LIKE=debian\n");
+  EXPECT_EQ(MakeCheck(kType, "")->HostDefaultAction(t.fs), "apply_security_upgrades");
+  // A configured os wins over what the host says.
+  EXPECT_EQ(MakeCheck(kType, "    os: nixos\n")->HostDefaultAction(t.fs),
+            "update_to_baseline_generation");
+  root.Write("/etc/os-release", "ID=nixos\n");
+  EXPECT_EQ(MakeCheck(kType, "    os: debian\n")->HostDefaultAction(t.fs),
+            "apply_security_upgrades");
+}
+
 TEST(PatchingAutoDetect, FallsBackToUsrLibOsRelease) {
   TempDir root("");
   root.Write("/usr/lib/os-release", "ID=ubuntu\nID_LIKE=debian\n");

@@ -346,6 +346,18 @@ TEST(LoadConfig, EveryTypeLoadsWithItsDefaults) {
             }));
 }
 
+// The default runbook fits the host's OS; a configured one wins.
+TEST(LoadConfig, PatchingActionFollowsTheHostOs) {
+  Config debian = LoadConfig(kGood + "patching_debian.yml");
+  ASSERT_EQ(debian.checks.size(), 3u);
+  EXPECT_EQ(debian.checks[0]->recommended_action, "apply_security_upgrades");
+  EXPECT_EQ(debian.checks[1]->recommended_action, "update_to_baseline_generation");  // os: nixos
+  EXPECT_EQ(debian.checks[2]->recommended_action, "page_platform_team");
+  Config nixos = LoadConfig(kGood + "patching_nixos.yml");
+  ASSERT_EQ(nixos.checks.size(), 1u);
+  EXPECT_EQ(nixos.checks[0]->recommended_action, "update_to_baseline_generation");
+}
+
 TEST(LoadConfig, DisabledCheckNeedsNoPins) {
   Config config = LoadConfig(kGood + "disabled_unpinned.yml");
   ASSERT_EQ(config.checks.size(), 2u);
