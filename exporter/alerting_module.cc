@@ -13,13 +13,14 @@
 #include "common/log.h"
 
 namespace drift::exporter {
-namespace {
 
 std::string HostName() {
   char buf[HOST_NAME_MAX + 1] = {};
   if (gethostname(buf, sizeof buf - 1) != 0 || buf[0] == '\0') return "localhost";
   return buf;
 }
+
+namespace {
 
 std::string Slot(std::string_view alertname, std::string_view name) {
   return fmt::format("{}/{}", alertname, name);

@@ -37,6 +37,9 @@ struct AlertLabeling {
   alerts::RunbookTemplate runbook_url;
 };
 
+// This machine's host name (gethostname), or "localhost" when it has none. Thread-safe.
+std::string HostName();
+
 // `instance` defaults to `hostname`, external_url to http://<hostname>:9968. Pure.
 AlertLabeling MakeAlertLabeling(const alerts::AlertingConfig& config, std::string_view hostname);
 

@@ -10,6 +10,7 @@
 #include "checks/rooted_fs.h"
 #include "checks/systemctl.h"
 #include "common/log.h"
+#include "exporter/alerting_module.h"
 #include "exporter/pages.h"
 
 namespace drift::exporter {
@@ -86,6 +87,7 @@ App::App(Options options, const Clock& clock)
       scheduler_(Scheduler::Create(clock)),
       exporter_metrics_(clock),
       module_context_{clock, *exporter_metrics_.registry(), options_.config_file} {
+  page_host_.hostname = HostName();
   // The App owns both the scheduler and the metrics cache, so the cache may point at it.
   const Scheduler* scheduler = scheduler_.get();
   metrics_ = std::make_unique<MetricsCache>(
@@ -96,6 +98,11 @@ App::App(Options options, const Clock& clock)
 }
 
 App::~App() { Stop(); }
+
+PageHost App::page_host() const {
+  std::lock_guard lock(page_host_mu_);
+  return page_host_;
+}
 
 void App::Start() {
   Config config = LoadConfig(options_.config_file);
@@ -118,6 +125,10 @@ void App::Apply(Config config) {
     throw ConfigError(options_.config_file, e.what());
   }
   for (const auto& m : modules_) m->OnConfigLoaded(config);
+  {
+    std::lock_guard lock(page_host_mu_);
+    page_host_.root = config.host.root;
+  }
   exporter_metrics_.ConfigLoaded(true);
   log::Info("configuration loaded", {{"file", options_.config_file},
                                      {"checks", plan->checks.size()},
@@ -163,7 +174,7 @@ std::vector<Route> App::Routes() {
                       HttpResponse r;
                       r.content_type = "text/html; charset=utf-8";
                       r.body = RenderLandingPage(*scheduler_->snapshot(), clock_.Now(),
-                                                 scheduler_->AllRan());
+                                                 scheduler_->AllRan(), page_host());
                       return r;
                     }});
   routes.push_back({"/checks/", {"GET"}, [this](const HttpRequest& req) {

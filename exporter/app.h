@@ -11,6 +11,7 @@
 #include "exporter/http_server.h"
 #include "exporter/metrics.h"
 #include "exporter/module.h"
+#include "exporter/pages.h"
 #include "exporter/scheduler.h"
 
 namespace drift::exporter {
@@ -51,6 +52,8 @@ class App {
   HttpResponse ServeMetrics(const HttpRequest& req);
   // Applies a loaded configuration: modules first, then the scheduler's new plan.
   void Apply(Config config);
+  // What the landing page says about the host (a copy: the root changes with a reload).
+  PageHost page_host() const;
 
   Options options_;
   const Clock& clock_;
@@ -60,6 +63,8 @@ class App {
   ModuleContext module_context_;
   std::vector<std::unique_ptr<Module>> modules_;
   std::mutex reload_mu_;
+  mutable std::mutex page_host_mu_;
+  PageHost page_host_;  // guarded by page_host_mu_
 };
 
 }  // namespace drift::exporter

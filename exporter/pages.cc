@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <optional>
+
 #include "common/duration.h"
 #include "common/rfc3339.h"
 
@@ -12,13 +15,82 @@ constexpr std::string_view kStyle = R"(<style>
 body{font-family:system-ui,sans-serif;margin:2em;color:#222}
 table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left;vertical-align:top}
 .compliant{color:#1a7f37}.drifted{color:#b35900;font-weight:bold}.error{color:#c00;font-weight:bold}.pending{color:#777}
-code{font-size:90%}</style>)";
+code{font-size:90%}.note{color:#555;max-width:60em}</style>)";
+
+// Where to read about the recommended actions: the docs ship with the exporter, not on a site.
+constexpr std::string_view kActionsDoc =
+    "<code>docs/configuration.md</code>, section &ldquo;Recommended actions&rdquo;";
+
+// How long ago `then` was, to the second ("0s" for the future).
+std::string Since(WallTime then, WallTime now) {
+  auto age = std::chrono::floor<std::chrono::seconds>(now - then);
+  return FormatDuration(std::max(std::chrono::milliseconds(0),
+                                 std::chrono::duration_cast<std::chrono::milliseconds>(age)));
+}
 
 std::string Age(const CheckState& s, WallTime now) {
   if (!s.known || !s.drifted) return "";
-  auto age = std::chrono::duration_cast<std::chrono::seconds>(now - s.drift_since);
-  return FormatDuration(std::max(std::chrono::milliseconds(0),
-                                 std::chrono::duration_cast<std::chrono::milliseconds>(age)));
+  return Since(s.drift_since, now);
+}
+
+// A cause's severity as the drift counts it: a configured severity replaces every cause's own.
+checks::Severity CauseSeverity(const CheckSpec& spec, const checks::Finding& f) {
+  if (spec.severity_configured || f.severity == checks::Severity::kNone) return spec.severity;
+  return f.severity;
+}
+
+// The severity row of a check page. The configured (or default) severity is what a drift would
+// be reported with; it is no severity of the host's now, so it must not read like one.
+std::string SeverityText(const CheckState& s) {
+  const CheckSpec& spec = *s.spec;
+  const std::string_view configured = checks::SeverityName(spec.severity);
+  if (s.drifted) {
+    if (spec.severity_configured) {
+      return fmt::format("<b>{}</b> (the configured severity of this check's drift)",
+                         checks::SeverityName(s.severity));
+    }
+    return fmt::format("<b>{}</b> (the highest severity of the drift's causes below)",
+                       checks::SeverityName(s.severity));
+  }
+  if (spec.severity_configured) {
+    return fmt::format("none (configured {}; applies while drifted)", configured);
+  }
+  return fmt::format(
+      "none (default {}; applies while drifted, unless a cause of the drift has its own)",
+      configured);
+}
+
+// The recommended-action row of a check page: the runbook's name, what it does, and what the
+// name is for.
+std::string ActionText(const CheckSpec& spec) {
+  const std::string_view description = ActionDescription(spec.recommended_action);
+  return fmt::format(
+      "<code>{}</code>: {}<br><span class=\"note\">The runbook that heals this check's drift: "
+      "alerts carry it in their <code>recommended_action</code> annotation, and healing runs the "
+      "runbook of this name. See {}.</span>",
+      HtmlEscape(spec.recommended_action),
+      description.empty() ? "a runbook named in this check's configuration" : description,
+      kActionsDoc);
+}
+
+// "Host web1 · checked root /srv/host · last run finished ..." above the landing page's table.
+std::string HostLine(const Snapshot& snapshot, WallTime now, const PageHost& host) {
+  std::string line = fmt::format("Host <b>{}</b>", HtmlEscape(host.hostname));
+  if (host.root != "/") {
+    line += fmt::format(" &middot; checking the files under <code>{}</code> (host.root)",
+                        HtmlEscape(host.root));
+  }
+  std::optional<WallTime> last;
+  for (const auto& s : snapshot.checks) {
+    if (s->ran && (!last || s->last_run > *last)) last = s->last_run;
+  }
+  if (last) {
+    line += fmt::format(" &middot; last run finished {} ({} ago)", FormatRfc3339(*last),
+                        Since(*last, now));
+  } else {
+    line += " &middot; no check has finished a run yet";
+  }
+  return line;
 }
 
 std::string Page(std::string_view title, std::string_view body) {
@@ -63,9 +135,38 @@ std::string_view StateWord(const CheckState& s) {
   return s.drifted ? "drifted" : "compliant";
 }
 
-std::string RenderLandingPage(const Snapshot& snapshot, WallTime now, bool ready) {
-  std::string body =
-      "<h1>drift_exporter</h1>\n<p><a href=\"/metrics\">Metrics</a> &middot; "
+std::string_view ActionDescription(std::string_view action) {
+  struct Known {
+    std::string_view action;
+    std::string_view description;
+  };
+  // The check types' default runbooks (checks/types/*.cc), as docs/configuration.md lists them.
+  static constexpr Known kKnown[] = {
+      {"update_to_baseline_generation",
+       "NixOS: switch the system to the generation the baseline pins"},
+      {"apply_security_upgrades",
+       "Debian: refresh apt's package lists, install the pending upgrades and reboot when "
+       "/run/reboot-required asks for it"},
+      {"restart_av_service", "restart the antivirus/EDR service"},
+      {"run_backup_job", "run the backup job now"},
+      {"restart_logging_services", "restart the logging services"},
+      {"restore_firewall_baseline",
+       "reload nftables.service, whose reload restores the baseline ruleset atomically "
+       "(nft -f)"},
+      {"enable_volume_encryption", "encrypt the volume with LUKS; a person does this, by hand"},
+      {"restore_file_baseline", "put back the file's baseline content, mode and owner"},
+  };
+  for (const Known& k : kKnown) {
+    if (k.action == action) return k.description;
+  }
+  return {};
+}
+
+std::string RenderLandingPage(const Snapshot& snapshot, WallTime now, bool ready,
+                              const PageHost& host) {
+  std::string body = "<h1>drift_exporter</h1>\n<p>" + HostLine(snapshot, now, host) + "</p>\n";
+  body +=
+      "<p><a href=\"/metrics\">Metrics</a> &middot; "
       "<a href=\"/-/healthy\">Health</a> &middot; <a href=\"/-/ready\">Readiness</a>";
   body += ready ? "</p>\n" : " &middot; <b>not ready: some checks have not run yet</b></p>\n";
   body +=
@@ -82,7 +183,7 @@ std::string RenderLandingPage(const Snapshot& snapshot, WallTime now, bool ready
         s->ran ? FormatRfc3339(s->last_run) : "never");
   }
   body += "</table>\n";
-  return Page("drift_exporter", body);
+  return Page("drift_exporter on " + host.hostname, body);
 }
 
 std::optional<std::string> RenderCheckPage(const Snapshot& snapshot, std::string_view name,
@@ -96,17 +197,16 @@ std::optional<std::string> RenderCheckPage(const Snapshot& snapshot, std::string
         "<tr><th>Type</th><td>{1}</td></tr>\n"
         "<tr><th>State</th><td class=\"{2}\">{2}</td></tr>\n"
         "<tr><th>Reason</th><td>{3}</td></tr>\n"
-        "<tr><th>Severity</th><td>{4} ({5})</td></tr>\n"
-        "<tr><th>Drifted for</th><td>{6}</td></tr>\n"
-        "<tr><th>Drift threshold</th><td>{7} consecutive run(s); current streak {8}</td></tr>\n"
-        "<tr><th>Controls</th><td><code>{9}</code></td></tr>\n"
-        "<tr><th>Recommended action</th><td><code>{10}</code></td></tr>\n"
-        "<tr><th>Last run</th><td>{11} ({12:.3f}s; {13} runs)</td></tr>\n"
-        "<tr><th>Timeout</th><td>{14}</td></tr>\n</table>\n",
+        "<tr><th>Severity</th><td>{4}</td></tr>\n"
+        "<tr><th>Drifted for</th><td>{5}</td></tr>\n"
+        "<tr><th>Drift threshold</th><td>{6} consecutive run(s); current streak {7}</td></tr>\n"
+        "<tr><th>Controls</th><td><code>{8}</code></td></tr>\n"
+        "<tr><th>Recommended action</th><td>{9}</td></tr>\n"
+        "<tr><th>Last run</th><td>{10} ({11:.3f}s; {12} runs)</td></tr>\n"
+        "<tr><th>Timeout</th><td>{13}</td></tr>\n</table>\n",
         HtmlEscape(spec.name), HtmlEscape(spec.type->name), word, HtmlEscape(s->result.reason),
-        s->drifted ? checks::SeverityName(s->severity) : "none",
-        checks::SeverityName(spec.severity), Age(*s, now), spec.drift_threshold, s->drift_streak,
-        HtmlEscape(spec.controls_label), HtmlEscape(spec.recommended_action),
+        SeverityText(*s), Age(*s, now), spec.drift_threshold, s->drift_streak,
+        HtmlEscape(spec.controls_label), ActionText(spec),
         s->ran ? FormatRfc3339(s->last_run) : "never", s->duration_seconds, s->runs,
         FormatDuration(spec.timeout));
     if (!s->result.findings.empty()) {
@@ -114,11 +214,9 @@ std::optional<std::string> RenderCheckPage(const Snapshot& snapshot, std::string
           "<h2>Drift</h2>\n<table>\n<tr><th>Cause</th><th>Observed</th><th>Expected</th>"
           "<th>Severity</th></tr>\n";
       for (const checks::Finding& f : s->result.findings) {
-        body +=
-            fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
-                        HtmlEscape(f.cause), HtmlEscape(f.observed), HtmlEscape(f.expected),
-                        checks::SeverityName(f.severity == checks::Severity::kNone ? spec.severity
-                                                                                   : f.severity));
+        body += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+                            HtmlEscape(f.cause), HtmlEscape(f.observed), HtmlEscape(f.expected),
+                            checks::SeverityName(CauseSeverity(spec, f)));
       }
       body += "</table>\n";
     }
