@@ -14,6 +14,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "checks/steps.h"
 #include "common/config_node.h"
 #include "common/log.h"
 #include "common/rfc3339.h"
@@ -126,9 +127,11 @@ int RunChecksOnce(const Flags& flags) {
     std::cout << fmt::format("{:<24} {:<11} {:<10} {:<9} {}\n", "CHECK", "TYPE", "VERDICT",
                              "SEVERITY", "REASON");
     for (const nlohmann::json& r : all) {
+      // Reasons are one line already (CheckResult); this row must not depend on it.
       std::cout << fmt::format("{:<24} {:<11} {:<10} {:<9} {}\n", r["name"].get<std::string>(),
                                r["type"].get<std::string>(), r["verdict"].get<std::string>(),
-                               r["severity"].get<std::string>(), r["reason"].get<std::string>());
+                               r["severity"].get<std::string>(),
+                               checks::OneLine(r["reason"].get<std::string>()));
     }
   }
   return any_error ? kExitUsage : any_drift ? kExitDrift : kExitOk;
@@ -206,7 +209,13 @@ int RunCli(int argc, char** argv) {
   cli.set_version_flag("--version", fmt::format("drift_exporter {} (revision {}, {})", kVersion,
                                                 kRevision, kCompiler));
   cli.fallthrough();
-  cli.add_option("--config.file", flags.config_file, "Configuration file")->capture_default_str();
+  // Every subcommand that reads the configuration takes --config.file itself too, so that its
+  // --help lists it (fallthrough alone would accept it there without saying so).
+  auto add_config_file = [&flags](CLI::App* app) {
+    app->add_option("--config.file", flags.config_file, "Configuration file")
+        ->capture_default_str();
+  };
+  add_config_file(&cli);
   cli.add_flag("--config.check", flags.config_check,
                "Validate the configuration and exit (0 valid, 2 invalid)");
   cli.add_option("--web.listen-address", flags.web.listen_address,
@@ -229,6 +238,7 @@ int RunCli(int argc, char** argv) {
       "check",
       "Run every check once and print the results; exit 0 all compliant, 1 drift, 2 "
       "error");
+  add_config_file(check);
   check->add_option("--format", flags.check_format, "table or json")
       ->check(CLI::IsMember({"table", "json"}))
       ->capture_default_str();
@@ -237,6 +247,7 @@ int RunCli(int argc, char** argv) {
   CLI::App* capture = baseline->add_subcommand(
       "capture",
       "Write a baseline file with this host's current pinned values (hashes, generation)");
+  add_config_file(capture);
   capture->add_option("--out", flags.baseline_out, "Baseline file to write")->required();
   EvidenceCommands evidence(cli, flags.config_file);
 

@@ -124,6 +124,59 @@ class Cli(unittest.TestCase):
                                     "firewall": "drifted", "disks": "compliant",
                                     "swap": "error"})
 
+    def test_check_table_keeps_one_row_per_check_without_systemd(self):
+        # A container: systemctl answers with two lines on stderr, nft is not installed.
+        nosd = self.path("nosd_bin")
+        os.mkdir(nosd)
+        for name in ("journalctl", "logger"):
+            os.symlink(self.path(os.path.join("bin", name)), os.path.join(nosd, name))
+        harness.write_file(os.path.join(nosd, "systemctl"), """\
+#!/bin/sh
+echo "System has not been booted with systemd as init system (PID 1). Can't operate." >&2
+echo "Failed to connect to bus: Host is down" >&2
+exit 1
+""")
+        os.chmod(os.path.join(nosd, "systemctl"), 0o755)
+        config = self.path("nosd.yml")
+        harness.write_file(config, """\
+host: {root: host, command_path: [nosd_bin]}
+checks:
+  - name: agent
+    type: av_edr
+    params:
+      service: clamav-daemon.service
+      binary: /usr/sbin/clamd
+      binary_sha256: 813abedf6be2b115061af495c149216e6aef48151d96c957ee3bd5734daeee46
+  - name: firewall
+    type: firewall
+    params:
+      ruleset_sha256: 8a05e9eb2a648e795db6c0b028eda5d03ac62c9dacffd886c99bc86da12ae079
+""")
+        run = harness.run_cli("check", f"--config.file={config}")
+        self.assertExit(run, EXIT_USAGE)
+        lines = run.stdout.splitlines()
+        self.assertEqual(len(lines), 3, run.stdout)
+        self.assertEqual([line.split()[:3] for line in lines[1:]],
+                         [["agent", "av_edr", "error"], ["firewall", "firewall", "error"]])
+        self.assertTrue(lines[1].endswith(
+            "cannot read the state of clamav-daemon.service: systemd is not running here "
+            "(container?)"), lines[1])
+        self.assertTrue(lines[2].endswith(
+            "cannot read the state of nftables.service: systemd is not running here "
+            "(container?)"), lines[2])
+
+    def test_subcommand_help_lists_config_file(self):
+        for args in (["check", "--help"], ["baseline", "capture", "--help"]):
+            with self.subTest(args=args):
+                run = harness.run_cli(*args)
+                self.assertExit(run, EXIT_OK)
+                self.assertIn("--config.file", run.stdout)
+        # Given after the subcommand or before it, it is the same setting.
+        for args in (["check", f"--config.file={self.path('compliant.yml')}"],
+                     [f"--config.file={self.path('compliant.yml')}", "check"]):
+            with self.subTest(args=args):
+                self.assertExit(harness.run_cli(*args), EXIT_OK)
+
     def test_check_rejects_an_unknown_format(self):
         run = harness.run_cli("check", f"--config.file={self.path('compliant.yml')}",
                               "--format=xml")
