@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
@@ -39,6 +40,8 @@ struct Flags {
   std::string baseline_out;
 };
 
+constexpr int kMallocThresholdBytes = 128 << 10;
+
 SystemClock& Wall() {
   static SystemClock clock;
   return clock;
@@ -59,6 +62,14 @@ int RunDaemon(const Flags& flags) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
+  // Fixed malloc thresholds instead of glibc's dynamic ones. Freeing a large block (a check's
+  // 1 MiB of captured output) raises glibc's mmap threshold to its size, after which such blocks
+  // come from the worker threads' arenas and stay resident once freed: four flooding checks left
+  // RSS at 22 MiB instead of 10 for good. With these, blocks from 128 KiB are mmapped and given
+  // back when freed, and free memory above 128 KiB at the top of a heap is trimmed
+  // (bench/flood_rss.sh, bench/ANALYSIS.md).
+  ::mallopt(M_MMAP_THRESHOLD, kMallocThresholdBytes);
+  ::mallopt(M_TRIM_THRESHOLD, kMallocThresholdBytes);
 
   App::Options options;
   options.config_file = flags.config_file;

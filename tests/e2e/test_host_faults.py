@@ -2,10 +2,13 @@
 """Host faults: on the `faults` fixture host, commands hang, flood, fail and print nonsense and
 files are missing. Each such check must report drift_check_success 0 with a reason on its page,
 never drift_check_drifted 0, and /metrics must keep answering quickly while a check hangs. In
-on_scrape mode a check still running at the scrape's deadline is not successful for that scrape."""
+on_scrape mode a check still running at the scrape's deadline is not successful for that scrape.
+A flood of command output does not leave the daemon's memory grown."""
 
+import hashlib
 import html
 import os
+import re
 import sys
 import time
 import unittest
@@ -192,6 +195,56 @@ checks:
             return "timed out" in page_reason(exporter, "hang") and t
         harness.wait_for(timed_out, HANG_TIMEOUT + 5, "the hang check to time out")
         self.assertIn(EXPECTED_REASONS["hang"], page_reason(exporter, "hang"))
+
+    def test_memory_is_given_back_after_an_output_flood(self):
+        # Four checks whose nft prints without end: each run is cut at the 1 MiB cap. Before
+        # fixed malloc thresholds (exporter/cli.cc) RSS grew by ~11 MiB and stayed there.
+        workdir = harness.make_workdir(self)
+        os.makedirs(os.path.join(workdir, "bin"))
+        os.makedirs(os.path.join(workdir, "host"))
+        for name, text in (("nft", FLOODING_NFT), ("systemctl", "#!/bin/sh\necho active\n")):
+            harness.write_file(os.path.join(workdir, "bin", name), text)
+            os.chmod(os.path.join(workdir, "bin", name), 0o755)
+        sha = hashlib.sha256((RULESET + "\n").encode()).hexdigest()
+        config = os.path.join(workdir, "config.yml")
+        checks = "".join(f"  - {{name: fw{i}, type: firewall, params: {{ruleset_sha256: {sha}}}}}\n"
+                         for i in range(4))
+        harness.write_file(config, "host: {root: host, command_path: [bin]}\n"
+                                   "scheduler: {interval: 1s, concurrency: 4}\n"
+                                   "checks:\n" + checks)
+        exporter = harness.Exporter(self, config).start().wait_ready()
+        time.sleep(2)
+        idle = vm_rss_kib(exporter.proc.pid)
+        flood = os.path.join(workdir, "flood")
+        harness.write_file(flood, "")
+        exporter.wait_log(r"printed more than 1048576 bytes", timeout=10)
+        time.sleep(4)
+        os.remove(flood)
+        harness.wait_for(lambda: "fw0" in self.compliant(exporter), 10, "fw0 to recover")
+        time.sleep(3)
+        after = vm_rss_kib(exporter.proc.pid)
+        self.assertLess(after - idle, 5 * 1024,
+                        f"VmRSS {idle} KiB idle, {after} KiB after the flood ended")
+
+    @staticmethod
+    def compliant(exporter):
+        text = exporter.metrics()
+        return [c for c in harness.label_values(text, "drift_check_info", "check")
+                if harness.sample(text, "drift_check_success", check=c) == 1]
+
+
+RULESET = "table inet filter { }"
+FLOODING_NFT = f"""#!/bin/sh
+# nft -s list ruleset, or output without end while ../flood exists.
+PATH=/usr/bin:/bin
+[ -e "$(dirname "$0")/../flood" ] && exec yes '{RULESET}'
+echo '{RULESET}'
+"""
+
+
+def vm_rss_kib(pid):
+    with open(f"/proc/{pid}/status", encoding="ascii") as f:
+        return int(re.search(r"^VmRSS:\s+(\d+) kB", f.read(), re.M).group(1))
 
 
 if __name__ == "__main__":
