@@ -22,6 +22,7 @@ extern "C" {
 #include <stdexcept>
 #include <utility>
 
+#include "checks/activity.h"
 #include "common/fd.h"
 
 namespace drift::checks {
@@ -225,6 +226,9 @@ Result<CommandOutput> ProcessRunner::Run(const Command& command, Deadline deadli
   // The child holds its own copies; ours would keep the pipes from ever reaching EOF.
   out_write.Reset();
   err_write.Reset();
+
+  // For reports about a check still running: what it waits for (exporter/scheduler.cc).
+  ScopedActivity activity(fmt::format("command {:?} (pid {})", command.argv.front(), pid));
 
   // The child cannot be reaped before we wait for it, so its pid (and process group id) stays
   // ours until then: every kill(-pid) below happens before the wait.

@@ -1,15 +1,20 @@
 #include "common/config_node.h"
 
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <yaml-cpp/depthguard.h>
 
 #include <array>
+#include <cerrno>
 #include <charconv>
-#include <fstream>
+#include <cstring>
 #include <iterator>
 #include <sstream>
 
 #include "common/duration.h"
+#include "common/fd.h"
 
 namespace drift {
 namespace {
@@ -82,6 +87,16 @@ std::size_t FirstIndentTab(std::string_view s) {
 int LineOf(const YAML::Mark& m) { return m.is_null() ? 1 : m.line + 1; }
 int ColumnOf(const YAML::Mark& m) { return m.is_null() ? 1 : m.column + 1; }
 
+// What a non-regular file is, for the message that rejects it.
+std::string_view FileTypeName(mode_t mode) {
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISSOCK(mode)) return "a socket";
+  return "not a regular file";
+}
+
 }  // namespace
 
 ConfigError::ConfigError(const std::string& file, int line, int column, const std::string& key,
@@ -95,6 +110,7 @@ struct ConfigNode::Document {
   std::string file;
   std::filesystem::path dir;
   YAML::Node root;
+  Sha256Digest sha256{};  // of the text as read
   // Keys read per map node handed out, by the map's byte offset (unique per node in a document).
   std::map<int, std::set<std::string>> known;
 };
@@ -111,7 +127,10 @@ ConfigNode::ConfigNode(std::shared_ptr<Document> doc, YAML::Node node, std::stri
 
 const std::string& ConfigNode::file() const { return doc_->file; }
 
+const Sha256Digest& ConfigNode::source_sha256() const { return doc_->sha256; }
+
 ConfigNode ConfigNode::Parse(std::string_view text, const std::string& file) {
+  const Sha256Digest sha256 = Sha256Of(text);
   if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);
   if (std::size_t bad = FirstInvalidUtf8(text); bad != std::string_view::npos) {
     auto [line, column] = Position(text, bad);
@@ -145,6 +164,7 @@ ConfigNode ConfigNode::Parse(std::string_view text, const std::string& file) {
   doc->file = file;
   doc->dir = std::filesystem::absolute(file).parent_path();
   doc->root = docs[0];
+  doc->sha256 = sha256;
 
   // Duplicate keys: YAML says a mapping's keys are unique, yaml-cpp keeps both silently.
   std::vector<std::pair<YAML::Node, std::string>> stack{{doc->root, ""}};
@@ -184,23 +204,45 @@ ConfigNode ConfigNode::Parse(std::string_view text, const std::string& file) {
 }
 
 ConfigNode ConfigNode::Load(const std::string& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) {
+  // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer, and a device node
+  // could be read forever; either would hang whoever loads (the daemon's reload thread). The
+  // type is checked on the open descriptor, so the file cannot be swapped in between. A regular
+  // file ignores O_NONBLOCK; one on a hung network or FUSE mount can still block in read(),
+  // which no flag prevents (the daemon reloads on a thread of its own for that reason).
+  Fd fd(::open(file.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY));
+  if (!fd.open()) throw ConfigError(file, fmt::format("cannot read: {}", std::strerror(errno)));
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) {
     throw ConfigError(file, fmt::format("cannot read: {}", std::strerror(errno)));
   }
-  // Read in chunks up to the cap: sizing a buffer to the cap up front would touch (and, through
-  // malloc's heap, keep resident) megabytes for a file of a few hundred bytes.
+  if (!S_ISREG(st.st_mode)) {
+    throw ConfigError(file, fmt::format("not a regular file ({}); name the configuration file "
+                                        "itself, not a pipe, device, socket or directory",
+                                        FileTypeName(st.st_mode)));
+  }
+  if (static_cast<std::uintmax_t>(st.st_size) > kMaxConfigBytes) {
+    throw ConfigError(
+        file, fmt::format("larger than {} bytes; not a configuration file", kMaxConfigBytes));
+  }
+  // Read in chunks up to the cap (the size may change while reading): sizing a buffer to the cap
+  // up front would touch (and, through malloc's heap, keep resident) megabytes for a file of a
+  // few hundred bytes.
   std::string text;
+  text.reserve(static_cast<std::size_t>(st.st_size));
   std::vector<char> chunk(64 * 1024);  // on the heap: callers may run on small thread stacks
-  while (in) {
-    in.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
-    text.append(chunk.data(), static_cast<std::size_t>(in.gcount()));
+  for (;;) {
+    const ssize_t n = ::read(fd.get(), chunk.data(), chunk.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw ConfigError(file, fmt::format("cannot read: {}", std::strerror(errno)));
+    }
+    if (n == 0) break;
+    text.append(chunk.data(), static_cast<std::size_t>(n));
     if (text.size() > kMaxConfigBytes) {
       throw ConfigError(
           file, fmt::format("larger than {} bytes; not a configuration file", kMaxConfigBytes));
     }
   }
-  if (in.bad()) throw ConfigError(file, fmt::format("cannot read: {}", std::strerror(errno)));
   return Parse(text, file);
 }
 

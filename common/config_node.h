@@ -40,11 +40,15 @@ class ConfigNode {
   // folder). Rejects invalid UTF-8, tabs in indentation, duplicate keys, nesting deeper than the
   // parser allows, and more than one document. Throws ConfigError.
   static ConfigNode Parse(std::string_view text, const std::string& file);
-  // Reads `file` (at most 16 MiB) and parses it. Throws ConfigError.
+  // Reads `file` (at most 16 MiB) and parses it. Throws ConfigError, without blocking, when
+  // `file` is not a regular file (a FIFO, a device node, a directory): only a regular file on a
+  // hung mount can still block the caller. Thread-safe (touches no shared state).
   static ConfigNode Load(const std::string& file);
 
   const std::string& path() const { return path_; }
   const std::string& file() const;
+  // SHA-256 of the document's text exactly as read and parsed (what a load record names).
+  const Sha256Digest& source_sha256() const;
   int line() const { return line_; }
   int column() const { return column_; }
 

@@ -1,16 +1,21 @@
 #include "exporter/app.h"
 
 #include <fmt/format.h>
+#include <pthread.h>
+#include <unistd.h>
 
 #include <charconv>
+#include <cstdio>
 #include <thread>
 
 #include "checks/command_journal.h"
 #include "checks/process_runner.h"
 #include "checks/rooted_fs.h"
 #include "checks/systemctl.h"
+#include "common/duration.h"
 #include "common/log.h"
 #include "exporter/alerting_module.h"
+#include "exporter/cli.h"
 #include "exporter/pages.h"
 
 namespace drift::exporter {
@@ -43,6 +48,18 @@ Deadline ScrapeDeadline(const HttpRequest& req) {
   return std::chrono::steady_clock::now() +
          std::chrono::duration_cast<std::chrono::steady_clock::duration>(
              std::chrono::duration<double>(seconds));
+}
+
+using std::chrono::steady_clock;
+
+// What a route answers while the App starts (the server binds before the configuration loads).
+HttpResponse Starting() {
+  return HttpResponse::Text(503,
+                            "Service Unavailable: starting; the configuration is not loaded yet");
+}
+
+double SecondsSince(Deadline since) {
+  return std::chrono::duration<double>(steady_clock::now() - since).count();
 }
 
 // One log line per change of a check's state, so that drift and failures show in the logs as
@@ -88,6 +105,11 @@ App::App(Options options, const Clock& clock)
       exporter_metrics_(clock),
       module_context_{clock, *exporter_metrics_.registry(), options_.config_file} {
   page_host_.hostname = HostName();
+  if (!options_.load_config) {
+    options_.load_config = [](const std::string& path) { return LoadConfig(path); };
+  }
+  reloads_->file = options_.config_file;
+  reloads_->load = options_.load_config;
   // The App owns both the scheduler and the metrics cache, so the cache may point at it.
   const Scheduler* scheduler = scheduler_.get();
   metrics_ = std::make_unique<MetricsCache>(
@@ -105,7 +127,7 @@ PageHost App::page_host() const {
 }
 
 void App::Start() {
-  Config config = LoadConfig(options_.config_file);
+  Config config = options_.load_config(options_.config_file);
   // Modules are created here, once; OnConfigLoaded hands them every configuration after this.
   modules_ = MakeModules(module_context_, config);
   scheduler_->SetObserver([this](const CheckState& before, const CheckState& after) {
@@ -114,6 +136,8 @@ void App::Start() {
   });
   Apply(std::move(config));
   scheduler_->Start();
+  reload_thread_ = std::thread([this, reloads = reloads_] { ReloadLoop(reloads); });
+  started_.store(true, std::memory_order_release);
 }
 
 void App::Apply(Config config) {
@@ -136,22 +160,121 @@ void App::Apply(Config config) {
   scheduler_->SetPlan(std::move(plan));
 }
 
-Status App::Reload() {
-  std::lock_guard lock(reload_mu_);
-  try {
-    Apply(LoadConfig(options_.config_file));
+void App::ReloadLoop(std::shared_ptr<Reloads> reloads) {
+  ::pthread_setname_np(::pthread_self(), "drift-reload");
+  Reloads& r = *reloads;
+  std::unique_lock lock(r.mu);
+  for (;;) {
+    r.cv.wait(lock, [&] { return r.stopping || r.requested > r.started; });
+    if (r.stopping) return;
+    const std::uint64_t ticket = r.requested;
+    r.started = ticket;
+    r.running = true;
+    r.since = steady_clock::now();
+    lock.unlock();
+    // The read may block (a regular file on a hung mount). It touches nothing of the App, so
+    // StopReloads() may abandon this thread here; `reloads` keeps what it uses alive.
+    std::optional<Config> config;
+    std::string load_error;
+    try {
+      config.emplace(r.load(r.file));
+    } catch (const std::exception& e) {
+      load_error = e.what();
+    }
+    lock.lock();
+    if (r.stopping) return;  // abandoned: the App may be gone
+    r.applying = true;
+    lock.unlock();
+    Status status = FinishReload(std::move(config), load_error);
+    lock.lock();
+    r.applying = false;
+    r.running = false;
+    r.finished = ticket;
+    r.last = std::move(status);
+    r.cv.notify_all();
+  }
+}
+
+Status App::FinishReload(std::optional<Config> config, const std::string& load_error) {
+  std::string error = load_error;
+  if (config) {
+    try {
+      Apply(std::move(*config));
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+  }
+  if (error.empty()) {
     metrics_->Invalidate();
     return {};
-  } catch (const std::exception& e) {
-    exporter_metrics_.ConfigLoaded(false);
-    metrics_->Invalidate();
-    log::Error("configuration reload failed; keeping the running configuration",
-               {{"err", e.what()}});
-    return Error{e.what()};
+  }
+  exporter_metrics_.ConfigLoaded(false);
+  metrics_->Invalidate();
+  log::Error("configuration reload failed; keeping the running configuration", {{"err", error}});
+  return Error{error};
+}
+
+std::string App::DescribeRunningLocked() const {
+  return fmt::format("{} for {:.1f}s",
+                     reloads_->applying ? "applying the new configuration"
+                                        : fmt::format("reading {}", reloads_->file),
+                     SecondsSince(reloads_->since));
+}
+
+std::uint64_t App::RequestReload() {
+  Reloads& r = *reloads_;
+  std::lock_guard lock(r.mu);
+  if (r.requested > r.started) return r.requested;  // one is queued already: share it
+  if (r.running) {
+    // Say so: a reload that never ends (a file on a hung mount) is otherwise invisible.
+    log::Warn("configuration reload queued behind one still running",
+              {{"running", DescribeRunningLocked()}});
+  }
+  r.cv.notify_all();
+  return ++r.requested;
+}
+
+ReloadOutcome App::WaitReload(std::uint64_t ticket, Deadline until) {
+  Reloads& r = *reloads_;
+  std::unique_lock lock(r.mu);
+  r.cv.wait_until(lock, until, [&] { return r.stopping || r.finished >= ticket; });
+  if (r.finished >= ticket) return {ReloadOutcome::Kind::kDone, r.last, ""};
+  if (r.stopping) return {ReloadOutcome::Kind::kStopping, {}, "shutting down"};
+  if (r.started >= ticket) {
+    return {ReloadOutcome::Kind::kStillRunning,
+            {},
+            fmt::format("the reload is still {}", DescribeRunningLocked())};
+  }
+  return {ReloadOutcome::Kind::kStillRunning,
+          {},
+          r.running ? fmt::format("queued behind a reload still {}", DescribeRunningLocked())
+                    : "queued; the reload thread has not taken it yet"};
+}
+
+void App::StopReloads() {
+  bool reading = false;
+  {
+    std::unique_lock lock(reloads_->mu);
+    reloads_->stopping = true;
+    reloads_->cv.notify_all();
+    // Applying is quick, and must not meet stopped modules: let it finish.
+    reloads_->cv.wait(lock, [&] { return !reloads_->applying; });
+    if (reloads_->running) {
+      reading = true;
+      log::Warn("abandoning a configuration reload that is still reading its file",
+                {{"running", DescribeRunningLocked()}});
+    }
+  }
+  if (!reload_thread_.joinable()) return;
+  if (reading) {
+    reload_thread_.detach();
+  } else {
+    reload_thread_.join();
   }
 }
 
 void App::Stop() {
+  StopReloads();
   if (scheduler_) scheduler_->Stop();
   for (const auto& m : modules_) m->Stop();
 }
@@ -166,18 +289,52 @@ HttpResponse App::ServeMetrics(const HttpRequest& req) {
   return resp;
 }
 
+HttpResponse App::ServeReload() {
+  if (!options_.enable_lifecycle) {
+    return HttpResponse::Text(403,
+                              "Lifecycle API is not enabled; start with --web.enable-lifecycle");
+  }
+  // The reload runs on the reload thread (civetweb's workers have small stacks, and a file on a
+  // hung mount must not hold a worker for ever); this waits a bounded time for its outcome.
+  ReloadOutcome outcome = WaitReload(RequestReload(), steady_clock::now() + options_.reload_wait);
+  switch (outcome.kind) {
+    case ReloadOutcome::Kind::kDone:
+      if (!outcome.status.ok()) {
+        return HttpResponse::Text(
+            500, fmt::format("failed to reload config: {}", outcome.status.error().message));
+      }
+      return HttpResponse::Text(200, "Configuration reloaded");
+    case ReloadOutcome::Kind::kStillRunning:
+      return HttpResponse::Text(
+          503,
+          fmt::format("reload not finished after {}s: {}; it applies when it finishes",
+                      std::chrono::duration<double>(options_.reload_wait).count(), outcome.detail));
+    case ReloadOutcome::Kind::kStopping:
+      break;
+  }
+  return HttpResponse::Text(503, "reload not done: shutting down");
+}
+
 std::vector<Route> App::Routes() {
+  // Each route but /-/healthy answers 503 until Start() has returned.
+  auto when_started = [this](std::function<HttpResponse(const HttpRequest&)> handler) {
+    return [this, handler = std::move(handler)](const HttpRequest& req) {
+      if (!started_.load(std::memory_order_acquire)) return Starting();
+      return handler(req);
+    };
+  };
   std::vector<Route> routes;
-  routes.push_back(
-      {"/metrics", {"GET"}, [this](const HttpRequest& req) { return ServeMetrics(req); }});
-  routes.push_back({"/", {"GET"}, [this](const HttpRequest&) {
+  routes.push_back({"/metrics", {"GET"}, when_started([this](const HttpRequest& req) {
+                      return ServeMetrics(req);
+                    })});
+  routes.push_back({"/", {"GET"}, when_started([this](const HttpRequest&) {
                       HttpResponse r;
                       r.content_type = "text/html; charset=utf-8";
                       r.body = RenderLandingPage(*scheduler_->snapshot(), clock_.Now(),
                                                  scheduler_->AllRan(), page_host());
                       return r;
-                    }});
-  routes.push_back({"/checks/", {"GET"}, [this](const HttpRequest& req) {
+                    })});
+  routes.push_back({"/checks/", {"GET"}, when_started([this](const HttpRequest& req) {
                       std::string_view name = std::string_view(req.path).substr(8);
                       std::optional<std::string> page =
                           RenderCheckPage(*scheduler_->snapshot(), name, clock_.Now());
@@ -188,31 +345,49 @@ std::vector<Route> App::Routes() {
                       r.content_type = "text/html; charset=utf-8";
                       r.body = std::move(*page);
                       return r;
-                    }});
+                    })});
   routes.push_back({"/-/healthy", {"GET"}, [](const HttpRequest&) {
                       return HttpResponse::Text(200, "Healthy");
                     }});
-  routes.push_back({"/-/ready", {"GET"}, [this](const HttpRequest&) {
+  routes.push_back({"/-/ready", {"GET"}, when_started([this](const HttpRequest&) {
                       if (scheduler_->AllRan()) return HttpResponse::Text(200, "Ready");
                       return HttpResponse::Text(503, "Not ready: some checks have not run yet");
-                    }});
-  routes.push_back({"/-/reload", {"POST"}, [this](const HttpRequest&) {
-                      if (!options_.enable_lifecycle) {
-                        return HttpResponse::Text(
-                            403, "Lifecycle API is not enabled; start with --web.enable-lifecycle");
-                      }
-                      // civetweb's workers have small stacks; parsing YAML (recursive) and
-                      // building checks gets a thread of its own.
-                      Status s;
-                      std::thread reloader([&] { s = Reload(); });
-                      reloader.join();
-                      if (!s.ok()) {
-                        return HttpResponse::Text(
-                            500, fmt::format("failed to reload config: {}", s.error().message));
-                      }
-                      return HttpResponse::Text(200, "Configuration reloaded");
-                    }});
+                    })});
+  routes.push_back(
+      {"/-/reload", {"POST"}, when_started([this](const HttpRequest&) { return ServeReload(); })});
   return routes;
+}
+
+ShutdownDeadline::ShutdownDeadline(std::chrono::milliseconds limit, Expire expire) {
+  if (!expire) {
+    expire = [limit](const std::string& stage) {
+      log::Error("shutdown deadline passed; exiting without waiting any longer",
+                 {{"deadline", FormatDuration(limit)}, {"waiting_for", stage}});
+      std::fflush(nullptr);
+      ::_exit(kExitOk);
+    };
+  }
+  thread_ = std::thread([this, limit, expire = std::move(expire)] {
+    std::unique_lock lock(mu_);
+    if (cv_.wait_for(lock, limit, [&] { return done_; })) return;
+    std::string stage = stage_;
+    lock.unlock();
+    expire(stage);
+  });
+}
+
+ShutdownDeadline::~ShutdownDeadline() {
+  {
+    std::lock_guard lock(mu_);
+    done_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+void ShutdownDeadline::Stage(std::string stage) {
+  std::lock_guard lock(mu_);
+  stage_ = std::move(stage);
 }
 
 }  // namespace drift::exporter

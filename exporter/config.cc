@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <memory>
 #include <optional>
@@ -109,13 +108,6 @@ std::string TypeNames() {
   return out;
 }
 
-SourceFile HashSource(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return {path, Sha256Of(text.str())};
-}
-
 HostSettings ReadHost(const std::optional<ConfigNode>& node) {
   HostSettings host;
   host.command_path = DefaultCommandPath();
@@ -164,7 +156,8 @@ std::vector<std::string> DefaultCommandPath() {
 Config LoadConfig(const std::string& path, LoadOptions options) {
   ConfigNode root = ConfigNode::Load(path);
   Config config;
-  config.files.push_back(HashSource(path));
+  // The hash of the text parsed, not of a second read that could see another file.
+  config.files.push_back({path, root.source_sha256()});
   config.host = ReadHost(root.Find("host"));
   milliseconds default_timeout{30'000};
   config.scheduler = ReadScheduler(root.Find("scheduler"), &default_timeout);
@@ -184,7 +177,7 @@ Config LoadConfig(const std::string& path, LoadOptions options) {
         if (std::filesystem::is_regular_file(baseline_path)) throw;
         file->Fail(fmt::format("{}; create it with `drift_exporter baseline capture`", e.what()));
       }
-      config.files.push_back(HashSource(baseline_path));
+      config.files.push_back({baseline_path, baseline_root->source_sha256()});
       if (auto checks = baseline_root->Find("checks")) {
         for (auto& [name, entry] : checks->Entries()) baseline_entries.emplace(name, entry);
       }

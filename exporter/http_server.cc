@@ -15,8 +15,17 @@
 namespace drift::exporter {
 namespace {
 
+// While mg_start2 runs on this thread, what civetweb logs is collected here instead: it says why
+// the start failed ("cannot bind to 127.0.0.1:9968: 98 (Address already in use)"), where the
+// error it returns only says "Failed to setup server ports".
+thread_local std::vector<std::string>* start_messages = nullptr;
+
 int LogMessage(const mg_connection*, const char* message) {
-  log::Warn("http server", {{"err", message}});
+  if (start_messages != nullptr) {
+    start_messages->emplace_back(message);
+  } else {
+    log::Warn("http server", {{"err", message}});
+  }
   return 1;
 }
 
@@ -165,11 +174,19 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpOptions& options
   unsigned error_code = 0;
   mg_error_data error{&error_code, error_text, sizeof error_text};
   mg_init_data init{&callbacks, server.get(), civet_options};
+  std::vector<std::string> messages;
+  start_messages = &messages;
   server->ctx_ = mg_start2(&init, &error);
+  start_messages = nullptr;
   if (server->ctx_ == nullptr) {
-    return Err("cannot listen on {}: {}", options.listen_address,
-               error_text[0] != '\0' ? error_text : "civetweb failed to start");
+    std::string why;
+    for (const std::string& m : messages) {
+      if (m != error_text) why += (why.empty() ? "" : "; ") + m;
+    }
+    if (why.empty()) why = error_text[0] != '\0' ? error_text : "civetweb failed to start";
+    return Err("cannot listen on {}: {}", options.listen_address, why);
   }
+  for (const std::string& m : messages) log::Warn("http server", {{"err", m}});
   mg_set_request_handler(server->ctx_, "/", &HttpServer::Dispatch, server.get());
   mg_server_port bound[4] = {};
   int n = mg_get_server_ports(server->ctx_, 4, bound);

@@ -76,8 +76,9 @@ std::vector<MetricFamily> DriftCollector::Collect() const {
       MetricType::Gauge);
   MetricFamily success =
       Family("drift_check_success",
-             "1 if the check's latest run gave a verdict, 0 if it failed or timed out (see the "
-             "check's page for the reason)." +
+             "1 if the check's latest run gave a verdict, 0 if it failed or timed out, or (mode "
+             "on_scrape) was still running when this scrape's deadline passed (see the check's "
+             "page for the reason)." +
                  cached,
              MetricType::Gauge);
   MetricFamily last_run = Family("drift_check_last_run_timestamp_seconds",
@@ -98,8 +99,8 @@ std::vector<MetricFamily> DriftCollector::Collect() const {
              MetricType::Gauge);
   MetricFamily by_state =
       Family("drift_checks",
-             "Number of enabled checks by state: compliant, drifted, error (latest run failed), "
-             "pending (not run yet)." +
+             "Number of enabled checks by state: compliant, drifted, error (latest run failed, or "
+             "still running at an on_scrape deadline), pending (not run yet)." +
                  cached,
              MetricType::Gauge);
 
@@ -130,8 +131,12 @@ std::vector<MetricFamily> DriftCollector::Collect() const {
       AddGauge(age, {check},
                state->drifted ? std::max(0.0, now - ToUnixSeconds(state->drift_since)) : 0);
     }
-    if (state->ran) {
+    // An overdue check (on_scrape: still running at the scrape's deadline) is not successful
+    // for this scrape, even before its first run.
+    if (state->ran || !state->overdue.empty()) {
       AddGauge(success, {check}, state->success ? 1 : 0);
+    }
+    if (state->ran) {
       AddGauge(last_run, {check}, ToUnixSeconds(state->last_run));
       AddGauge(duration, {check}, state->duration_seconds);
     }
@@ -140,10 +145,11 @@ std::vector<MetricFamily> DriftCollector::Collect() const {
       cs.drifted = cs.drifted || (state->known && state->drifted);
       cs.all_known = cs.all_known && state->known;
     }
-    const char* bucket = !state->ran       ? "pending"
-                         : !state->success ? "error"
-                         : state->drifted  ? "drifted"
-                                           : "compliant";
+    const char* bucket = !state->overdue.empty() ? "error"
+                         : !state->ran           ? "pending"
+                         : !state->success       ? "error"
+                         : state->drifted        ? "drifted"
+                                                 : "compliant";
     counts[bucket] += 1;
     for (const checks::MeasureSpec& m : spec.type->measures) {
       if (!measures.contains(m.name)) {

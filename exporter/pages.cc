@@ -93,6 +93,11 @@ std::string HostLine(const Snapshot& snapshot, WallTime now, const PageHost& hos
   return line;
 }
 
+// The reason a page shows: why a scrape had no result, else the latest run's.
+const std::string& ShownReason(const CheckState& s) {
+  return s.overdue.empty() ? s.result.reason : s.overdue;
+}
+
 std::string Page(std::string_view title, std::string_view body) {
   return fmt::format(
       "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{}</title>{}</head>"
@@ -130,6 +135,7 @@ std::string HtmlEscape(std::string_view text) {
 }
 
 std::string_view StateWord(const CheckState& s) {
+  if (!s.overdue.empty()) return "error";
   if (!s.ran) return "pending";
   if (!s.success) return "error";
   return s.drifted ? "drifted" : "compliant";
@@ -179,7 +185,7 @@ std::string RenderLandingPage(const Snapshot& snapshot, WallTime now, bool ready
         "<td>{3}</td><td>{4}</td><td>{5}</td><td><code>{6}</code></td><td>{7}</td></tr>\n",
         HtmlEscape(s->spec->name), HtmlEscape(s->spec->type->name), word,
         s->drifted ? checks::SeverityName(s->severity) : "", Age(*s, now),
-        HtmlEscape(s->result.reason), HtmlEscape(s->spec->controls_label),
+        HtmlEscape(ShownReason(*s)), HtmlEscape(s->spec->controls_label),
         s->ran ? FormatRfc3339(s->last_run) : "never");
   }
   body += "</table>\n";
@@ -204,7 +210,7 @@ std::optional<std::string> RenderCheckPage(const Snapshot& snapshot, std::string
         "<tr><th>Recommended action</th><td>{9}</td></tr>\n"
         "<tr><th>Last run</th><td>{10} ({11:.3f}s; {12} runs)</td></tr>\n"
         "<tr><th>Timeout</th><td>{13}</td></tr>\n</table>\n",
-        HtmlEscape(spec.name), HtmlEscape(spec.type->name), word, HtmlEscape(s->result.reason),
+        HtmlEscape(spec.name), HtmlEscape(spec.type->name), word, HtmlEscape(ShownReason(*s)),
         SeverityText(*s), Age(*s, now), spec.drift_threshold, s->drift_streak,
         HtmlEscape(spec.controls_label), ActionText(spec),
         s->ran ? FormatRfc3339(s->last_run) : "never", s->duration_seconds, s->runs,

@@ -62,6 +62,7 @@ void Scheduler::SetPlan(std::shared_ptr<const Plan> plan) {
   }
   states_ = std::move(states);
   plan_ = std::move(plan);
+  overdue_.clear();  // the next scrape deadline marks what is still running
   std::size_t not_ran = 0;
   for (const auto& [name, state] : states_) not_ran += state->ran ? 0 : 1;
   not_ran_.store(not_ran, std::memory_order_release);
@@ -213,7 +214,8 @@ void Scheduler::WorkerLoop() {
     std::uint64_t run_id = next_run_id_++;
     Deadline start = steady_clock::now();
     Deadline deadline = start + job.spec->timeout;
-    in_flight_[run_id] = {job.spec, deadline, std::this_thread::get_id(), job.counted, false};
+    in_flight_[run_id] = {job.spec,    deadline, std::this_thread::get_id(),
+                          job.counted, false,    &checks::ThisThreadActivity()};
     ++running_;
     // The watchdog must look at this run before the scheduling thread's next planned wake-up.
     if (deadline + kGrace < loop_wake_) state_cv_.notify_all();
@@ -259,6 +261,7 @@ Scheduler::Transition Scheduler::PublishLocked(const std::shared_ptr<const Check
                                                double duration_seconds) {
   auto it = states_.find(spec->name);
   if (it == states_.end() || it->second->spec != spec) return {};  // reconfigured meanwhile
+  overdue_.erase(spec->name);  // the real result replaces what a scrape showed meanwhile
   auto next = std::make_shared<const CheckState>(
       Advance(*it->second, std::move(result), clock_.Now(), duration_seconds));
   Transition t{it->second, next};
@@ -281,7 +284,19 @@ std::shared_ptr<const Snapshot> Scheduler::snapshot() const {
   auto fresh = std::make_shared<Snapshot>();
   if (plan_) {
     fresh->checks.reserve(plan_->checks.size());
-    for (const auto& spec : plan_->checks) fresh->checks.push_back(states_.at(spec->name));
+    for (const auto& spec : plan_->checks) {
+      const std::shared_ptr<const CheckState>& state = states_.at(spec->name);
+      auto overdue = overdue_.find(spec->name);
+      if (overdue == overdue_.end()) {
+        fresh->checks.push_back(state);
+        continue;
+      }
+      // Not successful for now; the last known drift stays as it was.
+      auto shown = std::make_shared<CheckState>(*state);
+      shown->success = false;
+      shown->overdue = overdue->second;
+      fresh->checks.push_back(std::move(shown));
+    }
   }
   fresh->version = version;
   snapshot_.store(fresh, std::memory_order_release);
@@ -311,8 +326,37 @@ std::uint64_t Scheduler::RefreshForScrape(Deadline until) {
       (!cycle_started_ || now - last_cycle_start_ >= plan_->settings.min_interval)) {
     EnqueueCycleLocked(true);
   }
-  state_cv_.wait_until(lock, until, [&] { return stopping_ || cycle_pending_ == 0; });
+  if (!state_cv_.wait_until(lock, until, [&] { return stopping_ || cycle_pending_ == 0; })) {
+    MarkOverdueLocked(steady_clock::now());
+  }
   return version();
+}
+
+void Scheduler::MarkOverdueLocked(Deadline now) {
+  auto seconds = [&](Deadline since) { return std::chrono::duration<double>(now - since).count(); };
+  bool changed = false;
+  auto mark = [&](const std::string& name, std::string reason) {
+    std::string& slot = overdue_[name];
+    changed = changed || slot != reason;
+    slot = std::move(reason);
+  };
+  for (const auto& [id, run] : in_flight_) {
+    if (!run.counted || run.abandoned) continue;
+    std::string command = run.activity != nullptr ? run.activity->Get() : std::string();
+    std::string waiting =
+        command.empty() ? fmt::format("in its {} check, no command running", run.spec->type->name)
+                        : "waiting for " + command;
+    mark(run.spec->name, fmt::format("still running after {:.1f}s ({}); scrape deadline passed",
+                                     seconds(run.deadline - run.spec->timeout), waiting));
+  }
+  for (const Job& job : queue_) {
+    if (!job.counted) continue;
+    mark(job.spec->name,
+         fmt::format("not started after {:.1f}s (waiting for a free worker: concurrency {}); "
+                     "scrape deadline passed",
+                     seconds(last_cycle_start_), plan_->settings.concurrency));
+  }
+  if (changed) version_.fetch_add(1, std::memory_order_release);
 }
 
 void Scheduler::RunOnce() {

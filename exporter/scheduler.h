@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "checks/activity.h"
 #include "checks/host.h"
 #include "exporter/config.h"
 #include "exporter/state.h"
@@ -67,6 +68,8 @@ class Scheduler : public std::enable_shared_from_this<Scheduler> {
   // and waits until the running cycle ends or `until`. Concurrent callers share one cycle.
   // Returns at once in interval mode, without taking the scheduler's lock. Returns the version
   // the scrape must show (its results included): version() on return in on_scrape mode, else 0.
+  // When `until` passes first, every check of the cycle still running or queued shows as not
+  // successful (CheckState::overdue says what it waits for) until its run finishes.
   std::uint64_t RefreshForScrape(Deadline until);
   // Runs every check once and waits for all of them (timeouts included).
   void RunOnce();
@@ -87,6 +90,7 @@ class Scheduler : public std::enable_shared_from_this<Scheduler> {
     std::thread::id worker;
     bool counted = false;  // part of a cycle someone waits for
     bool abandoned = false;
+    const checks::Activity* activity = nullptr;  // the worker's: what the run waits for
   };
 
   explicit Scheduler(const Clock& clock);
@@ -105,6 +109,9 @@ class Scheduler : public std::enable_shared_from_this<Scheduler> {
                            double duration_seconds);
   void Notify(const std::vector<Transition>& transitions);
   void FinishCountedLocked();
+  // on_scrape: a scrape's deadline passed with runs of its cycle unfinished; each such check
+  // shows as not successful, with what it waits for, until its result arrives.
+  void MarkOverdueLocked(Deadline now);
 
   const Clock& clock_;
   mutable std::mutex mu_;
@@ -117,6 +124,9 @@ class Scheduler : public std::enable_shared_from_this<Scheduler> {
   std::map<std::uint64_t, InFlight> in_flight_;  // by run id
   std::uint64_t next_run_id_ = 1;
   std::map<std::string, bool> busy_;  // check name -> queued, running or hung
+  // on_scrape: check name -> why the latest scrape got no result for it (MarkOverdueLocked);
+  // erased when the check's result is published. Shown only in snapshots, never to observers.
+  std::map<std::string, std::string> overdue_;
   Observer observer_;
   std::vector<std::thread> workers_;
   int running_ = 0;        // runs in progress that are not abandoned (at most concurrency)

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "checks/check.h"
@@ -23,6 +24,10 @@ struct CheckState {
   WallTime last_run{};     // when the latest run finished
   double duration_seconds = 0;
   std::uint64_t runs = 0;
+  // Only in a snapshot an on_scrape scrape shows, never in what observers see: the scrape's
+  // deadline passed while this check was still running or queued, and why (then `success` is
+  // false there). The run's real result replaces it.
+  std::string overdue;
 };
 
 // Folds one run's result into a check's state (pure: tested without threads or clocks).

@@ -1,10 +1,14 @@
 #!/usr/bin/env python3
 """Host faults: on the `faults` fixture host, commands hang, flood, fail and print nonsense and
 files are missing. Each such check must report drift_check_success 0 with a reason on its page,
-never drift_check_drifted 0, and /metrics must keep answering quickly while a check hangs."""
+never drift_check_drifted 0, and /metrics must keep answering quickly while a check hangs. In
+on_scrape mode a check still running at the scrape's deadline is not successful for that scrape.
+A flood of command output does not leave the daemon's memory grown."""
 
+import hashlib
 import html
 import os
+import re
 import sys
 import time
 import unittest
@@ -31,6 +35,15 @@ EXPECTED_REASONS = {
                           "were opened due to insufficient permissions.",
 }
 HANG_TIMEOUT = 4  # the hang check's timeout in faults/config.yml
+# The faults host's healthy check, for configurations written by the tests.
+OK_CHECK = """\
+  - name: ok
+    type: av_edr
+    params:
+      service: clamav-daemon.service
+      binary: /usr/sbin/clamd
+      binary_sha256: 813abedf6be2b115061af495c149216e6aef48151d96c957ee3bd5734daeee46
+"""
 
 
 def page_reason(exporter, check):
@@ -168,6 +181,92 @@ checks:
         self.assertEqual(harness.sample(text, "drift_check_severity", check="flip"), 3)
         self.assertGreater(harness.sample(text, "drift_check_drift_age_seconds", check="flip"), 0)
         self.assertIn("systemctl is-active flip.service: no idea", page_reason(exporter, "flip"))
+
+    def test_on_scrape_check_still_running_at_the_deadline_is_not_successful(self):
+        root = harness.copy_fixture("faults", harness.make_workdir(self))
+        config = os.path.join(root, "on_scrape.yml")
+        harness.write_file(config, """\
+host: {root: host, command_path: [bin]}
+scheduler: {mode: on_scrape, min_interval: 1s}
+checks:
+""" + OK_CHECK + """\
+  - name: hang
+    type: av_edr
+    timeout: 4s
+    params:
+      service: hang.service
+      binary: /usr/sbin/clamd
+      binary_sha256: 813abedf6be2b115061af495c149216e6aef48151d96c957ee3bd5734daeee46
+""")
+        exporter = harness.Exporter(self, config).start()
+        # Prometheus announces 1.5 s; the exporter answers half a second before that.
+        r = exporter.get("/metrics", headers={"X-Prometheus-Scrape-Timeout-Seconds": "1.5"})
+        self.assertEqual(r.status, 200)
+        self.assertLess(r.seconds, 1.5)
+        self.assertEqual(harness.sample(r.text, "drift_check_success", check="ok"), 1)
+        self.assertEqual(harness.sample(r.text, "drift_check_success", check="hang"), 0)
+        self.assertIsNone(harness.sample(r.text, "drift_check_drifted", check="hang"))
+        self.assertEqual(harness.sample(r.text, "drift_checks", state="error"), 1)
+        self.assertRegex(page_reason(exporter, "hang"),
+                         r"still running after \d+\.\ds \(waiting for command \"systemctl\" "
+                         r"\(pid \d+\)\); scrape deadline passed")
+
+        # At the check's own timeout its real (failed) result replaces the note.
+        def timed_out():
+            t = exporter.get("/metrics", headers={"X-Prometheus-Scrape-Timeout-Seconds": "1.5"})
+            return "timed out" in page_reason(exporter, "hang") and t
+        harness.wait_for(timed_out, HANG_TIMEOUT + 5, "the hang check to time out")
+        self.assertIn(EXPECTED_REASONS["hang"], page_reason(exporter, "hang"))
+
+    def test_memory_is_given_back_after_an_output_flood(self):
+        # Four checks whose nft prints without end: each run is cut at the 1 MiB cap. Before
+        # fixed malloc thresholds (exporter/cli.cc) RSS grew by ~11 MiB and stayed there.
+        workdir = harness.make_workdir(self)
+        os.makedirs(os.path.join(workdir, "bin"))
+        os.makedirs(os.path.join(workdir, "host"))
+        for name, text in (("nft", FLOODING_NFT), ("systemctl", "#!/bin/sh\necho active\n")):
+            harness.write_file(os.path.join(workdir, "bin", name), text)
+            os.chmod(os.path.join(workdir, "bin", name), 0o755)
+        sha = hashlib.sha256((RULESET + "\n").encode()).hexdigest()
+        config = os.path.join(workdir, "config.yml")
+        checks = "".join(f"  - {{name: fw{i}, type: firewall, params: {{ruleset_sha256: {sha}}}}}\n"
+                         for i in range(4))
+        harness.write_file(config, "host: {root: host, command_path: [bin]}\n"
+                                   "scheduler: {interval: 1s, concurrency: 4}\n"
+                                   "checks:\n" + checks)
+        exporter = harness.Exporter(self, config).start().wait_ready()
+        time.sleep(2)
+        idle = vm_rss_kib(exporter.proc.pid)
+        flood = os.path.join(workdir, "flood")
+        harness.write_file(flood, "")
+        exporter.wait_log(r"printed more than 1048576 bytes", timeout=10)
+        time.sleep(4)
+        os.remove(flood)
+        harness.wait_for(lambda: "fw0" in self.compliant(exporter), 10, "fw0 to recover")
+        time.sleep(3)
+        after = vm_rss_kib(exporter.proc.pid)
+        self.assertLess(after - idle, 5 * 1024,
+                        f"VmRSS {idle} KiB idle, {after} KiB after the flood ended")
+
+    @staticmethod
+    def compliant(exporter):
+        text = exporter.metrics()
+        return [c for c in harness.label_values(text, "drift_check_info", "check")
+                if harness.sample(text, "drift_check_success", check=c) == 1]
+
+
+RULESET = "table inet filter { }"
+FLOODING_NFT = f"""#!/bin/sh
+# nft -s list ruleset, or output without end while ../flood exists.
+PATH=/usr/bin:/bin
+[ -e "$(dirname "$0")/../flood" ] && exec yes '{RULESET}'
+echo '{RULESET}'
+"""
+
+
+def vm_rss_kib(pid):
+    with open(f"/proc/{pid}/status", encoding="ascii") as f:
+        return int(re.search(r"^VmRSS:\s+(\d+) kB", f.read(), re.M).group(1))
 
 
 if __name__ == "__main__":

@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """The HTTP surface: methods, unknown paths, HEAD, the landing page and the check pages (which
-must HTML-escape whatever a host printed)."""
+must HTML-escape whatever a host printed); binding the listen address before anything else."""
 
 import os
 import re
+import shutil
 import socket
+import subprocess
 import struct
 import sys
 import unittest
@@ -196,6 +198,47 @@ class Http(unittest.TestCase):
         self.assertEqual(self.exporter.get("/checks/agentx").status, 404)
         self.assertEqual(self.exporter.get("/checks/agent/").status, 404)
         self.assertEqual(self.exporter.get("/checks/%61gent").status, 200)
+
+
+EXIT_USAGE, EXIT_STARTUP = 2, 3
+DEMO = os.path.join(harness.SOURCE_DIR, "packaging", "examples", "demo")
+
+
+class StartUp(unittest.TestCase):
+    """The daemon binds its listen address before it loads modules or opens anything that
+    writes: a port clash exits 3 and changes nothing."""
+
+    def copy_demo(self):
+        demo = os.path.join(harness.make_workdir(self), "demo")
+        shutil.copytree(DEMO, demo, symlinks=True,
+                        ignore=shutil.ignore_patterns("data", "journal", "backup"))
+        subprocess.run([os.path.join(demo, "prepare.sh")], check=True, capture_output=True)
+        return demo
+
+    def test_a_taken_port_exits_3_before_any_evidence_is_written(self):
+        demo = self.copy_demo()
+        data = os.path.join(demo, "data")  # evidence store and the key made on first start
+        self.assertFalse(os.path.exists(data))
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            address = f"127.0.0.1:{taken.getsockname()[1]}"
+            run = harness.run_cli(f"--config.file={os.path.join(demo, 'config.yml')}",
+                                  f"--web.listen-address={address}", timeout=30)
+        self.assertEqual(run.returncode, EXIT_STARTUP, run.stderr)
+        lines = run.stderr.strip().splitlines()
+        self.assertEqual(len(lines), 1, run.stderr)
+        self.assertRegex(lines[0], rf"^cannot listen on {re.escape(address)}: .*"
+                                   r"Address already in use")
+        self.assertFalse(os.path.exists(data), "the evidence module ran before the bind")
+
+    def test_an_invalid_listen_address_is_a_usage_error(self):
+        demo = self.copy_demo()
+        run = harness.run_cli(f"--config.file={os.path.join(demo, 'config.yml')}",
+                              "--web.listen-address=localhost", timeout=30)
+        self.assertEqual(run.returncode, EXIT_USAGE, run.stderr)
+        self.assertIn("--web.listen-address: invalid listen address \"localhost\"", run.stderr)
+        self.assertFalse(os.path.exists(os.path.join(demo, "data")))
 
 
 if __name__ == "__main__":

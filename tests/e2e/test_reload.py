@@ -1,11 +1,16 @@
 #!/usr/bin/env python3
 """Reloading: SIGHUP and POST /-/reload. A broken configuration keeps the running one (and sets
 drift_exporter_config_last_reload_successful 0); a fixed one takes over. The lifecycle endpoint
-answers only with --web.enable-lifecycle."""
+answers only with --web.enable-lifecycle. A configuration path that is not a regular file (a
+FIFO, a device) is refused without blocking, at start-up and at reload, and SIGTERM always stops
+the daemon within its shutdown deadline."""
 
 import os
+import re
 import signal
+import subprocess
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -13,6 +18,10 @@ import harness  # noqa: E402
 
 RELOAD_OK = "drift_exporter_config_last_reload_successful"
 BROKEN_SUFFIX = "bogus_setting: 1\n"  # an unknown top-level key, on the file's last line
+NOT_REGULAR = ("not a regular file ({}); name the configuration file itself, not a pipe, "
+               "device, socket or directory")
+SHUTDOWN_DEADLINE = 10  # kShutdownDeadline, exporter/app.h
+EXIT_USAGE = 2
 NEW_CHECK = """\
   - name: backups
     type: backup
@@ -116,6 +125,71 @@ class Reload(unittest.TestCase):
         r = exporter.get("/-/reload")
         self.assertEqual(r.status, 405)
         self.assertEqual(r.headers.get("Allow"), "POST")
+
+    def stop_within_deadline(self, exporter):
+        started = time.monotonic()
+        exporter.signal(signal.SIGTERM)
+        try:
+            code = exporter.proc.wait(timeout=SHUTDOWN_DEADLINE)
+        except subprocess.TimeoutExpired:
+            self.fail(f"SIGTERM did not stop the exporter within {SHUTDOWN_DEADLINE}s; log:\n"
+                      + exporter.log())
+        self.assertEqual(code, 0, exporter.log())
+        return time.monotonic() - started
+
+    def test_fifo_at_reload_is_refused_without_blocking_and_sigterm_still_stops(self):
+        # Opening a FIFO waits for a writer: this used to hang the signal thread, so later
+        # SIGHUPs and SIGTERM were ignored while last_reload_successful still said 1.
+        exporter = harness.Exporter(self, self.config).start().wait_ready()
+        os.remove(self.config)
+        os.mkfifo(self.config)
+        exporter.signal(signal.SIGHUP)
+        self.wait_reload_value(exporter, 0)
+        exporter.wait_log(r"msg=\"configuration reload failed; keeping the running "
+                          r"configuration\".*live\.yml: " + re.escape(NOT_REGULAR.format("a FIFO")))
+        self.assertEqual(self.checks_in(exporter.metrics()), ["agent", "disks"])
+        self.assertEqual(exporter.get("/-/ready").status, 200)
+        exporter.signal(signal.SIGHUP)  # the signal thread still answers
+        harness.wait_for(lambda: exporter.log().count("configuration reload failed") >= 2, 10,
+                         "the second SIGHUP to be handled; log:\n" + exporter.log())
+        took = self.stop_within_deadline(exporter)
+        self.assertLess(took, 5, exporter.log())
+
+    def test_device_node_at_reload_is_refused_and_the_old_config_keeps_running(self):
+        exporter = harness.Exporter(self, self.config, ["--web.enable-lifecycle"]).start()
+        exporter.wait_ready()
+        os.remove(self.config)
+        os.symlink("/dev/zero", self.config)  # read for ever if it were read
+        r = exporter.post("/-/reload", timeout=15)
+        self.assertEqual(r.status, 500)
+        self.assertEqual(r.text, f"failed to reload config: {self.config}: "
+                                 + NOT_REGULAR.format("a character device") + "\n")
+        self.assertEqual(self.reload_value(exporter), 0)
+        self.assertEqual(self.checks_in(exporter.metrics()), ["agent", "disks"])
+
+        os.remove(self.config)
+        harness.write_file(self.config, self.good + NEW_CHECK)
+        r = exporter.post("/-/reload", timeout=15)
+        self.assertEqual((r.status, r.text), (200, "Configuration reloaded\n"))
+        self.assertEqual(self.reload_value(exporter), 1)
+        self.stop_within_deadline(exporter)
+
+
+class StartUpConfig(unittest.TestCase):
+    """At start-up, a configuration path that is not a regular file is a configuration error
+    (exit 2) named at once, never a process stuck reading it."""
+
+    def test_fifo_and_device_node_are_refused_at_start_up(self):
+        workdir = harness.make_workdir(self)
+        fifo = os.path.join(workdir, "config.yml")
+        os.mkfifo(fifo)
+        for path, kind in ((fifo, "a FIFO"), ("/dev/null", "a character device")):
+            for extra in ((), ("--config.check",)):
+                with self.subTest(path=path, args=extra):
+                    run = harness.run_cli(f"--config.file={path}",
+                                          "--web.listen-address=127.0.0.1:0", *extra, timeout=10)
+                    self.assertEqual(run.returncode, EXIT_USAGE, run.stderr)
+                    self.assertEqual(run.stderr, f"{path}: {NOT_REGULAR.format(kind)}\n")
 
 
 if __name__ == "__main__":

@@ -1,8 +1,10 @@
 #include "common/config_node.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include "tests/support/config_testing.h"
+#include "tests/support/temp_dir.h"
 
 namespace drift {
 namespace {
@@ -85,6 +87,33 @@ TEST(ConfigNode, DocumentLevelErrors) {
 TEST(ConfigNode, MissingFile) {
   EXPECT_EQ(ConfigErrorOf([] { ConfigNode::Load("/nonexistent/c.yml"); }),
             "/nonexistent/c.yml: cannot read: No such file or directory");
+}
+
+// Opening a FIFO for reading waits for a writer, and a device can be read for ever: either used
+// to hang the daemon's signal thread on SIGHUP. They are refused at once, before any read.
+TEST(ConfigNode, RefusesWhatIsNotARegularFileWithoutBlocking) {
+  testing::TempDir dir;
+  const std::string fifo = (dir.path() / "config.yml").string();
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  EXPECT_EQ(ConfigErrorOf([&] { ConfigNode::Load(fifo); }),
+            fifo +
+                ": not a regular file (a FIFO); name the configuration file itself, not a "
+                "pipe, device, socket or directory");
+  EXPECT_EQ(ConfigErrorOf([] { ConfigNode::Load("/dev/zero"); }),
+            "/dev/zero: not a regular file (a character device); name the configuration file "
+            "itself, not a pipe, device, socket or directory");
+  EXPECT_EQ(ConfigErrorOf([&] { ConfigNode::Load(dir.root()); }),
+            dir.root() +
+                ": not a regular file (a directory); name the configuration file "
+                "itself, not a pipe, device, socket or directory");
+}
+
+TEST(ConfigNode, LoadHashesTheTextItParsed) {
+  testing::TempDir dir;
+  dir.Write("/c.yml", "a: 1\n");
+  ConfigNode root = ConfigNode::Load((dir.path() / "c.yml").string());
+  EXPECT_EQ(root.source_sha256(), Sha256Of("a: 1\n"));
+  EXPECT_EQ(root.Child("a").source_sha256(), Sha256Of("a: 1\n"));
 }
 
 }  // namespace

@@ -84,6 +84,32 @@ TEST(DriftCollector, RendersTheContract) {
   EXPECT_NE(text.find("Cached: from the check's latest run"), std::string::npos);
 }
 
+// on_scrape: a check still running when a scrape's deadline passed is not successful for that
+// scrape, even before its first run; its last known drift stays.
+TEST(DriftCollector, OverdueCheckIsNotSuccessfulAndKeepsItsDrift) {
+  testing::FakeClock clock(WallTime(1'700'000'100s));
+  auto drifted = State("drifted", true, true, false, true, WallTime(1'700'000'040s));
+  drifted->overdue = "still running after 9.5s; scrape deadline passed";
+  auto fresh = State("fresh", false, false, false, false);
+  fresh->overdue = "still running after 9.5s; scrape deadline passed";
+  Snapshot snap;
+  snap.checks = {drifted, fresh};
+  std::string text = Render(snap, clock);
+  for (const char* line : {
+           "drift_check_success{check=\"drifted\"} 0\n",
+           "drift_check_success{check=\"fresh\"} 0\n",
+           "drift_check_drifted{check=\"drifted\"} 1\n",
+           "drift_checks{state=\"error\"} 2\n",
+           "drift_checks{state=\"pending\"} 0\n",
+       }) {
+    EXPECT_NE(text.find(line), std::string::npos) << "missing: " << line << "in:\n" << text;
+  }
+  // Never ran: no verdict, so no drifted series and no last-run time.
+  EXPECT_EQ(text.find("drift_check_drifted{check=\"fresh\"}"), std::string::npos);
+  EXPECT_EQ(text.find("drift_check_last_run_timestamp_seconds{check=\"fresh\"}"),
+            std::string::npos);
+}
+
 // A collector that counts its calls, returns one gauge per name in `names` all set to the
 // number of the call, and can be made to block (a slow render) until released.
 class FakeCollector final : public prometheus::Collectable {

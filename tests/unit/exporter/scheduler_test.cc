@@ -3,8 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <regex>
 #include <thread>
 
+#include "checks/activity.h"
 #include "checks/rooted_fs.h"
 #include "tests/support/fakes.h"
 
@@ -53,6 +57,49 @@ class ScriptedCheck final : public checks::Check {
   std::atomic<int>* peak_;
 };
 
+// A check that waits at a gate the test opens and closes (no sleeping, no timing), saying what it
+// waits for the way ProcessRunner does, then gives `verdict`.
+class GatedCheck final : public checks::Check {
+ public:
+  explicit GatedCheck(std::string activity) : activity_(std::move(activity)) {}
+  checks::CheckResult Run(const checks::Host&, Deadline) const override {
+    checks::ScopedActivity activity(activity_);
+    std::unique_lock lock(mu_);
+    ++entered_;
+    cv_.notify_all();
+    cv_.wait(lock, [&] { return open_; });
+    checks::CheckResult r;
+    r.verdict = verdict_;
+    r.reason = "gated";
+    return r;
+  }
+  void Open(checks::Verdict verdict) {
+    std::lock_guard lock(mu_);
+    open_ = true;
+    verdict_ = verdict;
+    cv_.notify_all();
+  }
+  void Close() {
+    std::lock_guard lock(mu_);
+    open_ = false;
+  }
+  // Waits until `n` runs have started.
+  void WaitEntered(int n) const {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return entered_ >= n; });
+  }
+
+ private:
+  const std::string activity_;
+  mutable std::mutex mu_;
+  mutable std::condition_variable cv_;
+  mutable int entered_ = 0;
+  bool open_ = true;
+  checks::Verdict verdict_ = checks::Verdict::kCompliant;
+};
+
+const checks::CheckType kGatedType{"gated", checks::Severity::kHigh, {}, "", {}, nullptr};
+
 class SchedulerTest : public ::testing::Test {
  protected:
   std::shared_ptr<const CheckSpec> AddCheck(const std::string& name,
@@ -64,6 +111,15 @@ class SchedulerTest : public ::testing::Test {
     spec->timeout = timeout;
     plan_->checks.push_back(spec);
     return spec;
+  }
+
+  void AddGated(const std::string& name, std::shared_ptr<const GatedCheck> check) {
+    auto spec = std::make_shared<CheckSpec>();
+    spec->name = name;
+    spec->type = &kGatedType;
+    spec->check = std::move(check);
+    spec->timeout = 60s;
+    plan_->checks.push_back(spec);
   }
 
   testing::FakeClock clock_;
@@ -234,6 +290,79 @@ TEST_F(SchedulerTest, OnScrapeSharesOneRunAndHonoursMinInterval) {
       << "the version the scrape must show: its run included";
   EXPECT_GE(scheduler->snapshot()->version, scheduler->version());
   EXPECT_EQ(check->runs.load(), 1) << "within min_interval the cached result is served";
+  scheduler->Stop();
+}
+
+// on_scrape: when the scrape's deadline passes first, the checks still running (or still queued)
+// show as not successful, saying what they wait for, with their last drift kept; their real
+// result replaces that when it comes.
+TEST_F(SchedulerTest, OnScrapeDeadlineShowsUnfinishedChecksAsNotSuccessful) {
+  plan_->settings.min_interval = 0s;
+  plan_->settings.concurrency = 1;
+  auto slow = std::make_shared<GatedCheck>("command \"systemctl\" (pid 42)");
+  auto queued = std::make_shared<GatedCheck>("");
+  AddGated("slow", slow);
+  AddGated("queued", queued);
+  auto scheduler = Scheduler::Create(clock_);
+  scheduler->SetPlan(plan_);
+  scheduler->Start();
+  slow->Open(checks::Verdict::kDrifted);
+  scheduler->RefreshForScrape(std::chrono::steady_clock::now() + 10s);
+  ASSERT_TRUE(StateOf(*scheduler->snapshot(), "slow").drifted);
+
+  slow->Close();
+  std::uint64_t shown = scheduler->RefreshForScrape(std::chrono::steady_clock::now());
+  slow->WaitEntered(2);
+  shown = scheduler->RefreshForScrape(std::chrono::steady_clock::now());  // deadline passed
+  auto snap = scheduler->snapshot();
+  EXPECT_GE(snap->version, shown);
+  const CheckState& s = StateOf(*snap, "slow");
+  EXPECT_FALSE(s.success);
+  EXPECT_TRUE(s.known);
+  EXPECT_TRUE(s.drifted) << "the last known drift stays";
+  EXPECT_TRUE(std::regex_match(s.overdue, std::regex("still running after [0-9.]+s \\(waiting "
+                                                     "for command \"systemctl\" \\(pid 42\\)\\); "
+                                                     "scrape deadline passed")))
+      << s.overdue;
+  const CheckState& q = StateOf(*snap, "queued");
+  EXPECT_FALSE(q.success);
+  EXPECT_TRUE(std::regex_match(q.overdue, std::regex("not started after [0-9.]+s \\(waiting for a "
+                                                     "free worker: concurrency 1\\); scrape "
+                                                     "deadline passed")))
+      << q.overdue;
+
+  slow->Open(checks::Verdict::kCompliant);
+  scheduler->RefreshForScrape(std::chrono::steady_clock::now() + 10s);
+  snap = scheduler->snapshot();
+  EXPECT_TRUE(StateOf(*snap, "slow").success);
+  EXPECT_TRUE(StateOf(*snap, "slow").overdue.empty());
+  EXPECT_FALSE(StateOf(*snap, "slow").drifted);
+  EXPECT_TRUE(StateOf(*snap, "queued").success);
+  EXPECT_TRUE(StateOf(*snap, "queued").overdue.empty());
+  scheduler->Stop();
+}
+
+// The same without a command: the check type is named instead.
+TEST_F(SchedulerTest, OnScrapeDeadlineNamesTheCheckTypeWhenNoCommandRuns) {
+  plan_->settings.min_interval = 0s;
+  auto hashing = std::make_shared<GatedCheck>("");
+  AddGated("hashing", hashing);
+  auto scheduler = Scheduler::Create(clock_);
+  scheduler->SetPlan(plan_);
+  scheduler->Start();
+  hashing->Close();
+  scheduler->RefreshForScrape(std::chrono::steady_clock::now());
+  hashing->WaitEntered(1);
+  scheduler->RefreshForScrape(std::chrono::steady_clock::now());
+  const CheckState& s = StateOf(*scheduler->snapshot(), "hashing");
+  EXPECT_FALSE(s.success);
+  EXPECT_FALSE(s.ran);
+  EXPECT_NE(s.overdue.find("(in its gated check, no command running); scrape deadline passed"),
+            std::string::npos)
+      << s.overdue;
+  hashing->Open(checks::Verdict::kCompliant);
+  scheduler->RefreshForScrape(std::chrono::steady_clock::now() + 10s);
+  EXPECT_TRUE(StateOf(*scheduler->snapshot(), "hashing").success);
   scheduler->Stop();
 }
 

@@ -1,0 +1,193 @@
+#include "exporter/app.h"
+
+#include <gtest/gtest.h>
+
+#include <condition_variable>
+#include <mutex>
+
+#include "tests/support/fakes.h"
+#include "tests/support/temp_dir.h"
+
+namespace drift::exporter {
+namespace {
+
+using namespace std::chrono_literals;
+
+// A configuration load the test holds up (a file on a hung mount) or lets through, without
+// sleeping. Shared with the loader, which may outlive the test's App (abandoned at shutdown).
+struct Gate {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool open = true;
+  int loads = 0;      // loads started
+  bool fail = false;  // the next loads throw a ConfigError
+
+  void Close() {
+    std::lock_guard lock(mu);
+    open = false;
+  }
+  void Open() {
+    std::lock_guard lock(mu);
+    open = true;
+    cv.notify_all();
+  }
+  void WaitLoads(int n) {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return loads >= n; });
+  }
+};
+
+class AppTest : public ::testing::Test {
+ protected:
+  AppTest() {
+    dir_.Write("/config.yml", fmt::format("host: {{root: {}}}\n"
+                                          "scheduler: {{mode: on_scrape}}\n"
+                                          "checks:\n"
+                                          "  - name: backups\n"
+                                          "    type: backup\n"
+                                          "    params: {{status_file: /status.json}}\n",
+                                          dir_.root()));
+  }
+
+  App::Options Options() {
+    App::Options o;
+    o.config_file = (dir_.path() / "config.yml").string();
+    o.enable_lifecycle = true;
+    o.reload_wait = 0ms;
+    o.load_config = [gate = gate_](const std::string& path) {
+      {
+        std::unique_lock lock(gate->mu);
+        ++gate->loads;
+        gate->cv.notify_all();
+        gate->cv.wait(lock, [&] { return gate->open; });
+        if (gate->fail) throw ConfigError(path, "broken on purpose");
+      }
+      return LoadConfig(path);
+    };
+    return o;
+  }
+
+  static HttpResponse Call(const std::vector<Route>& routes, const std::string& path) {
+    for (const Route& r : routes) {
+      if (r.path == path) return r.handler(HttpRequest{});
+    }
+    throw std::runtime_error("no route " + path);
+  }
+
+  double ReloadSuccessful(App& app) {
+    for (const auto& family : app.registry().Collect()) {
+      if (family.name == "drift_exporter_config_last_reload_successful") {
+        return family.metric.at(0).gauge.value;
+      }
+    }
+    return -1;
+  }
+
+  testing::TempDir dir_;
+  testing::FakeClock clock_;
+  std::shared_ptr<Gate> gate_ = std::make_shared<Gate>();
+};
+
+// The daemon binds before it starts the App: until then its routes must not pretend.
+TEST_F(AppTest, RoutesAnswer503UntilStarted) {
+  App app(Options(), clock_);
+  std::vector<Route> routes = app.Routes();
+  for (const char* path : {"/metrics", "/", "/-/ready", "/-/reload"}) {
+    HttpResponse r = Call(routes, path);
+    EXPECT_EQ(r.status, 503) << path;
+    EXPECT_EQ(r.body, "Service Unavailable: starting; the configuration is not loaded yet\n")
+        << path;
+  }
+  EXPECT_EQ(Call(routes, "/-/healthy").status, 200);
+  app.Start();
+  EXPECT_EQ(Call(routes, "/-/ready").status, 503) << "started, but no check has run yet";
+  EXPECT_EQ(Call(routes, "/").status, 200);
+  app.Stop();
+}
+
+TEST_F(AppTest, ReloadRunsOnItsOwnThreadAndReportsItsOutcome) {
+  App app(Options(), clock_);
+  app.Start();
+  std::uint64_t ticket = app.RequestReload();
+  ReloadOutcome done = app.WaitReload(ticket, std::chrono::steady_clock::now() + 1h);
+  EXPECT_EQ(done.kind, ReloadOutcome::Kind::kDone);
+  EXPECT_TRUE(done.status.ok());
+  EXPECT_EQ(ReloadSuccessful(app), 1);
+
+  {
+    std::lock_guard lock(gate_->mu);
+    gate_->fail = true;
+  }
+  done = app.WaitReload(app.RequestReload(), std::chrono::steady_clock::now() + 1h);
+  EXPECT_EQ(done.kind, ReloadOutcome::Kind::kDone);
+  ASSERT_FALSE(done.status.ok());
+  EXPECT_EQ(done.status.error().message,
+            (dir_.path() / "config.yml").string() + ": broken on purpose");
+  EXPECT_EQ(ReloadSuccessful(app), 0);
+  app.Stop();
+}
+
+// A load that never returns (a file on a hung mount) holds up neither the callers nor shutdown.
+TEST_F(AppTest, StuckReloadBlocksNeitherRequestsNorStop) {
+  App app(Options(), clock_);
+  app.Start();
+  std::vector<Route> routes = app.Routes();
+  gate_->Close();
+  std::uint64_t first = app.RequestReload();  // returns at once although the load hangs
+  gate_->WaitLoads(2);
+
+  ReloadOutcome waiting = app.WaitReload(first, std::chrono::steady_clock::now());
+  EXPECT_EQ(waiting.kind, ReloadOutcome::Kind::kStillRunning);
+  EXPECT_NE(waiting.detail.find("the reload is still reading " +
+                                (dir_.path() / "config.yml").string() + " for "),
+            std::string::npos)
+      << waiting.detail;
+
+  // Requests made meanwhile queue one reload after it, and share it.
+  std::uint64_t second = app.RequestReload();
+  EXPECT_GT(second, first);
+  EXPECT_EQ(app.RequestReload(), second);
+  waiting = app.WaitReload(second, std::chrono::steady_clock::now());
+  EXPECT_EQ(waiting.kind, ReloadOutcome::Kind::kStillRunning);
+  EXPECT_NE(waiting.detail.find("queued behind a reload still reading "), std::string::npos)
+      << waiting.detail;
+
+  HttpResponse r = Call(routes, "/-/reload");  // reload_wait is 0
+  EXPECT_EQ(r.status, 503);
+  EXPECT_NE(r.body.find("reload not finished after 0s: queued behind a reload still reading "),
+            std::string::npos)
+      << r.body;
+
+  app.Stop();  // returns although the load still hangs: its thread is abandoned
+  EXPECT_EQ(app.WaitReload(second, std::chrono::steady_clock::now() + 1h).kind,
+            ReloadOutcome::Kind::kStopping);
+  gate_->Open();  // the abandoned thread returns and touches nothing of the App
+}
+
+TEST(ShutdownDeadline, ExpiresWithTheStageItWasIn) {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::string expired;
+  {
+    ShutdownDeadline deadline(0ms, [&](const std::string& stage) {
+      std::lock_guard lock(mu);
+      expired = stage.empty() ? "(empty)" : stage;
+      cv.notify_all();
+    });
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return !expired.empty(); });
+  }
+  EXPECT_EQ(expired, "starting to shut down");
+}
+
+TEST(ShutdownDeadline, DoesNothingWhenShutdownFinishesInTime) {
+  bool expired = false;
+  {
+    ShutdownDeadline deadline(1h, [&](const std::string&) { expired = true; });
+    deadline.Stage("stopping");
+  }
+  EXPECT_FALSE(expired);
+}
+
+}  // namespace
+}  // namespace drift::exporter
