@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <charconv>
+#include <cstdlib>
 #include <thread>
 
 #include "checks/command_journal.h"
@@ -99,14 +100,44 @@ App::~App() { Stop(); }
 
 void App::Start() {
   Config config = LoadConfig(options_.config_file);
+  // Before the modules: a state directory that cannot be used stops the start-up before the
+  // evidence store records it.
+  OpenStateFile(config);
   // Modules are created here, once; OnConfigLoaded hands them every configuration after this.
   modules_ = MakeModules(module_context_, config);
   scheduler_->SetObserver([this](const CheckState& before, const CheckState& after) {
     LogTransition(before, after);
+    if (state_file_ && NeedsSaving(before, after)) state_file_->MarkDirty();
     for (const auto& m : modules_) m->OnTransition(before, after);
   });
   Apply(std::move(config));
+  if (state_file_) {
+    const Scheduler* scheduler = scheduler_.get();
+    state_file_->SetSource([scheduler] { return scheduler->snapshot(); });
+    state_file_->Start();
+  }
   scheduler_->Start();
+}
+
+void App::OpenStateFile(const Config& config) {
+  state_dir_ = ResolveStateDir(config.state_dir, std::getenv("STATE_DIRECTORY"));
+  if (state_dir_.empty()) {
+    log::Info(
+        "no state_dir and no $STATE_DIRECTORY: check states are not kept across restarts, so a "
+        "restart starts every drift episode afresh");
+    return;
+  }
+  state_file_ = std::make_unique<StateFile>(state_dir_, clock_, registry());
+  RestorePlan restore = PlanRestore(state_file_->Load(), config.checks);
+  for (const std::string& name : restore.changed) {
+    log::Info(
+        "check changed since its state was saved (type, params or baseline); it starts afresh",
+        {{"check", name}});
+  }
+  state_file_->SetRestored(restore.states.size());
+  log::Info("check states restored",
+            {{"file", state_file_->path()}, {"checks", restore.states.size()}});
+  scheduler_->Restore(std::move(restore.states));
 }
 
 void App::Apply(Config config) {
@@ -123,12 +154,19 @@ void App::Apply(Config config) {
                                      {"checks", plan->checks.size()},
                                      {"disabled", total - plan->checks.size()}});
   scheduler_->SetPlan(std::move(plan));
+  // Removed and renamed checks leave the file; a reload itself changes no verdict.
+  if (state_file_) state_file_->MarkDirty();
 }
 
 Status App::Reload() {
   std::lock_guard lock(reload_mu_);
   try {
-    Apply(LoadConfig(options_.config_file));
+    Config config = LoadConfig(options_.config_file);
+    if (ResolveStateDir(config.state_dir, std::getenv("STATE_DIRECTORY")) != state_dir_) {
+      log::Warn("state_dir changed; it takes effect after a restart",
+                {{"state_dir", state_dir_.empty() ? "(none)" : state_dir_}});
+    }
+    Apply(std::move(config));
     metrics_->Invalidate();
     return {};
   } catch (const std::exception& e) {
@@ -142,6 +180,8 @@ Status App::Reload() {
 
 void App::Stop() {
   if (scheduler_) scheduler_->Stop();
+  // After the scheduler: the last write has the last results.
+  if (state_file_) state_file_->Stop();
   for (const auto& m : modules_) m->Stop();
 }
 

@@ -12,6 +12,7 @@
 #include "exporter/metrics.h"
 #include "exporter/module.h"
 #include "exporter/scheduler.h"
+#include "exporter/state_file.h"
 
 namespace drift::exporter {
 
@@ -35,7 +36,8 @@ class App {
   App(Options options, const Clock& clock);
   ~App();
 
-  // Loads the configuration and starts the scheduler. Throws ConfigError.
+  // Loads the configuration, opens the state file (restoring what it holds) and starts the
+  // scheduler. Throws ConfigError, or StartupError when the state directory is not usable.
   void Start();
   // Re-reads the configuration; a bad one is logged, counted in
   // drift_exporter_config_last_reload_successful and leaves the running one in force.
@@ -51,6 +53,9 @@ class App {
   HttpResponse ServeMetrics(const HttpRequest& req);
   // Applies a loaded configuration: modules first, then the scheduler's new plan.
   void Apply(Config config);
+  // Opens the state directory `config` names (or $STATE_DIRECTORY) and seeds the scheduler with
+  // the checks it restores; without one, logs that nothing is kept across restarts.
+  void OpenStateFile(const Config& config);
 
   Options options_;
   const Clock& clock_;
@@ -59,6 +64,8 @@ class App {
   std::unique_ptr<MetricsCache> metrics_;
   ModuleContext module_context_;
   std::vector<std::unique_ptr<Module>> modules_;
+  std::string state_dir_;                  // "" when state is not kept
+  std::unique_ptr<StateFile> state_file_;  // reads the scheduler: declared after it
   std::mutex reload_mu_;
 };
 

@@ -13,7 +13,8 @@ namespace drift::exporter {
 struct CheckState {
   std::shared_ptr<const CheckSpec> spec;
   checks::CheckResult result;  // the latest run's result, error or not
-  bool ran = false;            // at least one run has finished
+  bool ran = false;            // at least one run has finished (in this process or, restored
+                               // from the state file, in an earlier one: see `runs`)
   bool known = false;          // at least one run gave a verdict, so `drifted` means something
   bool success = false;        // the latest run gave a verdict (not an error or timeout)
   bool drifted = false;        // drifted for at least drift_threshold consecutive runs
@@ -22,7 +23,7 @@ struct CheckState {
   WallTime drift_since{};  // when the current streak's first drifted run finished
   WallTime last_run{};     // when the latest run finished
   double duration_seconds = 0;
-  std::uint64_t runs = 0;
+  std::uint64_t runs = 0;  // runs finished in this process: 0 for a state restored at start-up
 };
 
 // Folds one run's result into a check's state (pure: tested without threads or clocks).
