@@ -102,9 +102,14 @@ void App::Start() {
   Config config = LoadConfig(options_.config_file);
   // Before the modules: a state directory that cannot be used stops the start-up before the
   // evidence store records it.
-  OpenStateFile(config);
+  state_dir_ = ResolveStateDir(config.state_dir, std::getenv("STATE_DIRECTORY"));
+  if (!state_dir_.empty()) {
+    state_file_ = std::make_unique<StateFile>(state_dir_, clock_, registry());
+  }
   // Modules are created here, once; OnConfigLoaded hands them every configuration after this.
   modules_ = MakeModules(module_context_, config);
+  // Once nothing can fail any more: logs about the state only from a daemon that starts.
+  RestoreState(config);
   scheduler_->SetObserver([this](const CheckState& before, const CheckState& after) {
     LogTransition(before, after);
     if (state_file_ && NeedsSaving(before, after)) state_file_->MarkDirty();
@@ -119,15 +124,13 @@ void App::Start() {
   scheduler_->Start();
 }
 
-void App::OpenStateFile(const Config& config) {
-  state_dir_ = ResolveStateDir(config.state_dir, std::getenv("STATE_DIRECTORY"));
-  if (state_dir_.empty()) {
+void App::RestoreState(const Config& config) {
+  if (!state_file_) {
     log::Info(
         "no state_dir and no $STATE_DIRECTORY: check states are not kept across restarts, so a "
         "restart starts every drift episode afresh");
     return;
   }
-  state_file_ = std::make_unique<StateFile>(state_dir_, clock_, registry());
   RestorePlan restore = PlanRestore(state_file_->Load(), config.checks);
   for (const std::string& name : restore.changed) {
     log::Info(

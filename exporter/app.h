@@ -53,9 +53,9 @@ class App {
   HttpResponse ServeMetrics(const HttpRequest& req);
   // Applies a loaded configuration: modules first, then the scheduler's new plan.
   void Apply(Config config);
-  // Opens the state directory `config` names (or $STATE_DIRECTORY) and seeds the scheduler with
-  // the checks it restores; without one, logs that nothing is kept across restarts.
-  void OpenStateFile(const Config& config);
+  // Seeds the scheduler with the checks the state file restores for `config`; without a state
+  // directory, logs that nothing is kept across restarts.
+  void RestoreState(const Config& config);
 
   Options options_;
   const Clock& clock_;

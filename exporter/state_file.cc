@@ -287,8 +287,12 @@ StateFile::StateFile(std::string dir, const Clock& clock, prometheus::Registry& 
     throw StartupError(
         fmt::format("state_dir: cannot create {}: {}", parent.string(), ec.message()));
   }
-  if (Status s = fs_->MakeDir(dir_, 0750); !s.ok()) {
-    throw StartupError(fmt::format("state_dir: {}", s.error().message));
+  // An existing directory may be a symlink to one: systemd's StateDirectory= with DynamicUser=
+  // makes /var/lib/<name> a link to /var/lib/private/<name>.
+  if (!std::filesystem::is_directory(dir_, ec)) {
+    if (Status s = fs_->MakeDir(dir_, 0750); !s.ok()) {
+      throw StartupError(fmt::format("state_dir: {}", s.error().message));
+    }
   }
   // Prove now that writes will work, rather than at the first transition.
   std::string probe = path_ + ".probe";

@@ -484,6 +484,16 @@ TEST_F(StateFileTest, AFailedWriteKeepsThePreviousFileAndTheNextChangeRetries) {
   file->Stop();
 }
 
+TEST_F(StateFileTest, ASymlinkToADirectoryWillDo) {
+  // systemd's StateDirectory= with DynamicUser=: /var/lib/<name> -> /var/lib/private/<name>.
+  std::filesystem::create_directories(tmp_ / "private/state");
+  std::filesystem::create_directory_symlink(tmp_ / "private/state", Dir());
+  std::unique_ptr<StateFile> file = Open();
+  file->SetSource(Source({Ran(Spec("fw"), {Drifted()})}));
+  file->Stop();
+  EXPECT_TRUE(std::filesystem::is_regular_file(tmp_ / "private/state/check_state.json"));
+}
+
 TEST_F(StateFileTest, ADirectoryThatCannotBeCreatedIsAStartupError) {
   WriteText(tmp_ / "not-a-dir", "x");
   EXPECT_THROW(StateFile((tmp_ / "not-a-dir/state"), clock_, registry_), StartupError);
