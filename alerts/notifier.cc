@@ -77,12 +77,13 @@ void Notifier::Configure(const AlertingConfig& config) {
   }
 }
 
-void Notifier::Fire(const std::string& slot, AlertContent content) {
+void Notifier::Fire(const std::string& slot, AlertContent content,
+                    std::optional<WallTime> starts_at) {
   {
     std::lock_guard lock(mu_);
     bool was = tracker_.Firing(slot);
     // Every run of a drifted check lands here; only a new alert needs the dispatcher now.
-    if (!tracker_.Fire(slot, std::move(content), clock_.Now())) return;
+    if (!tracker_.Fire(slot, std::move(content), clock_.Now(), starts_at)) return;
     active_changed_ = active_changed_ || !was;
     kicked_ = true;
   }

@@ -5,6 +5,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -45,8 +46,9 @@ class Notifier {
   void Configure(const AlertingConfig& config);
 
   // See AlertTracker: start or update the alert in `slot`, or resolve it. Stamped with the
-  // clock's now.
-  void Fire(const std::string& slot, AlertContent content);
+  // clock's now; a new alert starts at `starts_at` when given.
+  void Fire(const std::string& slot, AlertContent content,
+            std::optional<WallTime> starts_at = std::nullopt);
   void Resolve(const std::string& slot);
   bool Firing(const std::string& slot) const;
   std::vector<std::string> FiringSlots() const;

@@ -11,7 +11,8 @@ void AlertTracker::SetResendInterval(std::chrono::milliseconds resend_interval) 
   resend_interval_ = resend_interval;
 }
 
-bool AlertTracker::Fire(const std::string& slot, AlertContent content, WallTime now) {
+bool AlertTracker::Fire(const std::string& slot, AlertContent content, WallTime now,
+                        std::optional<WallTime> starts_at) {
   auto it = firing_.find(slot);
   if (it != firing_.end()) {
     if (it->second.content.labels == content.labels) {
@@ -32,7 +33,10 @@ bool AlertTracker::Fire(const std::string& slot, AlertContent content, WallTime 
       old->second.superseded = true;
     }
   }
-  firing_.emplace(slot, Entry{std::move(content), now, {}, std::nullopt});
+  // Never in the future (a clock stepped back): Alertmanager rejects an alert that starts after
+  // it ends.
+  WallTime start = starts_at ? std::min(*starts_at, now) : now;
+  firing_.emplace(slot, Entry{std::move(content), start, {}, std::nullopt});
   return true;
 }
 

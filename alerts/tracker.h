@@ -19,8 +19,10 @@ inline constexpr std::chrono::minutes kResolvedResendWindow{15};
 // given (no clock, no threads, no I/O), so tests replay any history exactly.
 //
 // Alerts live in slots, one per thing that can be wrong (e.g. "ComplianceDrift/firewall").
-//  - Fire(slot) starts an alert (starts_at = now) unless the slot already fires with the same
-//    labels; then only its annotations are updated, and go out with the next resend.
+//  - Fire(slot) starts an alert unless the slot already fires with the same labels; then only
+//    its annotations are updated, and go out with the next resend. A new alert starts at the
+//    given starts_at (when what it is about began, e.g. a drift episode that began before a
+//    restart), never after now; else now.
 //    New labels (a severity change) resolve the old alert and start a new one: labels are an
 //    alert's identity in Alertmanager.
 //  - Resolve(slot) ends the slot's alert: it is sent at once with ends_at = now, then resent
@@ -39,7 +41,8 @@ class AlertTracker {
 
   // Returns whether something is now due at once (a new alert, or new labels), as opposed to
   // an annotation update that waits for the next resend.
-  bool Fire(const std::string& slot, AlertContent content, WallTime now);
+  bool Fire(const std::string& slot, AlertContent content, WallTime now,
+            std::optional<WallTime> starts_at = std::nullopt);
   void Resolve(const std::string& slot, WallTime now);
   // Whether `slot` has a firing alert.
   bool Firing(const std::string& slot) const;

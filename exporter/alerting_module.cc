@@ -196,6 +196,7 @@ CheckAlerts DecideCheckAlerts(const CheckState& state, const AlertLabeling& labe
                       : fmt::format("Drifted at the last successful run; the latest run failed: {}",
                                     state.result.reason);
     out.drift = std::move(c);
+    out.drift_starts_at = state.drift_since;
   }
   if (!state.success) {
     // A check that cannot run hides drift of its own severity.
@@ -306,17 +307,28 @@ void AlertingModule::OnTransition(const CheckState& before, const CheckState& af
     last.evidence_id = evidence_id;
     if (same) return;
   }
-  CheckAlerts decided = DecideCheckAlerts(after, *labeling, evidence_id);
   std::string drift_slot = Slot(kDriftAlert, name);
+  std::string failing_slot = Slot(kCheckFailingAlert, name);
+  if (before.ran && before.runs == 0) {
+    // The first run after a restart, from a state restored from the state file: its alerts are
+    // taken up again as they were (the drift with its episode's start), so that this run
+    // continues them, or resolves them in Alertmanager, instead of starting new ones or leaving
+    // them to expire.
+    CheckAlerts restored = DecideCheckAlerts(before, *labeling, evidence_id);
+    if (restored.drift) {
+      notifier_->Fire(drift_slot, std::move(*restored.drift), restored.drift_starts_at);
+    }
+    if (restored.failing) notifier_->Fire(failing_slot, std::move(*restored.failing));
+  }
+  CheckAlerts decided = DecideCheckAlerts(after, *labeling, evidence_id);
   if (decided.drift) {
     // A failed run says nothing new about the drift: keep the last drifted run's description.
     if (after.success || !notifier_->Firing(drift_slot)) {
-      notifier_->Fire(drift_slot, std::move(*decided.drift));
+      notifier_->Fire(drift_slot, std::move(*decided.drift), decided.drift_starts_at);
     }
   } else {
     notifier_->Resolve(drift_slot);
   }
-  std::string failing_slot = Slot(kCheckFailingAlert, name);
   if (decided.failing) {
     notifier_->Fire(failing_slot, std::move(*decided.failing));
   } else {

@@ -51,6 +51,9 @@ AlertLabeling MakeAlertLabeling(const alerts::AlertingConfig& config, std::strin
 struct CheckAlerts {
   std::optional<alerts::AlertContent> drift;
   std::optional<alerts::AlertContent> failing;
+  // The drift alert's startsAt: when the drift episode began (CheckState::drift_since, the
+  // moment drift_check_drift_age_seconds counts from), kept across restarts by the state file.
+  WallTime drift_starts_at{};
 };
 CheckAlerts DecideCheckAlerts(const CheckState& state, const AlertLabeling& labeling,
                               std::string_view evidence_record_id);

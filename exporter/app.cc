@@ -6,6 +6,7 @@
 
 #include <charconv>
 #include <cstdio>
+#include <cstdlib>
 #include <thread>
 
 #include "checks/command_journal.h"
@@ -128,16 +129,49 @@ PageHost App::page_host() const {
 
 void App::Start() {
   Config config = options_.load_config(options_.config_file);
+  // Before the modules: a state directory that cannot be used stops the start-up before the
+  // evidence store records it.
+  state_dir_ = ResolveStateDir(config.state_dir, std::getenv("STATE_DIRECTORY"));
+  if (!state_dir_.empty()) {
+    state_file_ = std::make_unique<StateFile>(state_dir_, clock_, registry());
+  }
   // Modules are created here, once; OnConfigLoaded hands them every configuration after this.
   modules_ = MakeModules(module_context_, config);
+  // Once nothing can fail any more: logs about the state only from a daemon that starts.
+  RestoreState(config);
   scheduler_->SetObserver([this](const CheckState& before, const CheckState& after) {
     LogTransition(before, after);
+    if (state_file_ && NeedsSaving(before, after)) state_file_->MarkDirty();
     for (const auto& m : modules_) m->OnTransition(before, after);
   });
   Apply(std::move(config));
+  if (state_file_) {
+    const Scheduler* scheduler = scheduler_.get();
+    state_file_->SetSource([scheduler] { return scheduler->snapshot(); });
+    state_file_->Start();
+  }
   scheduler_->Start();
   reload_thread_ = std::thread([this, reloads = reloads_] { ReloadLoop(reloads); });
   started_.store(true, std::memory_order_release);
+}
+
+void App::RestoreState(const Config& config) {
+  if (!state_file_) {
+    log::Info(
+        "no state_dir and no $STATE_DIRECTORY: check states are not kept across restarts, so a "
+        "restart starts every drift episode afresh");
+    return;
+  }
+  RestorePlan restore = PlanRestore(state_file_->Load(), config.checks);
+  for (const std::string& name : restore.changed) {
+    log::Info(
+        "check changed since its state was saved (type, params or baseline); it starts afresh",
+        {{"check", name}});
+  }
+  state_file_->SetRestored(restore.states.size());
+  log::Info("check states restored",
+            {{"file", state_file_->path()}, {"checks", restore.states.size()}});
+  scheduler_->Restore(std::move(restore.states));
 }
 
 void App::Apply(Config config) {
@@ -158,6 +192,8 @@ void App::Apply(Config config) {
                                      {"checks", plan->checks.size()},
                                      {"disabled", total - plan->checks.size()}});
   scheduler_->SetPlan(std::move(plan));
+  // Removed and renamed checks leave the file; a reload itself changes no verdict.
+  if (state_file_) state_file_->MarkDirty();
 }
 
 void App::ReloadLoop(std::shared_ptr<Reloads> reloads) {
@@ -198,6 +234,10 @@ void App::ReloadLoop(std::shared_ptr<Reloads> reloads) {
 Status App::FinishReload(std::optional<Config> config, const std::string& load_error) {
   std::string error = load_error;
   if (config) {
+    if (ResolveStateDir(config->state_dir, std::getenv("STATE_DIRECTORY")) != state_dir_) {
+      log::Warn("state_dir changed; it takes effect after a restart",
+                {{"state_dir", state_dir_.empty() ? "(none)" : state_dir_}});
+    }
     try {
       Apply(std::move(*config));
     } catch (const std::exception& e) {
@@ -276,6 +316,8 @@ void App::StopReloads() {
 void App::Stop() {
   StopReloads();
   if (scheduler_) scheduler_->Stop();
+  // After the scheduler: the last write has the last results.
+  if (state_file_) state_file_->Stop();
   for (const auto& m : modules_) m->Stop();
 }
 

@@ -20,6 +20,7 @@
 #include "exporter/module.h"
 #include "exporter/pages.h"
 #include "exporter/scheduler.h"
+#include "exporter/state_file.h"
 
 namespace drift::exporter {
 
@@ -71,8 +72,9 @@ class App {
   // /-/healthy), so that the daemon can bind its address before it changes anything.
   std::vector<Route> Routes();
 
-  // Loads the configuration, creates the modules and starts the scheduler and the reload thread.
-  // Throws ConfigError (bad configuration) or StartupError (a module cannot start). Call once.
+  // Loads the configuration, opens the state file (restoring what it holds), creates the modules
+  // and starts the scheduler and the reload thread. Throws ConfigError (bad configuration) or
+  // StartupError (the state directory is not usable, a module cannot start). Call once.
   void Start();
   // Asks for a reload and returns at once. Requests made while one is queued share it; a request
   // made while one runs queues the next (the file may have changed after it was read). Returns
@@ -120,6 +122,9 @@ class App {
   Status FinishReload(std::optional<Config> config, const std::string& load_error);
   // What the running reload is doing, for messages; reloads_->mu held.
   std::string DescribeRunningLocked() const;
+  // Seeds the scheduler with the checks the state file restores for `config`; without a state
+  // directory, logs that nothing is kept across restarts.
+  void RestoreState(const Config& config);
 
   Options options_;
   const Clock& clock_;
@@ -133,6 +138,8 @@ class App {
   std::atomic<bool> started_{false};
   std::shared_ptr<Reloads> reloads_ = std::make_shared<Reloads>();
   std::thread reload_thread_;
+  std::string state_dir_;                  // "" when state is not kept
+  std::unique_ptr<StateFile> state_file_;  // reads the scheduler: declared after it
 };
 
 // Bounds a shutdown: unless destroyed within `limit`, calls `expire` with the stage it was last

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
 #include <stdexcept>
@@ -147,7 +148,40 @@ SchedulerSettings ReadScheduler(const std::optional<ConfigNode>& node, milliseco
   return s;
 }
 
+// A YAML node as JSON: mappings (keys sorted), lists, and scalars as their text, so that key
+// order, quoting style and comments do not change a fingerprint. Reads every key, so it must run
+// after Finish(), or it would mark unknown keys as known.
+nlohmann::json CanonicalJson(const ConfigNode& node) {
+  if (node.IsNull()) return nullptr;
+  if (node.IsMap()) {
+    nlohmann::json out = nlohmann::json::object();
+    for (const auto& [key, value] : node.Entries()) out[key] = CanonicalJson(value);
+    return out;
+  }
+  if (node.IsSequence()) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const ConfigNode& item : node.Items()) out.push_back(CanonicalJson(item));
+    return out;
+  }
+  return node.AsString();
+}
+
 }  // namespace
+
+std::string CheckFingerprint(std::string_view type, const std::optional<ConfigNode>& params,
+                             const std::optional<ConfigNode>& baseline) {
+  // One mapping of params and pins (a key is never in both: Params rejects that), so that moving
+  // a pin between the config and the baseline file, as `baseline capture` does, changes nothing.
+  nlohmann::json merged = nlohmann::json::object();
+  for (const auto* node : {&params, &baseline}) {
+    if (!*node || (*node)->IsNull()) continue;
+    nlohmann::json part = CanonicalJson(**node);
+    if (!part.is_object()) continue;  // the check's factory has rejected it already
+    merged.update(part);
+  }
+  nlohmann::json doc = {{"params", merged}, {"type", type}};
+  return ToHex(Sha256Of(doc.dump()));
+}
 
 std::vector<std::string> DefaultCommandPath() {
   return {"/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"};
@@ -193,6 +227,13 @@ Config LoadConfig(const std::string& path, LoadOptions options) {
   }
 
   ConfigNode checks_node = root.Child("checks");
+  // Fingerprints read every params key, so they are computed once the strict checks are done.
+  struct Unfingerprinted {
+    CheckSpec* spec;
+    std::optional<ConfigNode> params;
+    std::optional<ConfigNode> baseline;
+  };
+  std::vector<Unfingerprinted> fingerprints;
   std::vector<ConfigNode> items = checks_node.Items();
   if (items.empty()) checks_node.Fail("expected at least one check");
   std::map<std::string, int> first_line;
@@ -258,7 +299,9 @@ Config LoadConfig(const std::string& path, LoadOptions options) {
         }
       }
     }
-    config.checks.push_back(std::make_shared<const CheckSpec>(std::move(spec)));
+    auto shared = std::make_shared<CheckSpec>(std::move(spec));
+    fingerprints.push_back({shared.get(), item.Find("params"), baseline});
+    config.checks.push_back(std::move(shared));
   }
 
   if (baseline_root) {
@@ -271,7 +314,11 @@ Config LoadConfig(const std::string& path, LoadOptions options) {
   }
   if (auto n = root.Find("alerting")) config.alerting = alerts::ReadAlertingConfig(*n);
   if (auto n = root.Find("evidence")) config.evidence = evidence::ReadEvidenceConfig(*n);
+  if (auto n = root.Find("state_dir")) config.state_dir = n->AsPath().string();
   root.Finish();
+  for (const Unfingerprinted& f : fingerprints) {
+    f.spec->fingerprint = CheckFingerprint(f.spec->type->name, f.params, f.baseline);
+  }
   return config;
 }
 

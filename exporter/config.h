@@ -2,11 +2,14 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "alerts/config.h"
 #include "checks/check.h"
+#include "common/config_node.h"
 #include "common/sha256.h"
 #include "evidence/config.h"
 
@@ -31,6 +34,11 @@ struct CheckSpec {
   bool enabled = true;
   int drift_threshold = 1;  // consecutive drifted runs before the check counts as drifted
   std::chrono::milliseconds timeout{30'000};
+  // What the check compares: SHA-256 (hex) of its type and its params with the baseline file's
+  // pins, as canonical JSON (CheckFingerprint). A restart restores the check's state from the
+  // state file only while this is unchanged. Metadata (severity, controls, timeout...) is not in
+  // it.
+  std::string fingerprint;
 };
 
 enum class ScheduleMode { kInterval, kOnScrape };
@@ -63,6 +71,9 @@ struct Config {
   alerts::AlertingConfig alerting;
   // `evidence:`; disabled when absent.
   evidence::EvidenceConfig evidence;
+  // `state_dir:`, resolved against the config file's folder; empty when absent (then the
+  // daemon uses $STATE_DIRECTORY, else keeps no state across restarts: exporter/state_file.h).
+  std::string state_dir;
 };
 
 struct LoadOptions {
@@ -75,6 +86,12 @@ struct LoadOptions {
 // host-dependent defaults (the patching type's OS, for its recommended_action). Throws ConfigError
 // ("file:line:col: key: what was expected") on the first problem.
 Config LoadConfig(const std::string& path, LoadOptions options = {});
+
+// CheckSpec::fingerprint: SHA-256 (hex) of {"params": <params and baseline pins merged>,
+// "type": type} as canonical JSON (keys sorted, scalars as their text). Reads every key of the
+// nodes: call only after the document's Finish(). Pure.
+std::string CheckFingerprint(std::string_view type, const std::optional<ConfigNode>& params,
+                             const std::optional<ConfigNode>& baseline);
 
 // The default search path for programs checks run.
 std::vector<std::string> DefaultCommandPath();

@@ -50,6 +50,14 @@ void Scheduler::SetObserver(Observer observer) {
   observer_ = std::move(observer);
 }
 
+void Scheduler::Restore(std::vector<CheckState> states) {
+  std::lock_guard lock(mu_);
+  for (CheckState& state : states) {
+    std::string name = state.spec->name;
+    states_[name] = std::make_shared<const CheckState>(std::move(state));
+  }
+}
+
 void Scheduler::SetPlan(std::shared_ptr<const Plan> plan) {
   std::lock_guard lock(mu_);
   std::map<std::string, std::shared_ptr<const CheckState>> states;
@@ -64,7 +72,7 @@ void Scheduler::SetPlan(std::shared_ptr<const Plan> plan) {
   plan_ = std::move(plan);
   overdue_.clear();  // the next scrape deadline marks what is still running
   std::size_t not_ran = 0;
-  for (const auto& [name, state] : states_) not_ran += state->ran ? 0 : 1;
+  for (const auto& [name, state] : states_) not_ran += state->runs == 0 ? 1 : 0;
   not_ran_.store(not_ran, std::memory_order_release);
   on_scrape_.store(plan_->settings.mode == ScheduleMode::kOnScrape, std::memory_order_release);
   // Queued jobs belong to the old plan; running ones finish and are dropped if reconfigured.
@@ -265,7 +273,7 @@ Scheduler::Transition Scheduler::PublishLocked(const std::shared_ptr<const Check
   auto next = std::make_shared<const CheckState>(
       Advance(*it->second, std::move(result), clock_.Now(), duration_seconds));
   Transition t{it->second, next};
-  if (!t.first->ran) not_ran_.fetch_sub(1, std::memory_order_release);
+  if (t.first->runs == 0) not_ran_.fetch_sub(1, std::memory_order_release);
   it->second = next;
   // No notify: nobody waits for a single result (RunOnce and scrapes wait for the whole cycle,
   // FinishCountedLocked), and waking the scheduling thread at every result of a 1,000-check

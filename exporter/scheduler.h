@@ -50,6 +50,11 @@ class Scheduler : public std::enable_shared_from_this<Scheduler> {
   // In interval mode, checks new to the plan run at once; others keep their cadence.
   void SetPlan(std::shared_ptr<const Plan> plan);
   void SetObserver(Observer observer);
+  // Seeds the states of checks carried over from an earlier process (the state file), before
+  // the first SetPlan, which keeps each one whose check has the same name and type there, as
+  // across a reload. Each state needs its spec; its `runs` should be 0, so that AllRan() waits
+  // for a run in this process.
+  void Restore(std::vector<CheckState> states);
 
   // Starts the scheduling thread. In interval mode it runs every check each interval; otherwise
   // runs happen only through RefreshForScrape / RunOnce.
@@ -74,8 +79,9 @@ class Scheduler : public std::enable_shared_from_this<Scheduler> {
   // Runs every check once and waits for all of them (timeouts included).
   void RunOnce();
 
-  // True once every check of the current plan has finished at least one run. Lock-free (one
-  // atomic load): /-/ready may be polled while checks run.
+  // True once every check of the current plan has finished at least one run in this process
+  // (a restored state does not count). Lock-free (one atomic load): /-/ready may be polled while
+  // checks run.
   bool AllRan() const;
 
  private:

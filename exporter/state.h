@@ -14,7 +14,8 @@ namespace drift::exporter {
 struct CheckState {
   std::shared_ptr<const CheckSpec> spec;
   checks::CheckResult result;  // the latest run's result, error or not
-  bool ran = false;            // at least one run has finished
+  bool ran = false;            // at least one run has finished (in this process or, restored
+                               // from the state file, in an earlier one: see `runs`)
   bool known = false;          // at least one run gave a verdict, so `drifted` means something
   bool success = false;        // the latest run gave a verdict (not an error or timeout)
   bool drifted = false;        // drifted for at least drift_threshold consecutive runs
@@ -23,7 +24,7 @@ struct CheckState {
   WallTime drift_since{};  // when the current streak's first drifted run finished
   WallTime last_run{};     // when the latest run finished
   double duration_seconds = 0;
-  std::uint64_t runs = 0;
+  std::uint64_t runs = 0;  // runs finished in this process: 0 for a state restored at start-up
   // Only in a snapshot an on_scrape scrape shows, never in what observers see: the scrape's
   // deadline passed while this check was still running or queued, and why (then `success` is
   // false there). The run's real result replaces it.

@@ -71,6 +71,21 @@ TEST_F(TrackerTest, ResendCadenceKeepsStartAndMovesEndsAt) {
             std::vector<std::string>{"fw high 2023-11-14T22:13:20Z 2023-11-14T22:19:20Z"});
 }
 
+TEST_F(TrackerTest, ANewAlertStartsWhenWhatItIsAboutBegan) {
+  // A drift episode that began an hour ago, before a restart.
+  tracker_.Fire("a", Content("a"), Now(), Now() - minutes(60));
+  // A clock stepped back: never a start after now (Alertmanager rejects starts after ends).
+  tracker_.Fire("b", Content("b"), Now(), Now() + minutes(5));
+  EXPECT_EQ(Show(tracker_.Due(Now())),
+            (std::vector<std::string>{"a high 2023-11-14T21:13:20Z 2023-11-14T22:17:20Z",
+                                      "b high 2023-11-14T22:13:20Z 2023-11-14T22:17:20Z"}));
+  Advance(seconds(10));
+  tracker_.Fire("a", Content("a"), Now(), Now());
+  Advance(seconds(50));
+  EXPECT_EQ(Show(tracker_.Due(Now()))[0], "a high 2023-11-14T21:13:20Z 2023-11-14T22:18:20Z")
+      << "a firing alert keeps its start";
+}
+
 TEST_F(TrackerTest, FiringAgainOnlyUpdatesAnnotationsForTheNextResend) {
   EXPECT_TRUE(tracker_.Fire("s", Content("fw", "high", "first"), Now())) << "new: due now";
   ASSERT_EQ(tracker_.Due(Now()).size(), 1u);

@@ -121,6 +121,16 @@ TEST(DecideCheckAlerts, DriftWaitsForTheThreshold) {
   EXPECT_FALSE(DecideCheckAlerts(s, Labeling(), "").drift) << "a compliant run resets the count";
 }
 
+TEST(DecideCheckAlerts, TheDriftAlertStartsWithTheDriftEpisode) {
+  CheckState s;
+  s.spec = Spec("fw", 2);
+  s = RunCheck(s, Drifted(), 0);
+  s = RunCheck(s, Drifted(), 60);
+  CheckAlerts a = DecideCheckAlerts(s, Labeling(), "");
+  ASSERT_TRUE(a.drift);
+  EXPECT_EQ(a.drift_starts_at, kT0) << "the first drifted run, as drift_check_drift_age_seconds";
+}
+
 TEST(DecideCheckAlerts, AFailingCheckFiresCheckFailingWithItsSeverity) {
   CheckState s;
   s.spec = Spec("fw");
@@ -226,6 +236,16 @@ class AlertingModuleTest : public ::testing::Test {
   }
   std::string Metrics() { return prometheus::TextSerializer().Serialize(registry_.Collect()); }
   void Transition(const CheckState& after) { module_->OnTransition(CheckState{}, after); }
+  // fw as the state file restores it an hour after its drift began (at kT0): ran, but not in
+  // this process. The clock is moved to that hour.
+  CheckState RestoredDriftAnHourLater() {
+    CheckState s;
+    s.spec = fw_;
+    CheckState restored = RunCheck(s, Drifted(), 0);
+    restored.runs = 0;
+    clock_.Advance(seconds(3600));
+    return restored;
+  }
 
   drift::testing::FakeClock clock_{kT0};
   prometheus::Registry registry_;
@@ -300,6 +320,33 @@ TEST_F(AlertingModuleTest, ARepeatedStateStillPicksUpANewEvidenceRecordId) {
   });
   ASSERT_NE(resent, got.end());
   EXPECT_EQ((*resent)["annotations"]["evidence_record_id"], "rec-2");
+}
+
+// After a restart the first run starts from the state restored from the state file (ran, but no
+// run in this process): a continuing drift keeps its alert's startsAt, the episode's start.
+TEST_F(AlertingModuleTest, AfterARestartAContinuingDriftKeepsItsStartsAt) {
+  CheckState restored = RestoredDriftAnHourLater();
+  module_->OnTransition(restored, RunCheck(restored, Drifted(), 3600));
+  ASSERT_TRUE(WaitAccepted(1));
+  std::vector<nlohmann::json> got = am_.accepted();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0]["labels"]["alertname"], "ComplianceDrift");
+  EXPECT_EQ(got[0]["startsAt"], "2023-11-14T22:13:20Z") << "not the restart's 23:13:20";
+}
+
+// A drift that ended while the exporter was down: the first run resolves the alert the earlier
+// process left firing in Alertmanager (same labels and startsAt), instead of leaving it to expire.
+TEST_F(AlertingModuleTest, AfterARestartADriftThatEndedIsResolved) {
+  CheckState restored = RestoredDriftAnHourLater();
+  module_->OnTransition(restored, RunCheck(restored, Compliant(), 3600));
+  ASSERT_TRUE(WaitAccepted(1));
+  std::vector<nlohmann::json> got = am_.accepted();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0]["labels"]["alertname"], "ComplianceDrift");
+  EXPECT_EQ(got[0]["labels"]["severity"], "high");
+  EXPECT_EQ(got[0]["startsAt"], "2023-11-14T22:13:20Z");
+  EXPECT_EQ(got[0]["endsAt"], "2023-11-14T23:13:20Z");
+  EXPECT_TRUE(module_->FiringSlots().empty());
 }
 
 TEST_F(AlertingModuleTest, ExporterAlertsRaiseAndResolve) {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <optional>
 #include <ostream>
 #include <set>
 #include <string>
@@ -37,7 +38,7 @@ const std::vector<BadConfig> kBadConfigs = {
     // Unknown keys, at every level, name what was expected instead.
     {"unknown_key_top.yml",
      "<bad>unknown_key_top.yml:2:1: scrape_interval: unknown key; expected one of: alerting, "
-     "baseline_file, checks, evidence, host, scheduler"},
+     "baseline_file, checks, evidence, host, scheduler, state_dir"},
     {"unknown_key_check.yml",
      "<bad>unknown_key_check.yml:4:5: checks[0].serverity: unknown key; expected one of: controls, "
      "drift_threshold, enabled, name, params, recommended_action, severity, timeout, type"},
@@ -101,6 +102,10 @@ const std::vector<BadConfig> kBadConfigs = {
      "in lower case letters, digits and '_', got \"rm -rf /\""},
     {"empty_command_path.yml",
      "<bad>empty_command_path.yml:2:17: host.command_path: expected at least one directory"},
+    {"state_dir_empty.yml",
+     "<bad>state_dir_empty.yml:2:12: state_dir: expected a path, got an empty string"},
+    {"state_dir_list.yml",
+     "<bad>state_dir_list.yml:2:12: state_dir: expected a string, got a list"},
     {"host_root_missing.yml",
      "<bad>host_root_missing.yml:2:9: host.root: \"<bad>no-such-host-tree\" is not a directory "
      "the exporter can open"},
@@ -267,6 +272,7 @@ TEST(LoadConfig, MinimalConfigTakesEveryDefault) {
 
   ASSERT_EQ(config.files.size(), 1u);
   EXPECT_EQ(config.files[0].path, kGood + "minimal.yml");
+  EXPECT_EQ(config.state_dir, "") << "the daemon falls back to $STATE_DIRECTORY, then to none";
 }
 
 TEST(LoadConfig, FullConfigReadsEverySetting) {
@@ -282,6 +288,7 @@ TEST(LoadConfig, FullConfigReadsEverySetting) {
   EXPECT_EQ(config.scheduler.interval, std::chrono::minutes(2));
   EXPECT_EQ(config.scheduler.min_interval, std::chrono::seconds(30));
   EXPECT_EQ(config.scheduler.concurrency, 2);
+  EXPECT_EQ(config.state_dir, (dir / "../state").lexically_normal().string());
 
   ASSERT_EQ(config.checks.size(), 3u);
   const CheckSpec& backups = *config.checks[0];
@@ -377,6 +384,51 @@ TEST(LoadConfig, BaselineCaptureLoadsWithoutPins) {
   Config config = LoadConfig(kBad + "pinned_missing.yml", {.require_pins = false});
   ASSERT_EQ(config.checks.size(), 1u);
   EXPECT_EQ(config.checks[0]->name, "agent");
+}
+
+}  // namespace
+}  // namespace drift::exporter
+
+namespace drift::exporter {
+namespace {
+
+std::string Fingerprint(std::string_view type, std::string_view params,
+                        std::string_view baseline = "") {
+  std::optional<ConfigNode> p;
+  std::optional<ConfigNode> b;
+  if (!params.empty()) p = ConfigNode::Parse(params, "params.yml");
+  if (!baseline.empty()) b = ConfigNode::Parse(baseline, "baseline.yml");
+  return CheckFingerprint(type, p, b);
+}
+
+TEST(CheckFingerprint, WhatTheCheckComparesNotHowItIsWritten) {
+  const std::string fp = Fingerprint("file", "path: /etc/x\nmode: \"0644\"\nowners: [a, b]\n");
+  EXPECT_EQ(fp.size(), 64u);
+  EXPECT_EQ(Fingerprint("file", "# a comment\nowners:\n  - a\n  - b\nmode: '0644'\npath: /etc/x\n"),
+            fp)
+      << "key order, quoting, flow or block style and comments do not count";
+  EXPECT_EQ(Fingerprint("file", "path: /etc/x\nowners: [a, b]\n", "mode: \"0644\"\n"), fp)
+      << "a pin moved to the baseline file (baseline capture) is the same comparison";
+  EXPECT_NE(Fingerprint("file", "path: /etc/x\nmode: \"0600\"\nowners: [a, b]\n"), fp);
+  EXPECT_NE(Fingerprint("file", "path: /etc/x\nmode: \"0644\"\nowners: [b, a]\n"), fp)
+      << "list order is kept";
+  EXPECT_NE(Fingerprint("firewall", "path: /etc/x\nmode: \"0644\"\nowners: [a, b]\n"), fp);
+  EXPECT_EQ(Fingerprint("firewall", ""), Fingerprint("firewall", "{}\n"))
+      << "no params and empty params";
+}
+
+TEST(LoadConfig, FingerprintsCoverParamsAndPinsButNotMetadata) {
+  Config full = LoadConfig(kGood + "full.yml");
+  const CheckSpec& agent = *full.checks[1];
+  EXPECT_EQ(agent.fingerprint,
+            Fingerprint("av_edr", "service: clamav-daemon.service\nbinary: /usr/sbin/clamd\n",
+                        "binary_sha256: "
+                        "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\n"));
+  // Each check has its own, and a disabled one has one too.
+  std::set<std::string> all;
+  for (const auto& spec : full.checks) all.insert(spec->fingerprint);
+  EXPECT_EQ(all.size(), 3u);
+  EXPECT_EQ(all.count(""), 0u);
 }
 
 }  // namespace

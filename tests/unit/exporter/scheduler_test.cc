@@ -223,6 +223,46 @@ TEST_F(SchedulerTest, ReloadKeepsStateOfUnchangedNamesAndDropsOthers) {
   scheduler->Stop();
 }
 
+// A restart: states restored from the state file show at once and continue with the first run,
+// which is no transition; /-/ready still waits for that run.
+TEST_F(SchedulerTest, RestoredStatesContinueButStillWaitForARunOfThisProcess) {
+  auto spec = AddCheck("fw", std::make_shared<ScriptedCheck>(checks::Verdict::kDrifted, 1ms, true));
+  CheckState restored;
+  restored.spec = spec;
+  restored.ran = true;
+  restored.known = true;
+  restored.success = true;
+  restored.drifted = true;
+  restored.drift_streak = 5;
+  restored.drift_since = clock_.Now() - 1h;
+  restored.severity = checks::Severity::kHigh;
+  restored.result.verdict = checks::Verdict::kDrifted;
+  auto scheduler = Scheduler::Create(clock_);
+  std::mutex mu;
+  std::vector<std::pair<CheckState, CheckState>> seen;
+  scheduler->SetObserver([&](const CheckState& before, const CheckState& after) {
+    std::lock_guard lock(mu);
+    seen.emplace_back(before, after);
+  });
+  scheduler->Restore({restored});
+  scheduler->SetPlan(plan_);
+  EXPECT_TRUE(StateOf(*scheduler->snapshot(), "fw").drifted) << "shown before the first run";
+  EXPECT_FALSE(scheduler->AllRan()) << "restored is not ran in this process";
+
+  scheduler->Start();
+  scheduler->RunOnce();
+  EXPECT_TRUE(scheduler->AllRan());
+  const CheckState& after = StateOf(*scheduler->snapshot(), "fw");
+  EXPECT_EQ(after.drift_since, clock_.Now() - 1h) << "the episode continues";
+  EXPECT_EQ(after.drift_streak, 6);
+  EXPECT_EQ(after.runs, 1u);
+  scheduler->Stop();  // the observer runs after RunOnce returns; Stop joins the workers
+  std::lock_guard lock(mu);
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].first.runs, 0u);
+  EXPECT_TRUE(seen[0].first.drifted && seen[0].second.drifted) << "no pending -> drifted";
+}
+
 TEST_F(SchedulerTest, AllRanFollowsThePlan) {
   auto kept =
       AddCheck("kept", std::make_shared<ScriptedCheck>(checks::Verdict::kCompliant, 1ms, true));
