@@ -252,6 +252,10 @@ std::shared_ptr<const AlertLabeling> AlertingModule::labeling() const {
   return labeling_;
 }
 
+Result<std::vector<std::string>> AlertingModule::CheckReload(const Config&) const {
+  return std::vector<std::string>{};
+}
+
 void AlertingModule::OnConfigLoaded(const Config& config) {
   if (!config.alerting.enabled) {
     log::Warn("alerting is no longer configured: no alerts will be sent until it is again");

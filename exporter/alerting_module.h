@@ -75,6 +75,10 @@ class AlertingModule final : public Module {
                  alerts::DeliveryOptions options = {});
   ~AlertingModule() override;
 
+  std::string_view section() const override { return "alerting"; }
+  // Every `alerting:` setting applies by reload, and the section may be removed (no alert is
+  // sent until it is back): nothing needs a restart.
+  Result<std::vector<std::string>> CheckReload(const Config& next) const override;
   void OnConfigLoaded(const Config& config) override;
   void OnTransition(const CheckState& before, const CheckState& after) override;
   // Flushes queued alerts for at most kAlertFlushTimeout, then stops the threads.

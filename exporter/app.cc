@@ -1,6 +1,7 @@
 #include "exporter/app.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <charconv>
 #include <thread>
@@ -118,7 +119,7 @@ void App::Apply(Config config) {
     throw ConfigError(options_.config_file, e.what());
   }
   for (const auto& m : modules_) m->OnConfigLoaded(config);
-  exporter_metrics_.ConfigLoaded(true);
+  exporter_metrics_.ConfigLoaded(ConfigLoad::kApplied);
   log::Info("configuration loaded", {{"file", options_.config_file},
                                      {"checks", plan->checks.size()},
                                      {"disabled", total - plan->checks.size()}});
@@ -127,17 +128,34 @@ void App::Apply(Config config) {
 
 Status App::Reload() {
   std::lock_guard lock(reload_mu_);
-  try {
-    Apply(LoadConfig(options_.config_file));
-    metrics_->Invalidate();
-    return {};
-  } catch (const std::exception& e) {
-    exporter_metrics_.ConfigLoaded(false);
-    metrics_->Invalidate();
-    log::Error("configuration reload failed; keeping the running configuration",
-               {{"err", e.what()}});
-    return Error{e.what()};
+  ConfigLoad outcome = ConfigLoad::kInvalid;
+  Status status = [&]() -> Status {
+    try {
+      Config next = LoadConfig(options_.config_file);
+      // All or nothing: what the running modules cannot take refuses the reload before anything
+      // changes.
+      Result<std::vector<std::string>> restart = RestartRequiredBy(modules_, next);
+      if (!restart.ok()) return Err("{}: {}", options_.config_file, restart.error().message);
+      if (!restart->empty()) {
+        outcome = ConfigLoad::kNeedsRestart;
+        return Err("{}: restart to apply: {}", options_.config_file, fmt::join(*restart, "; "));
+      }
+      Apply(std::move(next));
+      outcome = ConfigLoad::kApplied;
+      return {};
+    } catch (const std::exception& e) {
+      return Error{e.what()};
+    }
+  }();
+  if (outcome != ConfigLoad::kApplied) {
+    exporter_metrics_.ConfigLoaded(outcome);
+    log::Error(outcome == ConfigLoad::kNeedsRestart
+                   ? "configuration reload needs a restart; keeping the running configuration"
+                   : "configuration reload failed; keeping the running configuration",
+               {{"err", status.error().message}});
   }
+  metrics_->Invalidate();
+  return status;
 }
 
 void App::Stop() {

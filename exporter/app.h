@@ -37,8 +37,10 @@ class App {
 
   // Loads the configuration and starts the scheduler. Throws ConfigError.
   void Start();
-  // Re-reads the configuration; a bad one is logged, counted in
-  // drift_exporter_config_last_reload_successful and leaves the running one in force.
+  // Re-reads the configuration and applies all of it, or nothing: a bad one, or one that changes
+  // what only a restart applies (RestartRequiredBy: "restart to apply: alerting: section
+  // added"), is logged, counted in drift_exporter_config_last_reload_successful (and
+  // drift_exporter_config_restart_required) and leaves the running one in force.
   Status Reload();
   void Stop();
 

@@ -284,6 +284,24 @@ evidence::Record EvidenceModule::Attestation() {
   return AttestationRecord(checks_, states_, settings_.attestation_interval, clock_.Now());
 }
 
+Result<std::vector<std::string>> EvidenceModule::CheckReload(const Config& next) const {
+  const evidence::EvidenceConfig& n = next.evidence;
+  if (!n.enabled) return std::vector<std::string>{"evidence: section removed"};
+  std::vector<std::string> restart;
+  auto changed = [&](bool differs, std::string_view key) {
+    if (differs) restart.push_back(fmt::format("evidence.{}: changed", key));
+  };
+  changed(n.directory != settings_.directory, "directory");
+  changed(n.host != settings_.host, "host");
+  changed(n.attestation_interval != settings_.attestation_interval, "attestation_interval");
+  changed(n.retention != settings_.retention, "retention");
+  changed(n.queue_capacity != settings_.queue_capacity, "queue_capacity");
+  // A key that will not load would leave the reload half applied: refuse it now.
+  Result<evidence::SecretKey> key = evidence::LoadSecretKeyFile(n.secret_key_file);
+  if (!key.ok()) return Err("evidence.secret_key_file: {}", key.error().message);
+  return restart;
+}
+
 void EvidenceModule::OnConfigLoaded(const Config& config) {
   bool reload = false;
   {
@@ -301,15 +319,8 @@ void EvidenceModule::OnConfigLoaded(const Config& config) {
   }
   writer_->Enqueue(ConfigLoadRecord(config, reload));
   if (!reload) return;
+  // CheckReload has refused every other change, and read this key a moment ago.
   const evidence::EvidenceConfig& next = config.evidence;
-  if (next.directory != settings_.directory || next.host != settings_.host ||
-      next.attestation_interval != settings_.attestation_interval ||
-      next.retention != settings_.retention) {
-    log::Warn(
-        "evidence settings changed; they take effect after a restart (the signing key "
-        "is the exception: it rotates on reload)");
-  }
-  if (!next.enabled) return;
   Result<evidence::SecretKey> key = evidence::LoadSecretKeyFile(next.secret_key_file);
   if (!key.ok()) {
     log::Error("evidence: cannot read the signing key; keeping the current one",

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Reloading: SIGHUP and POST /-/reload. A broken configuration keeps the running one (and sets
-drift_exporter_config_last_reload_successful 0); a fixed one takes over. The lifecycle endpoint
-answers only with --web.enable-lifecycle."""
+drift_exporter_config_last_reload_successful 0); a fixed one takes over. One that changes what
+only a restart applies (a section turned on) is refused whole, with a log line, a metric and the
+answer saying so. The lifecycle endpoint answers only with --web.enable-lifecycle."""
 
 import os
 import signal
@@ -12,12 +13,18 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 
 RELOAD_OK = "drift_exporter_config_last_reload_successful"
+RESTART_REQUIRED = "drift_exporter_config_restart_required"
 BROKEN_SUFFIX = "bogus_setting: 1\n"  # an unknown top-level key, on the file's last line
 NEW_CHECK = """\
   - name: backups
     type: backup
     params:
       status_file: /srv/backup/status.json
+"""
+# Nothing listens there: the reload that adds it is refused, and the restart's alerts just queue.
+ALERTING = """\
+alerting:
+  alertmanagers: [{url: "http://127.0.0.1:9"}]
 """
 
 
@@ -116,6 +123,49 @@ class Reload(unittest.TestCase):
         r = exporter.get("/-/reload")
         self.assertEqual(r.status, 405)
         self.assertEqual(r.headers.get("Allow"), "POST")
+
+    def test_a_section_added_at_reload_is_refused_until_a_restart(self):
+        exporter = harness.Exporter(self, self.config, ["--web.enable-lifecycle"]).start()
+        exporter.wait_ready()
+        self.assertEqual(harness.sample(exporter.metrics(), RESTART_REQUIRED), 0)
+
+        # A new check and the alerting section: all or nothing, so neither is applied.
+        harness.write_file(self.config, self.good + NEW_CHECK + ALERTING)
+        r = exporter.post("/-/reload")
+        self.assertEqual((r.status, r.text),
+                         (500, f"failed to reload config: {self.config}: restart to apply: "
+                               "alerting: section added\n"))
+        exporter.wait_log(r'level=error msg="configuration reload needs a restart; keeping the '
+                          r'running configuration" err=".*live\.yml: restart to apply: '
+                          r'alerting: section added"')
+        text = exporter.metrics()
+        self.assertEqual(harness.sample(text, RELOAD_OK), 0)
+        self.assertEqual(harness.sample(text, RESTART_REQUIRED), 1)
+        self.assertEqual(self.checks_in(text), ["agent", "disks"])
+        self.assertNotIn("drift_alerts_", text)
+
+        # SIGHUP is refused the same way.
+        exporter.signal(signal.SIGHUP)
+        harness.wait_for(lambda: exporter.log().count("reload needs a restart") == 2, 10,
+                         "the SIGHUP reload to be refused too; log:\n" + exporter.log())
+        self.assertEqual(self.checks_in(exporter.metrics()), ["agent", "disks"])
+
+        # A restart applies the file.
+        exporter.stop()
+        exporter = harness.Exporter(self, self.config, ["--web.enable-lifecycle"]).start()
+        exporter.wait_ready()
+        text = exporter.metrics()
+        self.assertEqual(self.checks_in(text), ["agent", "disks", "backups"])
+        self.assertIn('drift_alerts_queue_length{alertmanager="http://127.0.0.1:9"}', text)
+        self.assertEqual(harness.sample(text, RESTART_REQUIRED), 0)
+
+        # With the module running, removing the section applies by reload.
+        harness.write_file(self.config, self.good + NEW_CHECK)
+        r = exporter.post("/-/reload")
+        self.assertEqual((r.status, r.text), (200, "Configuration reloaded\n"))
+        text = exporter.metrics()
+        self.assertEqual(harness.sample(text, RELOAD_OK), 1)
+        self.assertNotIn('alertmanager="http://127.0.0.1:9"', text)
 
 
 if __name__ == "__main__":

@@ -268,6 +268,22 @@ TEST_F(AlertingModuleTest, ARemovedCheckResolvesItsAlerts) {
   EXPECT_TRUE(module_->FiringSlots().empty());
 }
 
+TEST_F(AlertingModuleTest, EveryAlertingChangeAppliesByReload) {
+  EXPECT_EQ(module_->section(), "alerting");
+  Config changed = config_;
+  changed.alerting.resend_interval = std::chrono::minutes(5);
+  changed.alerting.queue_capacity = 3;
+  changed.alerting.instance = "db1";
+  changed.alerting.alertmanagers.clear();
+  Config off = config_;
+  off.alerting = {};
+  for (const Config& next : {changed, off}) {
+    Result<std::vector<std::string>> r = module_->CheckReload(next);
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    EXPECT_TRUE(r->empty());
+  }
+}
+
 TEST_F(AlertingModuleTest, EvidenceRecordIdComesFromTheProvider) {
   module_->SetEvidenceRecordIdProvider(
       [](std::string_view check) { return check == "fw" ? std::string("rec-7") : std::string(); });
