@@ -25,20 +25,18 @@ inline constexpr std::string_view kCheckFailingAlert = "ComplianceCheckFailing";
 // How long shutdown may spend delivering queued alerts.
 inline constexpr std::chrono::milliseconds kAlertFlushTimeout{5'000};
 
-// The port generatorURL uses when no external_url is configured (the exporter's default port).
-inline constexpr int kDefaultPort = 9968;
-
 // How this exporter's alerts are labelled and linked: the `alerting:` settings with their
 // defaults filled in.
 struct AlertLabeling {
   std::string instance;  // the `instance` label
   alerts::Labels external_labels;
-  std::string external_url;  // no trailing '/'
+  std::string external_url;  // --web.external-url, no trailing '/': generatorURL's base
   alerts::RunbookTemplate runbook_url;
 };
 
-// `instance` defaults to `hostname`, external_url to http://<hostname>:9968. Pure.
-AlertLabeling MakeAlertLabeling(const alerts::AlertingConfig& config, std::string_view hostname);
+// `instance` defaults to `hostname`. Pure.
+AlertLabeling MakeAlertLabeling(const alerts::AlertingConfig& config, std::string_view hostname,
+                                std::string_view external_url);
 
 // The two alerts of one check after a run: the content to fire, or nullopt to resolve.
 // ComplianceDrift fires while the check is drifted (for drift_threshold runs; an error keeps the
@@ -103,6 +101,7 @@ class AlertingModule final : public Module {
   std::shared_ptr<const AlertLabeling> labeling() const;
 
   std::string hostname_;
+  std::string external_url_;
   std::unique_ptr<alerts::DeliveryObserver> observer_;
   std::unique_ptr<alerts::Notifier> notifier_;
   mutable std::mutex mu_;

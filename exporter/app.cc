@@ -86,7 +86,9 @@ App::App(Options options, const Clock& clock)
       clock_(clock),
       scheduler_(Scheduler::Create(clock)),
       exporter_metrics_(clock),
-      module_context_{clock, *exporter_metrics_.registry(), options_.config_file} {
+      module_context_{clock, *exporter_metrics_.registry(), options_.config_file,
+                      options_.external_url} {
+  if (!options_.external_url.empty()) exporter_metrics_.ExternalUrl(options_.external_url);
   // The App owns both the scheduler and the metrics cache, so the cache may point at it.
   const Scheduler* scheduler = scheduler_.get();
   metrics_ = std::make_unique<MetricsCache>(

@@ -30,6 +30,9 @@ class App {
   struct Options {
     std::string config_file;
     bool enable_lifecycle = false;  // POST /-/reload
+    // Where people reach this exporter (ExternalUrl in http_server.h): alerts link to its
+    // /checks/<name> pages, and drift_exporter_external_url_info tells the Prometheus rules.
+    std::string external_url;
   };
 
   App(Options options, const Clock& clock);

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/config_node.h"
+#include "common/hostname.h"
 #include "common/log.h"
 #include "common/rfc3339.h"
 #include "common/sha256.h"
@@ -31,6 +32,7 @@ struct Flags {
   std::string config_file = "/etc/drift_exporter/config.yml";
   bool config_check = false;
   HttpOptions web;
+  std::string external_url;  // empty: from the listen address (ExternalUrl)
   bool enable_lifecycle = false;
   std::string log_level = "info";
   std::string log_format = "logfmt";
@@ -44,6 +46,12 @@ SystemClock& Wall() {
 }
 
 int RunDaemon(const Flags& flags) {
+  Result<std::string> external_url =
+      ExternalUrl(flags.external_url, flags.web.listen_address, HostName());
+  if (!external_url.ok()) {
+    std::cerr << external_url.error().message << "\n";
+    return kExitUsage;
+  }
   // Signals are taken synchronously by this thread; every other thread inherits the mask.
   sigset_t signals;
   sigemptyset(&signals);
@@ -53,7 +61,7 @@ int RunDaemon(const Flags& flags) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
 
-  App app({flags.config_file, flags.enable_lifecycle}, Wall());
+  App app({flags.config_file, flags.enable_lifecycle, *external_url}, Wall());
   app.Start();
   Result<std::unique_ptr<HttpServer>> server = HttpServer::Start(flags.web, app.Routes());
   if (!server.ok()) {
@@ -216,6 +224,9 @@ int RunCli(int argc, char** argv) {
                  "Connections served at once (one thread each)")
       ->check(CLI::Range(2, 1024))
       ->capture_default_str();
+  cli.add_option("--web.external-url", flags.external_url,
+                 "URL people reach this exporter at, for alert links (default: "
+                 "http://<listen host, or host name when listening on all addresses>:<port>)");
   cli.add_flag("--web.enable-lifecycle", flags.enable_lifecycle,
                "Enable POST /-/reload (SIGHUP always reloads)");
   cli.add_option("--log.level", flags.log_level, "debug, info, warn or error")

@@ -2,14 +2,13 @@
 
 #include <fmt/format.h>
 #include <signal.h>
-#include <unistd.h>
 
-#include <climits>
 #include <filesystem>
 #include <set>
 
 #include "common/config_node.h"
 #include "common/duration.h"
+#include "common/hostname.h"
 #include "common/log.h"
 #include "evidence/keys.h"
 #include "evidence/store_fs.h"
@@ -25,12 +24,6 @@ constexpr std::string_view kOwnKinds[] = {
     evidence::kinds::kStart,       evidence::kinds::kStop,       evidence::kinds::kRecovery,
     evidence::kinds::kTransition,  evidence::kinds::kConfigLoad, evidence::kinds::kAttestation,
     evidence::kinds::kKeyRotation, evidence::kinds::kPrune};
-
-std::string HostName() {
-  char buf[HOST_NAME_MAX + 1] = {};
-  if (::gethostname(buf, sizeof buf - 1) != 0 || buf[0] == '\0') return "localhost";
-  return buf;
-}
 
 std::vector<std::string> ControlIds(const CheckSpec& spec) {
   std::vector<std::string> out;

@@ -287,6 +287,17 @@ void ExporterMetrics::ConfigLoaded(ConfigLoad outcome) {
   if (applied) reload_success_time_.Set(ToUnixSeconds(clock_.Now()));
 }
 
+void ExporterMetrics::ExternalUrl(const std::string& url) {
+  prometheus::BuildGauge()
+      .Name("drift_exporter_external_url_info")
+      .Help(
+          "Where people reach this exporter (--web.external-url), value 1: alert links are "
+          "<url>/checks/<check>.")
+      .Register(*registry_)
+      .Add({{"url", url}})
+      .Set(1);
+}
+
 MetricsCache::MetricsCache(std::vector<std::shared_ptr<prometheus::Collectable>> collectables,
                            std::function<std::uint64_t()> version, Timing timing)
     : collectables_(std::move(collectables)),

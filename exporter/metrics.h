@@ -54,6 +54,9 @@ class ExporterMetrics {
   explicit ExporterMetrics(const Clock& clock);
   const std::shared_ptr<prometheus::Registry>& registry() const { return registry_; }
   void ConfigLoaded(ConfigLoad outcome);
+  // Exports drift_exporter_external_url_info{url}: where people reach this exporter, so that
+  // Prometheus rules can link to its pages whatever the target's instance label says.
+  void ExternalUrl(const std::string& url);
 
  private:
   const Clock& clock_;

@@ -53,6 +53,9 @@ struct ModuleContext {
   const Clock& clock;
   prometheus::Registry& registry;  // for the module's own metric families
   std::string config_file;
+  // Where people reach this exporter (--web.external-url, no trailing '/'), for links such as
+  // an alert's generatorURL.
+  std::string external_url;
 };
 
 // Creates the daemon's modules from the first configuration (exporter/modules.cc: one line per

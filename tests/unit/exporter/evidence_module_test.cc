@@ -136,7 +136,7 @@ class EvidenceModuleTest : public ::testing::Test {
   TempDir dir_;
   drift::testing::FakeClock clock_{kT0};
   prometheus::Registry registry_;
-  ModuleContext context_{clock_, registry_, "/etc/drift/config.yml"};
+  ModuleContext context_{clock_, registry_, "/etc/drift/config.yml", "http://127.0.0.1:9968"};
 };
 
 TEST_F(EvidenceModuleTest, RecordsTransitionsAndHandsOutRecordIds) {
