@@ -27,61 +27,6 @@ std::string_view Trim(std::string_view s) {
   return s;
 }
 
-// Checks an http(s) URL without credentials, query or fragment; returns it without a trailing
-// '/'. `what` names the URL in messages ("Alertmanager URL").
-Result<std::string> CheckHttpUrl(std::string_view url, std::string_view what) {
-  std::string_view rest;
-  if (StartsWith(url, "http://")) {
-    rest = url.substr(7);
-  } else if (StartsWith(url, "https://")) {
-    rest = url.substr(8);
-  } else {
-    return Err("{} {:?} must start with http:// or https://", what, url);
-  }
-  if (std::any_of(url.begin(), url.end(), [](char c) { return IsControl(c) || c == ' '; })) {
-    return Err("{} {:?} contains a space or control character", what, url);
-  }
-  std::string_view authority = rest.substr(0, rest.find('/'));
-  std::string_view path = rest.substr(authority.size());
-  if (authority.find('@') != std::string_view::npos) {
-    return Err("{} must not contain credentials; use basic_auth.password_file or bearer_token_file",
-               what);
-  }
-  if (url.find_first_of("?#") != std::string_view::npos) {
-    return Err("{} {:?} must not have a query or fragment", what, url);
-  }
-  // host, [v6 address], then an optional :port of 1 to 65535.
-  std::string_view host = authority;
-  std::string_view port;
-  if (StartsWith(authority, "[")) {
-    std::size_t close = authority.find(']');
-    if (close == std::string_view::npos) return Err("{} {:?} has an unclosed '['", what, url);
-    host = authority.substr(0, close + 1);
-    std::string_view after = authority.substr(close + 1);
-    if (!after.empty()) {
-      if (after[0] != ':') return Err("{} {:?} has an invalid host", what, url);
-      port = after.substr(1);
-    }
-  } else if (std::size_t colon = authority.rfind(':'); colon != std::string_view::npos) {
-    host = authority.substr(0, colon);
-    port = authority.substr(colon + 1);
-  }
-  if (host.empty() || host == "[]") return Err("{} {:?} has no host", what, url);
-  if (authority.find(':') != std::string_view::npos && !StartsWith(authority, "[") &&
-      host.find(':') != std::string_view::npos) {
-    return Err("{} {:?}: put an IPv6 address in brackets", what, url);
-  }
-  if (authority.back() == ':' ||
-      (!port.empty() &&
-       (port.size() > 5 ||
-        !std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
-        std::stoi(std::string(port)) < 1 || std::stoi(std::string(port)) > 65535))) {
-    return Err("{} {:?} has an invalid port", what, url);
-  }
-  while (!path.empty() && path.back() == '/') path.remove_suffix(1);
-  return fmt::format("{}{}{}", url.substr(0, url.size() - rest.size()), authority, path);
-}
-
 // Reads a secret file named by `node`; positions every error at the node and never shows
 // what the file holds.
 std::string ReadSecretFile(const ConfigNode& node) {
@@ -186,6 +131,59 @@ bool IsLabelName(std::string_view name) {
   });
 }
 
+Result<std::string> CheckHttpUrl(std::string_view url, std::string_view what) {
+  std::string_view rest;
+  if (StartsWith(url, "http://")) {
+    rest = url.substr(7);
+  } else if (StartsWith(url, "https://")) {
+    rest = url.substr(8);
+  } else {
+    return Err("{} {:?} must start with http:// or https://", what, url);
+  }
+  if (std::any_of(url.begin(), url.end(), [](char c) { return IsControl(c) || c == ' '; })) {
+    return Err("{} {:?} contains a space or control character", what, url);
+  }
+  std::string_view authority = rest.substr(0, rest.find('/'));
+  std::string_view path = rest.substr(authority.size());
+  if (authority.find('@') != std::string_view::npos) {
+    return Err("{} must not contain credentials; use basic_auth.password_file or bearer_token_file",
+               what);
+  }
+  if (url.find_first_of("?#") != std::string_view::npos) {
+    return Err("{} {:?} must not have a query or fragment", what, url);
+  }
+  // host, [v6 address], then an optional :port of 1 to 65535.
+  std::string_view host = authority;
+  std::string_view port;
+  if (StartsWith(authority, "[")) {
+    std::size_t close = authority.find(']');
+    if (close == std::string_view::npos) return Err("{} {:?} has an unclosed '['", what, url);
+    host = authority.substr(0, close + 1);
+    std::string_view after = authority.substr(close + 1);
+    if (!after.empty()) {
+      if (after[0] != ':') return Err("{} {:?} has an invalid host", what, url);
+      port = after.substr(1);
+    }
+  } else if (std::size_t colon = authority.rfind(':'); colon != std::string_view::npos) {
+    host = authority.substr(0, colon);
+    port = authority.substr(colon + 1);
+  }
+  if (host.empty() || host == "[]") return Err("{} {:?} has no host", what, url);
+  if (authority.find(':') != std::string_view::npos && !StartsWith(authority, "[") &&
+      host.find(':') != std::string_view::npos) {
+    return Err("{} {:?}: put an IPv6 address in brackets", what, url);
+  }
+  if (authority.back() == ':' ||
+      (!port.empty() &&
+       (port.size() > 5 ||
+        !std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
+        std::stoi(std::string(port)) < 1 || std::stoi(std::string(port)) > 65535))) {
+    return Err("{} {:?} has an invalid port", what, url);
+  }
+  while (!path.empty() && path.back() == '/') path.remove_suffix(1);
+  return fmt::format("{}{}{}", url.substr(0, url.size() - rest.size()), authority, path);
+}
+
 Result<std::string> AlertsEndpoint(std::string_view url) {
   Result<std::string> base = CheckHttpUrl(url, "Alertmanager URL");
   if (!base.ok()) return base.error();
@@ -273,9 +271,8 @@ AlertingConfig ReadAlertingConfig(const ConfigNode& node) {
     }
   }
   if (auto n = node.Find("external_url")) {
-    Result<std::string> url = CheckHttpUrl(n->AsString(), "external_url");
-    if (!url.ok()) n->Fail(url.error().message);
-    config.external_url = *url;
+    // Alerts and the Prometheus rules' links share one setting, a flag as in Prometheus.
+    n->Fail("moved to the --web.external-url flag");
   }
   if (auto n = node.Find("runbook_url")) {
     Result<RunbookTemplate> t = RunbookTemplate::Parse(n->AsString());

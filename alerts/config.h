@@ -59,8 +59,7 @@ struct AlertingConfig {
   std::chrono::milliseconds resend_interval{60'000};
   std::size_t queue_capacity = 10'000;  // alerts per Alertmanager
   Labels external_labels;
-  std::string instance;      // empty: the host name
-  std::string external_url;  // without a trailing '/'; empty: http://<host name>:9968
+  std::string instance;  // empty: the host name
   RunbookTemplate runbook_url;
 
   bool operator==(const AlertingConfig&) const = default;
@@ -78,6 +77,10 @@ AlertingConfig ReadAlertingConfig(const ConfigNode& node);
 // with a path prefix such as https://host/alertmanager). Rejects credentials in the URL, a query
 // or fragment, and a URL that already ends in /api/v2/alerts. Pure.
 Result<std::string> AlertsEndpoint(std::string_view url);
+
+// Checks an http(s) URL without credentials, query or fragment; returns it without a trailing
+// '/'. `what` names the URL in messages ("Alertmanager URL"). Pure.
+Result<std::string> CheckHttpUrl(std::string_view url, std::string_view what);
 
 // Whether `name` is a valid Prometheus label name not reserved by Prometheus ("__" prefix).
 bool IsLabelName(std::string_view name);

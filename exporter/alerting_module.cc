@@ -4,21 +4,14 @@
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <climits>
 #include <set>
 
+#include "common/hostname.h"
 #include "common/log.h"
 
 namespace drift::exporter {
-
-std::string HostName() {
-  char buf[HOST_NAME_MAX + 1] = {};
-  if (gethostname(buf, sizeof buf - 1) != 0 || buf[0] == '\0') return "localhost";
-  return buf;
-}
 
 namespace {
 
@@ -169,12 +162,12 @@ class MetricsObserver final : public alerts::DeliveryObserver {
 
 }  // namespace
 
-AlertLabeling MakeAlertLabeling(const alerts::AlertingConfig& config, std::string_view hostname) {
+AlertLabeling MakeAlertLabeling(const alerts::AlertingConfig& config, std::string_view hostname,
+                                std::string_view external_url) {
   AlertLabeling l;
   l.instance = config.instance.empty() ? std::string(hostname) : config.instance;
   l.external_labels = config.external_labels;
-  l.external_url = config.external_url.empty() ? fmt::format("http://{}:{}", hostname, kDefaultPort)
-                                               : config.external_url;
+  l.external_url = std::string(external_url);
   l.runbook_url = config.runbook_url;
   return l;
 }
@@ -241,11 +234,12 @@ AlertingModule::AlertingModule(ModuleContext& context, const Config& config,
                                alerts::Notifier::PosterFactory make_poster,
                                alerts::DeliveryOptions options)
     : hostname_(HostName()),
+      external_url_(context.external_url),
       observer_(std::make_unique<MetricsObserver>(context.registry)),
       notifier_(std::make_unique<alerts::Notifier>(context.clock, *observer_,
                                                    std::move(make_poster), options)),
-      labeling_(
-          std::make_shared<const AlertLabeling>(MakeAlertLabeling(config.alerting, hostname_))) {}
+      labeling_(std::make_shared<const AlertLabeling>(
+          MakeAlertLabeling(config.alerting, hostname_, external_url_))) {}
 
 AlertingModule::~AlertingModule() { notifier_->Stop(std::chrono::milliseconds(0)); }
 
@@ -254,14 +248,18 @@ std::shared_ptr<const AlertLabeling> AlertingModule::labeling() const {
   return labeling_;
 }
 
+Result<std::vector<std::string>> AlertingModule::CheckReload(const Config&) const {
+  return std::vector<std::string>{};
+}
+
 void AlertingModule::OnConfigLoaded(const Config& config) {
   if (!config.alerting.enabled) {
     log::Warn("alerting is no longer configured: no alerts will be sent until it is again");
   }
   {
     std::lock_guard lock(mu_);
-    labeling_ =
-        std::make_shared<const AlertLabeling>(MakeAlertLabeling(config.alerting, hostname_));
+    labeling_ = std::make_shared<const AlertLabeling>(
+        MakeAlertLabeling(config.alerting, hostname_, external_url_));
     ++generation_;
   }
   notifier_->Configure(config.alerting);

@@ -25,23 +25,18 @@ inline constexpr std::string_view kCheckFailingAlert = "ComplianceCheckFailing";
 // How long shutdown may spend delivering queued alerts.
 inline constexpr std::chrono::milliseconds kAlertFlushTimeout{5'000};
 
-// The port generatorURL uses when no external_url is configured (the exporter's default port).
-inline constexpr int kDefaultPort = 9968;
-
 // How this exporter's alerts are labelled and linked: the `alerting:` settings with their
 // defaults filled in.
 struct AlertLabeling {
   std::string instance;  // the `instance` label
   alerts::Labels external_labels;
-  std::string external_url;  // no trailing '/'
+  std::string external_url;  // --web.external-url, no trailing '/': generatorURL's base
   alerts::RunbookTemplate runbook_url;
 };
 
-// This machine's host name (gethostname), or "localhost" when it has none. Thread-safe.
-std::string HostName();
-
-// `instance` defaults to `hostname`, external_url to http://<hostname>:9968. Pure.
-AlertLabeling MakeAlertLabeling(const alerts::AlertingConfig& config, std::string_view hostname);
+// `instance` defaults to `hostname`. Pure.
+AlertLabeling MakeAlertLabeling(const alerts::AlertingConfig& config, std::string_view hostname,
+                                std::string_view external_url);
 
 // The two alerts of one check after a run: the content to fire, or nullopt to resolve.
 // ComplianceDrift fires while the check is drifted (for drift_threshold runs; an error keeps the
@@ -81,6 +76,10 @@ class AlertingModule final : public Module {
                  alerts::DeliveryOptions options = {});
   ~AlertingModule() override;
 
+  std::string_view section() const override { return "alerting"; }
+  // Every `alerting:` setting applies by reload, and the section may be removed (no alert is
+  // sent until it is back): nothing needs a restart.
+  Result<std::vector<std::string>> CheckReload(const Config& next) const override;
   void OnConfigLoaded(const Config& config) override;
   void OnTransition(const CheckState& before, const CheckState& after) override;
   // Flushes queued alerts for at most kAlertFlushTimeout, then stops the threads.
@@ -105,6 +104,7 @@ class AlertingModule final : public Module {
   std::shared_ptr<const AlertLabeling> labeling() const;
 
   std::string hostname_;
+  std::string external_url_;
   std::unique_ptr<alerts::DeliveryObserver> observer_;
   std::unique_ptr<alerts::Notifier> notifier_;
   mutable std::mutex mu_;

@@ -1,6 +1,7 @@
 #include "exporter/app.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <pthread.h>
 #include <unistd.h>
 
@@ -14,6 +15,7 @@
 #include "checks/rooted_fs.h"
 #include "checks/systemctl.h"
 #include "common/duration.h"
+#include "common/hostname.h"
 #include "common/log.h"
 #include "exporter/alerting_module.h"
 #include "exporter/cli.h"
@@ -104,7 +106,9 @@ App::App(Options options, const Clock& clock)
       clock_(clock),
       scheduler_(Scheduler::Create(clock)),
       exporter_metrics_(clock),
-      module_context_{clock, *exporter_metrics_.registry(), options_.config_file} {
+      module_context_{clock, *exporter_metrics_.registry(), options_.config_file,
+                      options_.external_url} {
+  if (!options_.external_url.empty()) exporter_metrics_.ExternalUrl(options_.external_url);
   page_host_.hostname = HostName();
   if (!options_.load_config) {
     options_.load_config = [](const std::string& path) { return LoadConfig(path); };
@@ -187,7 +191,7 @@ void App::Apply(Config config) {
     std::lock_guard lock(page_host_mu_);
     page_host_.root = config.host.root;
   }
-  exporter_metrics_.ConfigLoaded(true);
+  exporter_metrics_.ConfigLoaded(ConfigLoad::kApplied);
   log::Info("configuration loaded", {{"file", options_.config_file},
                                      {"checks", plan->checks.size()},
                                      {"disabled", total - plan->checks.size()}});
@@ -232,6 +236,7 @@ void App::ReloadLoop(std::shared_ptr<Reloads> reloads) {
 }
 
 Status App::FinishReload(std::optional<Config> config, const std::string& load_error) {
+  ConfigLoad outcome = ConfigLoad::kInvalid;
   std::string error = load_error;
   if (config) {
     if (ResolveStateDir(config->state_dir, std::getenv("STATE_DIRECTORY")) != state_dir_) {
@@ -239,18 +244,30 @@ Status App::FinishReload(std::optional<Config> config, const std::string& load_e
                 {{"state_dir", state_dir_.empty() ? "(none)" : state_dir_}});
     }
     try {
-      Apply(std::move(*config));
+      // All or nothing: what the running modules cannot take refuses the reload before anything
+      // changes.
+      Result<std::vector<std::string>> restart = RestartRequiredBy(modules_, *config);
+      if (!restart.ok()) {
+        error = fmt::format("{}: {}", options_.config_file, restart.error().message);
+      } else if (!restart->empty()) {
+        outcome = ConfigLoad::kNeedsRestart;
+        error = fmt::format("{}: restart to apply: {}", options_.config_file,
+                            fmt::join(*restart, "; "));
+      } else {
+        Apply(std::move(*config));
+        outcome = ConfigLoad::kApplied;
+      }
     } catch (const std::exception& e) {
       error = e.what();
     }
   }
-  if (error.empty()) {
-    metrics_->Invalidate();
-    return {};
-  }
-  exporter_metrics_.ConfigLoaded(false);
   metrics_->Invalidate();
-  log::Error("configuration reload failed; keeping the running configuration", {{"err", error}});
+  if (outcome == ConfigLoad::kApplied) return {};
+  exporter_metrics_.ConfigLoaded(outcome);
+  log::Error(outcome == ConfigLoad::kNeedsRestart
+                 ? "configuration reload needs a restart; keeping the running configuration"
+                 : "configuration reload failed; keeping the running configuration",
+             {{"err", error}});
   return Error{error};
 }
 
@@ -311,6 +328,8 @@ void App::StopReloads() {
   } else {
     reload_thread_.join();
   }
+  metrics_->Invalidate();
+  return status;
 }
 
 void App::Stop() {

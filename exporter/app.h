@@ -63,6 +63,9 @@ class App {
     // Reads the configuration file. Tests replace it to make a load block or fail; it must not
     // touch the App (a reload stuck in it is abandoned at shutdown).
     std::function<Config(const std::string& path)> load_config;  // default: LoadConfig
+    // Where people reach this exporter (ExternalUrl in http_server.h): alerts link to its
+    // /checks/<name> pages, and drift_exporter_external_url_info tells the Prometheus rules.
+    std::string external_url;
   };
 
   App(Options options, const Clock& clock);

@@ -18,6 +18,7 @@
 #include "checks/steps.h"
 #include "common/config_node.h"
 #include "common/duration.h"
+#include "common/hostname.h"
 #include "common/log.h"
 #include "common/rfc3339.h"
 #include "common/sha256.h"
@@ -34,6 +35,7 @@ struct Flags {
   std::string config_file = "/etc/drift_exporter/config.yml";
   bool config_check = false;
   HttpOptions web;
+  std::string external_url;  // empty: from the listen address (ExternalUrl)
   bool enable_lifecycle = false;
   std::string log_level = "info";
   std::string log_format = "logfmt";
@@ -52,6 +54,12 @@ int RunDaemon(const Flags& flags) {
   // A listen address that cannot be parsed is a bad flag, not a start-up failure.
   if (Result<std::string> spec = CivetListenSpec(flags.web.listen_address); !spec.ok()) {
     std::cerr << "--web.listen-address: " << spec.error().message << "\n";
+    return kExitUsage;
+  }
+  Result<std::string> external_url =
+      ExternalUrl(flags.external_url, flags.web.listen_address, HostName());
+  if (!external_url.ok()) {
+    std::cerr << external_url.error().message << "\n";
     return kExitUsage;
   }
   // Signals are taken synchronously by this thread; every other thread (civetweb's included)
@@ -75,6 +83,7 @@ int RunDaemon(const Flags& flags) {
   App::Options options;
   options.config_file = flags.config_file;
   options.enable_lifecycle = flags.enable_lifecycle;
+  options.external_url = *external_url;
   App app(std::move(options), Wall());
   // Bind first: a port clash must stop the daemon before it has loaded modules or opened
   // anything that writes (the evidence store). Routes answer 503 until app.Start() returns.
@@ -255,6 +264,9 @@ int RunCli(int argc, char** argv) {
                  "Connections served at once (one thread each)")
       ->check(CLI::Range(2, 1024))
       ->capture_default_str();
+  cli.add_option("--web.external-url", flags.external_url,
+                 "URL people reach this exporter at, for alert links (default: "
+                 "http://<listen host, or host name when listening on all addresses>:<port>)");
   cli.add_flag("--web.enable-lifecycle", flags.enable_lifecycle,
                "Enable POST /-/reload (SIGHUP always reloads)");
   cli.add_option("--log.level", flags.log_level, "debug, info, warn or error")

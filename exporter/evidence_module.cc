@@ -2,14 +2,13 @@
 
 #include <fmt/format.h>
 #include <signal.h>
-#include <unistd.h>
 
-#include <climits>
 #include <filesystem>
 #include <set>
 
 #include "common/config_node.h"
 #include "common/duration.h"
+#include "common/hostname.h"
 #include "common/log.h"
 #include "evidence/keys.h"
 #include "evidence/store_fs.h"
@@ -25,12 +24,6 @@ constexpr std::string_view kOwnKinds[] = {
     evidence::kinds::kStart,       evidence::kinds::kStop,       evidence::kinds::kRecovery,
     evidence::kinds::kTransition,  evidence::kinds::kConfigLoad, evidence::kinds::kAttestation,
     evidence::kinds::kKeyRotation, evidence::kinds::kPrune};
-
-std::string HostName() {
-  char buf[HOST_NAME_MAX + 1] = {};
-  if (::gethostname(buf, sizeof buf - 1) != 0 || buf[0] == '\0') return "localhost";
-  return buf;
-}
 
 std::vector<std::string> ControlIds(const CheckSpec& spec) {
   std::vector<std::string> out;
@@ -284,6 +277,24 @@ evidence::Record EvidenceModule::Attestation() {
   return AttestationRecord(checks_, states_, settings_.attestation_interval, clock_.Now());
 }
 
+Result<std::vector<std::string>> EvidenceModule::CheckReload(const Config& next) const {
+  const evidence::EvidenceConfig& n = next.evidence;
+  if (!n.enabled) return std::vector<std::string>{"evidence: section removed"};
+  std::vector<std::string> restart;
+  auto changed = [&](bool differs, std::string_view key) {
+    if (differs) restart.push_back(fmt::format("evidence.{}: changed", key));
+  };
+  changed(n.directory != settings_.directory, "directory");
+  changed(n.host != settings_.host, "host");
+  changed(n.attestation_interval != settings_.attestation_interval, "attestation_interval");
+  changed(n.retention != settings_.retention, "retention");
+  changed(n.queue_capacity != settings_.queue_capacity, "queue_capacity");
+  // A key that will not load would leave the reload half applied: refuse it now.
+  Result<evidence::SecretKey> key = evidence::LoadSecretKeyFile(n.secret_key_file);
+  if (!key.ok()) return Err("evidence.secret_key_file: {}", key.error().message);
+  return restart;
+}
+
 void EvidenceModule::OnConfigLoaded(const Config& config) {
   bool reload = false;
   {
@@ -301,15 +312,8 @@ void EvidenceModule::OnConfigLoaded(const Config& config) {
   }
   writer_->Enqueue(ConfigLoadRecord(config, reload));
   if (!reload) return;
+  // CheckReload has refused every other change, and read this key a moment ago.
   const evidence::EvidenceConfig& next = config.evidence;
-  if (next.directory != settings_.directory || next.host != settings_.host ||
-      next.attestation_interval != settings_.attestation_interval ||
-      next.retention != settings_.retention) {
-    log::Warn(
-        "evidence settings changed; they take effect after a restart (the signing key "
-        "is the exception: it rotates on reload)");
-  }
-  if (!next.enabled) return;
   Result<evidence::SecretKey> key = evidence::LoadSecretKeyFile(next.secret_key_file);
   if (!key.ok()) {
     log::Error("evidence: cannot read the signing key; keeping the current one",

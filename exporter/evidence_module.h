@@ -50,6 +50,12 @@ class EvidenceModule final : public Module {
   EvidenceModule(ModuleContext& context, const Config& config);
   ~EvidenceModule() override;
 
+  std::string_view section() const override { return "evidence"; }
+  // Only the signing key (`secret_key_file`: a new key rotates) and `create_key_if_missing`
+  // (which acts at start-up only) may change; turning the section off, or a new directory, host,
+  // attestation interval, retention or queue capacity needs a restart. An Error when the new key
+  // does not load.
+  Result<std::vector<std::string>> CheckReload(const Config& next) const override;
   void OnConfigLoaded(const Config& config) override;
   void OnTransition(const CheckState& before, const CheckState& after) override;
   // Writes what is queued and the `stop` record, then stops the writer.

@@ -10,6 +10,7 @@
 #include <ctime>
 #include <iterator>
 
+#include "alerts/config.h"
 #include "common/log.h"
 
 namespace drift::exporter {
@@ -138,6 +139,26 @@ Result<std::string> CivetListenSpec(std::string_view address) {
     return Err("invalid listen address {:?}; use an IP address, not a host name", address);
   }
   return fmt::format("{}:{}", host, port);
+}
+
+Result<std::string> ExternalUrl(std::string_view flag, std::string_view listen_address,
+                                std::string_view hostname) {
+  if (!flag.empty()) {
+    // Credentials are refused here: CheckHttpUrl's own message is about Alertmanager secrets.
+    std::size_t scheme = flag.find("://");
+    std::string_view authority = flag.substr(scheme == std::string_view::npos ? 0 : scheme + 3);
+    if (authority.substr(0, authority.find('/')).find('@') != std::string_view::npos) {
+      return Err("--web.external-url must not contain credentials");
+    }
+    return alerts::CheckHttpUrl(flag, "--web.external-url");
+  }
+  Result<std::string> spec = CivetListenSpec(listen_address);  // validates the address
+  if (!spec.ok()) return spec.error();
+  std::size_t colon = listen_address.rfind(':');
+  std::string_view host = listen_address.substr(0, colon);
+  std::string_view port = listen_address.substr(colon + 1);
+  if (host.empty() || host == "0.0.0.0" || host == "[::]") host = hostname;
+  return fmt::format("http://{}:{}", host, port);
 }
 
 Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpOptions& options,

@@ -75,4 +75,12 @@ class HttpServer {
 // Translates a Go-style listen address into civetweb's listening_ports syntax.
 Result<std::string> CivetListenSpec(std::string_view address);
 
+// The URL people reach this exporter at (--web.external-url), without a trailing '/': `flag`
+// checked (http:// or https://, no credentials, query or fragment), or when `flag` is empty,
+// http://<host>:<port> of the listen address: its host when it names one (127.0.0.1, [::1]),
+// `hostname` when it listens on every address (":9968", "0.0.0.0:9968", "[::]:9968"). Port 0
+// stays 0: the port is not known before listening. Pure.
+Result<std::string> ExternalUrl(std::string_view flag, std::string_view listen_address,
+                                std::string_view hostname);
+
 }  // namespace drift::exporter

@@ -270,7 +270,14 @@ ExporterMetrics::ExporterMetrics(const Clock& clock)
                                .Name("drift_exporter_config_last_reload_success_timestamp_seconds")
                                .Help("Unix time of the last successful configuration load.")
                                .Register(*registry_)
-                               .Add({})) {
+                               .Add({})),
+      restart_required_(prometheus::BuildGauge()
+                            .Name("drift_exporter_config_restart_required")
+                            .Help("1 if the last reload was refused because the file changes "
+                                  "something only a restart applies (the running configuration "
+                                  "stays in force), else 0.")
+                            .Register(*registry_)
+                            .Add({})) {
   prometheus::BuildGauge()
       .Name("drift_exporter_build_info")
       .Help("Version, git revision and compiler drift_exporter was built from, value 1.")
@@ -279,9 +286,22 @@ ExporterMetrics::ExporterMetrics(const Clock& clock)
       .Set(1);
 }
 
-void ExporterMetrics::ConfigLoaded(bool success) {
-  reload_successful_.Set(success ? 1 : 0);
-  if (success) reload_success_time_.Set(ToUnixSeconds(clock_.Now()));
+void ExporterMetrics::ConfigLoaded(ConfigLoad outcome) {
+  bool applied = outcome == ConfigLoad::kApplied;
+  reload_successful_.Set(applied ? 1 : 0);
+  restart_required_.Set(outcome == ConfigLoad::kNeedsRestart ? 1 : 0);
+  if (applied) reload_success_time_.Set(ToUnixSeconds(clock_.Now()));
+}
+
+void ExporterMetrics::ExternalUrl(const std::string& url) {
+  prometheus::BuildGauge()
+      .Name("drift_exporter_external_url_info")
+      .Help(
+          "Where people reach this exporter (--web.external-url), value 1: alert links are "
+          "<url>/checks/<check>.")
+      .Register(*registry_)
+      .Add({{"url", url}})
+      .Set(1);
 }
 
 MetricsCache::MetricsCache(std::vector<std::shared_ptr<prometheus::Collectable>> collectables,

@@ -43,19 +43,27 @@ class ProcessCollector final : public prometheus::Collectable {
   double start_time_seconds_ = 0;
 };
 
+// How a configuration load ended: applied; refused as invalid; or refused, valid, because it
+// changes something only a restart applies (exporter/module.h RestartRequiredBy).
+enum class ConfigLoad { kApplied, kInvalid, kNeedsRestart };
+
 // The exporter's own state: build info, config reloads. Other modules add their families to
 // registry(). Thread-safe.
 class ExporterMetrics {
  public:
   explicit ExporterMetrics(const Clock& clock);
   const std::shared_ptr<prometheus::Registry>& registry() const { return registry_; }
-  void ConfigLoaded(bool success);
+  void ConfigLoaded(ConfigLoad outcome);
+  // Exports drift_exporter_external_url_info{url}: where people reach this exporter, so that
+  // Prometheus rules can link to its pages whatever the target's instance label says.
+  void ExternalUrl(const std::string& url);
 
  private:
   const Clock& clock_;
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Gauge& reload_successful_;
   prometheus::Gauge& reload_success_time_;
+  prometheus::Gauge& restart_required_;
 };
 
 // When MetricsCache renders (see there).

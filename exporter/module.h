@@ -5,9 +5,11 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/clock.h"
+#include "common/result.h"
 #include "exporter/config.h"
 #include "exporter/state.h"
 
@@ -24,10 +26,19 @@ class StartupError : public std::runtime_error {
 // A capability the daemon runs beside the checks (alerting, evidence). The App creates modules
 // once at start-up, tells them every configuration (re)load and every check state change, and
 // stops them at shutdown. Implementations must be thread-safe: OnTransition is called from
-// scheduler threads, OnConfigLoaded from the reloading thread.
+// scheduler threads, OnConfigLoaded and CheckReload from the reloading thread.
 class Module {
  public:
   virtual ~Module() = default;
+  // The configuration section the module was created for ("alerting", "evidence").
+  virtual std::string_view section() const = 0;
+  // Before a reload applies `next`: the changes in it this module can only take by a restart, as
+  // "<setting>: <change>" ("evidence.directory: changed", "evidence: section removed"), empty
+  // when it can take all of them; an Error when `next` cannot
+  // be applied at all (a signing key that does not load). The App refuses the whole reload unless
+  // every module answers an empty list, so a reload is applied entirely or not at all. Changes
+  // nothing.
+  virtual Result<std::vector<std::string>> CheckReload(const Config& next) const = 0;
   // After the initial load and after each successful reload, before the new plan runs.
   virtual void OnConfigLoaded(const Config& config) = 0;
   // A check finished a run (or timed out): its state before and after. Must not block for long;
@@ -42,10 +53,20 @@ struct ModuleContext {
   const Clock& clock;
   prometheus::Registry& registry;  // for the module's own metric families
   std::string config_file;
+  // Where people reach this exporter (--web.external-url, no trailing '/'), for links such as
+  // an alert's generatorURL.
+  std::string external_url;
 };
 
 // Creates the daemon's modules from the first configuration (exporter/modules.cc: one line per
 // module). Throws ConfigError when a module cannot start with it.
 std::vector<std::unique_ptr<Module>> MakeModules(ModuleContext& context, const Config& config);
+
+// What of `next` the running `modules` can only take by a restart: sections turned on that have
+// no module ("alerting: section added"), then each module's own answer ("evidence.directory:
+// changed"); empty when the reload can be applied. An Error when a module cannot apply `next` at
+// all (Module::CheckReload).
+Result<std::vector<std::string>> RestartRequiredBy(
+    const std::vector<std::unique_ptr<Module>>& modules, const Config& next);
 
 }  // namespace drift::exporter

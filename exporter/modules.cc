@@ -1,3 +1,8 @@
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <utility>
+
 #include "exporter/alerting_module.h"
 #include "exporter/evidence_module.h"
 #include "exporter/module.h"
@@ -41,6 +46,27 @@ std::vector<std::unique_ptr<Module>> MakeModules(ModuleContext& context, const C
   if (evidence) modules.push_back(std::move(evidence));
   if (alerting) modules.push_back(std::move(alerting));
   return modules;
+}
+
+Result<std::vector<std::string>> RestartRequiredBy(
+    const std::vector<std::unique_ptr<Module>>& modules, const Config& next) {
+  std::vector<std::string> restart;
+  // A module exists only when the first configuration enabled its section (MakeModules): one
+  // turned on later would need its threads, metrics and connections to the other modules made
+  // while checks run. A module that exists takes its section being turned off if it can.
+  for (auto [section, enabled] :
+       {std::pair<std::string_view, bool>{"evidence", next.evidence.enabled},
+        {"alerting", next.alerting.enabled}}) {
+    bool running = std::any_of(modules.begin(), modules.end(),
+                               [&](const auto& m) { return m->section() == section; });
+    if (enabled && !running) restart.push_back(fmt::format("{}: section added", section));
+  }
+  for (const auto& m : modules) {
+    Result<std::vector<std::string>> own = m->CheckReload(next);
+    if (!own.ok()) return own.error();
+    restart.insert(restart.end(), own->begin(), own->end());
+  }
+  return restart;
 }
 
 }  // namespace drift::exporter

@@ -204,15 +204,17 @@ def raw_request(port, request, timeout=10):
 
 
 class Exporter:
-    """The drift_exporter daemon on 127.0.0.1:<port 0>. Use start() then the request helpers;
-    stop() is registered as a cleanup of the test that started it."""
+    """The drift_exporter daemon on 127.0.0.1:<port 0> (or on `listen`, e.g. 127.0.0.1 and a
+    free_port(), for tests of what is derived from the address). Use start() then the request
+    helpers; stop() is registered as a cleanup of the test that started it."""
 
     _PORT = re.compile(r"msg=listening .*\bport=(\d+)")
 
-    def __init__(self, test, config, args=()):
+    def __init__(self, test, config, args=(), listen="127.0.0.1:0"):
         self.test = test
         self.config = config
         self.args = list(args)
+        self.listen = listen
         self.proc = None
         self.port = None
         self._lines = []
@@ -220,7 +222,7 @@ class Exporter:
         self._reader = None
 
     def start(self):
-        cmd = [EXPORTER, f"--config.file={self.config}", "--web.listen-address=127.0.0.1:0",
+        cmd = [EXPORTER, f"--config.file={self.config}", f"--web.listen-address={self.listen}",
                *self.args]
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)

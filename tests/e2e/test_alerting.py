@@ -56,9 +56,13 @@ class RealAlertmanager(unittest.TestCase):
         am = support.Alertmanager(self, fx.workdir, "am", hook.url("/hook")).start()
         config = support.write_config(
             fx.root, [am.url()], resend_interval="1s", instance="fixture-host",
-            external_labels="{env: e2e}", external_url="http://exporter.test:9968",
+            external_labels="{env: e2e}",
             runbook_url="'https://runbooks.test/{{alertname}}/{{check}}'")
-        exporter = harness.Exporter(self, config).start().wait_ready()
+        # No --web.external-url: the links name the address listened on, not the host name.
+        exporter = harness.Exporter(self, config,
+                                    listen=f"127.0.0.1:{harness.free_port()}").start()
+        exporter.wait_ready()
+        check_page = exporter.url("/checks/sshd")
 
         # vault cannot run from the start: ComplianceCheckFailing; sshd is compliant.
         failing = am.wait_alerts(WAIT, "ComplianceCheckFailing", alertname="ComplianceCheckFailing")
@@ -81,8 +85,12 @@ class RealAlertmanager(unittest.TestCase):
             "recommended_action": "restore_file_baseline",
             "controls": "hipaa:164.312(c)(1);pci_dss:11.5.2",
             "runbook_url": "https://runbooks.test/ComplianceDrift/sshd"})
-        self.assertEqual(a["generatorURL"], "http://exporter.test:9968/checks/sshd")
+        self.assertEqual(a["generatorURL"], check_page)
         self.assertEqual(a["status"]["state"], "active")
+        # On-call clicks it: the check's page, with the finding.
+        page = harness.http("GET", a["generatorURL"])
+        self.assertEqual(page.status, 200)
+        self.assertIn("mode_changed", page.text)
 
         # Alertmanager's webhook delivers the v4 payload to the receiver.
         notes = hook.wait(lambda reqs: support.webhook_alerts(reqs, "ComplianceDrift", "firing"),
@@ -97,7 +105,7 @@ class RealAlertmanager(unittest.TestCase):
         self.assertEqual(payload["commonLabels"]["severity"], "high")
         status, alert = notes[0]
         self.assertEqual(alert["labels"]["check"], "sshd")
-        self.assertEqual(alert["generatorURL"], "http://exporter.test:9968/checks/sshd")
+        self.assertEqual(alert["generatorURL"], check_page)
 
         # Fixing the fixture delivers `resolved`, for the drift and for the failing check.
         support.fix_sshd(fx.root)
@@ -129,11 +137,14 @@ class RealAlertmanager(unittest.TestCase):
         am2 = support.Alertmanager(self, fx.workdir, "am2", hook.url("/hook")).start()
         config = support.write_config(fx.root, [am1.url(), am2.url()], resend_interval="1s",
                                       instance="fixture-host")
-        exporter = harness.Exporter(self, config).start().wait_ready()
+        exporter = harness.Exporter(self, config,
+                                    ["--web.external-url=https://web1.example.com/drift/"])
+        exporter.start().wait_ready()
         support.drift_sshd(fx.root)
         for am in (am1, am2):
             got = am.wait_alerts(WAIT, "ComplianceDrift", alertname="ComplianceDrift")
             self.assertEqual(got[0]["labels"]["check"], "sshd")
+            self.assertEqual(got[0]["generatorURL"], "https://web1.example.com/drift/checks/sshd")
 
         # am2 goes away: its sends fail and are retried; am1 keeps receiving.
         am2.stop()
@@ -197,7 +208,8 @@ class PrometheusRules(unittest.TestCase):
         hook = support.Recorder(self).start()
         am = support.Alertmanager(self, fx.workdir, "am", hook.url("/hook")).start()
         # No `alerting:` section: Prometheus is the only alert source.
-        exporter = harness.Exporter(self, os.path.join(fx.root, "config.yml")).start()
+        exporter = harness.Exporter(self, os.path.join(fx.root, "config.yml"),
+                                    listen=f"127.0.0.1:{harness.free_port()}").start()
         exporter.wait_ready()
         prom = self.prometheus(fx.workdir, exporter, am)
         support.drift_sshd(fx.root)
@@ -215,6 +227,13 @@ class PrometheusRules(unittest.TestCase):
             "job": "drift", "severity": "high", "source": "prometheus"})
         self.assertEqual(alert["annotations"]["recommended_action"], "restore_file_baseline")
         self.assertEqual(alert["annotations"]["controls"], "hipaa:164.312(c)(1);pci_dss:11.5.2")
+        # The description ends with the check's page, taken from drift_exporter_external_url_info
+        # (the default: the address listened on); on-call clicks it.
+        link = alert["annotations"]["description"].split()[-1]
+        self.assertEqual(link, exporter.url("/checks/sshd"))
+        page = harness.http("GET", link)
+        self.assertEqual(page.status, 200)
+        self.assertIn("mode_changed", page.text)
         failing = am.wait_alerts(WAIT, "ComplianceCheckFailing from Prometheus",
                                  alertname="ComplianceCheckFailing")
         self.assertEqual(failing[0]["labels"], {
@@ -228,7 +247,8 @@ class PrometheusRules(unittest.TestCase):
                                   extra=example_inhibit_rules()).start()
         config = support.write_config(fx.root, [am.url()], resend_interval="1s",
                                       instance="fixture-host")
-        exporter = harness.Exporter(self, config).start().wait_ready()
+        exporter = harness.Exporter(self, config, listen=f"127.0.0.1:{harness.free_port()}")
+        exporter.start().wait_ready()
         # Prometheus labels the target as the exporter labels itself, so `equal` can match.
         self.prometheus(fx.workdir, exporter, am, instance="fixture-host")
         support.drift_sshd(fx.root)
@@ -242,6 +262,10 @@ class PrometheusRules(unittest.TestCase):
         self.assertEqual(by_source["prometheus"]["status"]["state"], "suppressed")
         self.assertEqual(by_source["prometheus"]["status"]["inhibitedBy"],
                          [by_source["exporter"]["fingerprint"]])
+        # Both link to the same page, though Prometheus' instance label has lost the port.
+        self.assertEqual(by_source["exporter"]["generatorURL"], exporter.url("/checks/sshd"))
+        self.assertEqual(by_source["prometheus"]["annotations"]["description"].split()[-1],
+                         exporter.url("/checks/sshd"))
         time.sleep(3)  # several group intervals: a second notification would have gone out
         notes = support.webhook_alerts(hook.recorded(), "ComplianceDrift")
         self.assertTrue(notes)

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Reloading: SIGHUP and POST /-/reload. A broken configuration keeps the running one (and sets
-drift_exporter_config_last_reload_successful 0); a fixed one takes over. The lifecycle endpoint
-answers only with --web.enable-lifecycle. A configuration path that is not a regular file (a
-FIFO, a device) is refused without blocking, at start-up and at reload, and SIGTERM always stops
-the daemon within its shutdown deadline."""
+drift_exporter_config_last_reload_successful 0); a fixed one takes over. One that changes what
+only a restart applies (a section turned on) is refused whole, with a log line, a metric and the
+answer saying so. The lifecycle endpoint answers only with --web.enable-lifecycle. A
+configuration path that is not a regular file (a FIFO, a device) is refused without blocking, at
+start-up and at reload, and SIGTERM always stops the daemon within its shutdown deadline."""
 
 import os
 import re
@@ -17,6 +18,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 
 RELOAD_OK = "drift_exporter_config_last_reload_successful"
+RESTART_REQUIRED = "drift_exporter_config_restart_required"
 BROKEN_SUFFIX = "bogus_setting: 1\n"  # an unknown top-level key, on the file's last line
 NOT_REGULAR = ("not a regular file ({}); name the configuration file itself, not a pipe, "
                "device, socket or directory")
@@ -27,6 +29,11 @@ NEW_CHECK = """\
     type: backup
     params:
       status_file: /srv/backup/status.json
+"""
+# Nothing listens there: the reload that adds it is refused, and the restart's alerts just queue.
+ALERTING = """\
+alerting:
+  alertmanagers: [{url: "http://127.0.0.1:9"}]
 """
 
 
@@ -173,6 +180,50 @@ class Reload(unittest.TestCase):
         self.assertEqual((r.status, r.text), (200, "Configuration reloaded\n"))
         self.assertEqual(self.reload_value(exporter), 1)
         self.stop_within_deadline(exporter)
+
+
+    def test_a_section_added_at_reload_is_refused_until_a_restart(self):
+        exporter = harness.Exporter(self, self.config, ["--web.enable-lifecycle"]).start()
+        exporter.wait_ready()
+        self.assertEqual(harness.sample(exporter.metrics(), RESTART_REQUIRED), 0)
+
+        # A new check and the alerting section: all or nothing, so neither is applied.
+        harness.write_file(self.config, self.good + NEW_CHECK + ALERTING)
+        r = exporter.post("/-/reload")
+        self.assertEqual((r.status, r.text),
+                         (500, f"failed to reload config: {self.config}: restart to apply: "
+                               "alerting: section added\n"))
+        exporter.wait_log(r'level=error msg="configuration reload needs a restart; keeping the '
+                          r'running configuration" err=".*live\.yml: restart to apply: '
+                          r'alerting: section added"')
+        text = exporter.metrics()
+        self.assertEqual(harness.sample(text, RELOAD_OK), 0)
+        self.assertEqual(harness.sample(text, RESTART_REQUIRED), 1)
+        self.assertEqual(self.checks_in(text), ["agent", "disks"])
+        self.assertNotIn("drift_alerts_", text)
+
+        # SIGHUP is refused the same way.
+        exporter.signal(signal.SIGHUP)
+        harness.wait_for(lambda: exporter.log().count("reload needs a restart") == 2, 10,
+                         "the SIGHUP reload to be refused too; log:\n" + exporter.log())
+        self.assertEqual(self.checks_in(exporter.metrics()), ["agent", "disks"])
+
+        # A restart applies the file.
+        exporter.stop()
+        exporter = harness.Exporter(self, self.config, ["--web.enable-lifecycle"]).start()
+        exporter.wait_ready()
+        text = exporter.metrics()
+        self.assertEqual(self.checks_in(text), ["agent", "disks", "backups"])
+        self.assertIn('drift_alerts_queue_length{alertmanager="http://127.0.0.1:9"}', text)
+        self.assertEqual(harness.sample(text, RESTART_REQUIRED), 0)
+
+        # With the module running, removing the section applies by reload.
+        harness.write_file(self.config, self.good + NEW_CHECK)
+        r = exporter.post("/-/reload")
+        self.assertEqual((r.status, r.text), (200, "Configuration reloaded\n"))
+        text = exporter.metrics()
+        self.assertEqual(harness.sample(text, RELOAD_OK), 1)
+        self.assertNotIn('alertmanager="http://127.0.0.1:9"', text)
 
 
 class StartUpConfig(unittest.TestCase):

@@ -75,7 +75,6 @@ TEST_F(AlertingConfigTest, MinimalConfigHasTheDocumentedDefaults) {
   EXPECT_EQ(c.queue_capacity, 10'000u);
   EXPECT_TRUE(c.external_labels.empty());
   EXPECT_EQ(c.instance, "");
-  EXPECT_EQ(c.external_url, "");
   EXPECT_TRUE(c.runbook_url.empty());
 }
 
@@ -92,7 +91,6 @@ TEST_F(AlertingConfigTest, FullConfigReadsEveryKeyAndSecretFiles) {
   queue_capacity: 500
   external_labels: {source: exporter, region: eu}
   instance: web1.example.com
-  external_url: https://web1.example.com:9968/
   runbook_url: https://runbooks.example.com/{{ alertname }}/{{check}}
 )");
   ASSERT_EQ(c.alertmanagers.size(), 2u);
@@ -110,7 +108,6 @@ TEST_F(AlertingConfigTest, FullConfigReadsEveryKeyAndSecretFiles) {
   EXPECT_EQ(c.queue_capacity, 500u);
   EXPECT_EQ(c.external_labels, (Labels{{"region", "eu"}, {"source", "exporter"}}));
   EXPECT_EQ(c.instance, "web1.example.com");
-  EXPECT_EQ(c.external_url, "https://web1.example.com:9968");
   EXPECT_EQ(c.runbook_url.Render({{"alertname", "ComplianceDrift"}, {"check", "fw"}}),
             "https://runbooks.example.com/ComplianceDrift/fw");
 }
@@ -196,9 +193,8 @@ TEST_F(AlertingConfigTest, BadConfigsNameFileLineColumnAndKey) {
       {head + "    - url: http://am:9093\n  instance: ''\n",
        "<f>:4:13: alerting.instance: expected a non-empty instance name without control "
        "characters"},
-      {head + "    - url: http://am:9093\n  external_url: web1:9968\n",
-       "<f>:4:17: alerting.external_url: external_url \"web1:9968\" must start with http:// or "
-       "https://"},
+      {head + "    - url: http://am:9093\n  external_url: http://web1:9968\n",
+       "<f>:4:17: alerting.external_url: moved to the --web.external-url flag"},
       {head + "    - url: http://am:9093\n  runbook_url: https://rb/{{check}\n",
        "<f>:4:16: alerting.runbook_url: unclosed \"{{\" at position 12"},
       {head + "    - url: http://am:9093\n  runbook_url: https://rb/{{host}}\n",

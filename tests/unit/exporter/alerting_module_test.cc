@@ -49,7 +49,7 @@ AlertLabeling Labeling() {
   c.external_labels = {{"team", "sre"}};
   c.runbook_url = *alerts::RunbookTemplate::Parse(
       "https://runbooks.example.com/{{alertname}}/{{check}}?action={{recommended_action}}");
-  return MakeAlertLabeling(c, "web1");
+  return MakeAlertLabeling(c, "web1", "http://web1.example.com:9968");
 }
 
 CheckState RunCheck(CheckState s, CheckResult r, int seconds_later) {
@@ -57,15 +57,14 @@ CheckState RunCheck(CheckState s, CheckResult r, int seconds_later) {
 }
 
 TEST(MakeAlertLabeling, DefaultsToTheHostName) {
-  AlertLabeling l = MakeAlertLabeling({}, "web1.example.com");
+  AlertLabeling l = MakeAlertLabeling({}, "web1.example.com", "http://127.0.0.1:9968");
   EXPECT_EQ(l.instance, "web1.example.com");
-  EXPECT_EQ(l.external_url, "http://web1.example.com:9968");
+  EXPECT_EQ(l.external_url, "http://127.0.0.1:9968");
   EXPECT_TRUE(l.external_labels.empty());
   EXPECT_TRUE(l.runbook_url.empty());
   alerts::AlertingConfig c;
   c.instance = "db1";
-  c.external_url = "https://db1.example.com/drift";
-  l = MakeAlertLabeling(c, "ignored");
+  l = MakeAlertLabeling(c, "ignored", "https://db1.example.com/drift");
   EXPECT_EQ(l.instance, "db1");
   EXPECT_EQ(l.external_url, "https://db1.example.com/drift");
 }
@@ -101,7 +100,7 @@ TEST(DecideCheckAlerts, DriftFiresWithLabelsAnnotationsAndGeneratorUrl) {
                      "https://runbooks.example.com/ComplianceDrift/fw?action="
                      "restore_firewall_baseline"},
                     {"summary", "Check fw drifted from its baseline on web1"}}));
-  EXPECT_EQ(a.drift->generator_url, "http://web1:9968/checks/fw");
+  EXPECT_EQ(a.drift->generator_url, "http://web1.example.com:9968/checks/fw");
 }
 
 TEST(DecideCheckAlerts, DriftWaitsForTheThreshold) {
@@ -194,7 +193,7 @@ TEST(ExporterAlertContent, HasNoCheckLabel) {
                                     "https://runbooks.example.com/"
                                     "ComplianceEvidenceStoreUnhealthy/?action="},
                                    {"summary", "Evidence store unhealthy"}}));
-  EXPECT_EQ(c.generator_url, "http://web1:9968/");
+  EXPECT_EQ(c.generator_url, "http://web1.example.com:9968/");
 }
 
 // The module as the App drives it, with a fake Alertmanager behind the delivery seam.
@@ -249,7 +248,7 @@ class AlertingModuleTest : public ::testing::Test {
 
   drift::testing::FakeClock clock_{kT0};
   prometheus::Registry registry_;
-  ModuleContext context_{clock_, registry_, "config.yml"};
+  ModuleContext context_{clock_, registry_, "config.yml", "https://drift.example.com:9968"};
   alerts::fakes::FakeAlertmanager am_;
   Config config_;
   std::shared_ptr<CheckSpec> fw_;
@@ -288,6 +287,22 @@ TEST_F(AlertingModuleTest, ARemovedCheckResolvesItsAlerts) {
   EXPECT_TRUE(module_->FiringSlots().empty());
 }
 
+TEST_F(AlertingModuleTest, EveryAlertingChangeAppliesByReload) {
+  EXPECT_EQ(module_->section(), "alerting");
+  Config changed = config_;
+  changed.alerting.resend_interval = std::chrono::minutes(5);
+  changed.alerting.queue_capacity = 3;
+  changed.alerting.instance = "db1";
+  changed.alerting.alertmanagers.clear();
+  Config off = config_;
+  off.alerting = {};
+  for (const Config& next : {changed, off}) {
+    Result<std::vector<std::string>> r = module_->CheckReload(next);
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    EXPECT_TRUE(r->empty());
+  }
+}
+
 TEST_F(AlertingModuleTest, EvidenceRecordIdComesFromTheProvider) {
   module_->SetEvidenceRecordIdProvider(
       [](std::string_view check) { return check == "fw" ? std::string("rec-7") : std::string(); });
@@ -296,6 +311,8 @@ TEST_F(AlertingModuleTest, EvidenceRecordIdComesFromTheProvider) {
   Transition(RunCheck(s, Drifted(), 0));
   ASSERT_TRUE(WaitAccepted(1));
   EXPECT_EQ(am_.accepted()[0]["annotations"]["evidence_record_id"], "rec-7");
+  // The link comes from --web.external-url, which the App hands every module.
+  EXPECT_EQ(am_.accepted()[0]["generatorURL"], "https://drift.example.com:9968/checks/fw");
 }
 
 TEST_F(AlertingModuleTest, ARepeatedStateStillPicksUpANewEvidenceRecordId) {

@@ -136,7 +136,7 @@ class EvidenceModuleTest : public ::testing::Test {
   TempDir dir_;
   drift::testing::FakeClock clock_{kT0};
   prometheus::Registry registry_;
-  ModuleContext context_{clock_, registry_, "/etc/drift/config.yml"};
+  ModuleContext context_{clock_, registry_, "/etc/drift/config.yml", "http://127.0.0.1:9968"};
 };
 
 TEST_F(EvidenceModuleTest, RecordsTransitionsAndHandsOutRecordIds) {
@@ -208,6 +208,72 @@ TEST_F(EvidenceModuleTest, ReloadWithANewKeyRotatesIt) {
   Result<evidence::VerifyReport> v = evidence::VerifyStore(dir_ / "evidence", options);
   ASSERT_TRUE(v.ok());
   EXPECT_TRUE(v->ok()) << evidence::SummaryLine(*v);
+}
+
+TEST_F(EvidenceModuleTest, AReloadMayRotateTheKeyButNotMoveTheStore) {
+  Config config = MakeConfig(/*create_key=*/true);
+  auto module = std::make_unique<EvidenceModule>(context_, config);
+  module->OnConfigLoaded(config);
+  using Changes = std::vector<std::string>;
+
+  Config same = MakeConfig(/*create_key=*/false);  // acts at start-up only: no restart needed
+  Result<Changes> r = module->CheckReload(same);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(*r, Changes{});
+
+  ASSERT_TRUE(evidence::WriteKeyPair(dir_ / "next", evidence::SecretKey::Generate()).ok());
+  Config rotated = MakeConfig(false);
+  rotated.evidence.secret_key_file = dir_ / "next/drift-evidence.key";
+  r = module->CheckReload(rotated);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(*r, Changes{});
+
+  Config moved = MakeConfig(false);
+  moved.evidence.directory = dir_ / "elsewhere";
+  moved.evidence.host = "web-2";
+  moved.evidence.attestation_interval = std::chrono::minutes(5);
+  moved.evidence.retention = std::chrono::hours(24 * 30);
+  moved.evidence.queue_capacity = 10;
+  r = module->CheckReload(moved);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(*r, (Changes{"evidence.directory: changed", "evidence.host: changed",
+                         "evidence.attestation_interval: changed", "evidence.retention: changed",
+                         "evidence.queue_capacity: changed"}));
+
+  Config off = MakeConfig(false);
+  off.evidence = {};
+  r = module->CheckReload(off);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(*r, Changes{"evidence: section removed"});
+
+  // A key that does not load refuses the reload instead of leaving it half applied.
+  Config bad_key = MakeConfig(false);
+  bad_key.evidence.secret_key_file = dir_ / "no-such.key";
+  r = module->CheckReload(bad_key);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("evidence.secret_key_file: "), std::string::npos)
+      << r.error().message;
+  EXPECT_NE(r.error().message.find("no-such.key"), std::string::npos) << r.error().message;
+  module->Stop();
+}
+
+TEST_F(EvidenceModuleTest, ASectionTurnedOnAtReloadNeedsARestart) {
+  Config config = MakeConfig(/*create_key=*/true);
+  std::vector<std::unique_ptr<Module>> modules = MakeModules(context_, config);
+  ASSERT_EQ(modules.size(), 1u);
+  EXPECT_EQ(modules[0]->section(), "evidence");
+  Result<std::vector<std::string>> r = RestartRequiredBy(modules, config);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_TRUE(r->empty());
+
+  Config next = MakeConfig(false);
+  next.alerting.enabled = true;
+  next.evidence.retention = std::chrono::hours(24 * 30);
+  r = RestartRequiredBy(modules, next);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(*r,
+            (std::vector<std::string>{"alerting: section added", "evidence.retention: changed"}));
+  for (const auto& m : modules) m->Stop();
 }
 
 TEST_F(EvidenceModuleTest, AMissingKeyIsAConfigErrorInProduction) {

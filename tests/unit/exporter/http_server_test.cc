@@ -112,5 +112,30 @@ TEST(CivetListenSpec, TranslatesGoStyleAddresses) {
             "invalid listen address \"example.com:80\"; use an IP address, not a host name");
 }
 
+TEST(ExternalUrl, DefaultsToTheAddressListenedOn) {
+  // Listening on one address: that address, never the host name people cannot reach it by.
+  EXPECT_EQ(*ExternalUrl("", "127.0.0.1:9968", "vm"), "http://127.0.0.1:9968");
+  EXPECT_EQ(*ExternalUrl("", "[::1]:9100", "vm"), "http://[::1]:9100");
+  EXPECT_EQ(*ExternalUrl("", "localhost:9968", "vm"), "http://localhost:9968");
+  EXPECT_EQ(*ExternalUrl("", "10.1.2.3:9968", "vm"), "http://10.1.2.3:9968");
+  // Listening on every address: the host name.
+  EXPECT_EQ(*ExternalUrl("", ":9968", "web1"), "http://web1:9968");
+  EXPECT_EQ(*ExternalUrl("", "0.0.0.0:9968", "web1"), "http://web1:9968");
+  EXPECT_EQ(*ExternalUrl("", "[::]:9968", "web1"), "http://web1:9968");
+  EXPECT_EQ(ExternalUrl("", "9968", "web1").error().message,
+            "invalid listen address \"9968\"; expected host:port, [ipv6]:port or :port");
+}
+
+TEST(ExternalUrl, TheFlagWinsAndIsChecked) {
+  EXPECT_EQ(*ExternalUrl("https://web1.example.com/drift/", "127.0.0.1:9968", "vm"),
+            "https://web1.example.com/drift");
+  EXPECT_EQ(ExternalUrl("web1:9968", ":9968", "vm").error().message,
+            "--web.external-url \"web1:9968\" must start with http:// or https://");
+  EXPECT_EQ(ExternalUrl("http://web1:9968/?x=1", ":9968", "vm").error().message,
+            "--web.external-url \"http://web1:9968/?x=1\" must not have a query or fragment");
+  EXPECT_EQ(ExternalUrl("http://u:p@web1:9968", ":9968", "vm").error().message,
+            "--web.external-url must not contain credentials");
+}
+
 }  // namespace
 }  // namespace drift::exporter

@@ -347,8 +347,9 @@ TEST(MetricsCache, DestructorWaitsForARenderInProgress) {
 TEST(ExporterMetrics, BuildInfoAndReload) {
   testing::FakeClock clock(WallTime(1'700'000'000s));
   ExporterMetrics m(clock);
-  m.ConfigLoaded(true);
-  m.ConfigLoaded(false);
+  m.ConfigLoaded(ConfigLoad::kApplied);
+  clock.Advance(10s);
+  m.ConfigLoaded(ConfigLoad::kInvalid);
   MetricsCache cache({m.registry()}, [] { return std::uint64_t{1}; });
   std::string text = cache.Render();
   EXPECT_NE(text.find("drift_exporter_config_last_reload_successful 0\n"), std::string::npos)
@@ -356,7 +357,25 @@ TEST(ExporterMetrics, BuildInfoAndReload) {
   EXPECT_NE(text.find("drift_exporter_config_last_reload_success_timestamp_seconds 1700000000\n"),
             std::string::npos)
       << text;
+  EXPECT_NE(text.find("drift_exporter_config_restart_required 0\n"), std::string::npos) << text;
   EXPECT_NE(text.find("drift_exporter_build_info{"), std::string::npos);
+}
+
+TEST(ExporterMetrics, AReloadThatNeedsARestartSaysSoUntilOneIsApplied) {
+  testing::FakeClock clock(WallTime(1'700'000'000s));
+  ExporterMetrics m(clock);
+  MetricsCache cache({m.registry()}, [] { return std::uint64_t{1}; });
+  m.ConfigLoaded(ConfigLoad::kApplied);
+  m.ConfigLoaded(ConfigLoad::kNeedsRestart);
+  std::string text = cache.Render();
+  EXPECT_NE(text.find("drift_exporter_config_last_reload_successful 0\n"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("drift_exporter_config_restart_required 1\n"), std::string::npos) << text;
+  m.ConfigLoaded(ConfigLoad::kApplied);
+  text = cache.Render();
+  EXPECT_NE(text.find("drift_exporter_config_last_reload_successful 1\n"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("drift_exporter_config_restart_required 0\n"), std::string::npos) << text;
 }
 
 }  // namespace
