@@ -328,8 +328,6 @@ void App::StopReloads() {
   } else {
     reload_thread_.join();
   }
-  metrics_->Invalidate();
-  return status;
 }
 
 void App::Stop() {
