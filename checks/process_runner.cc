@@ -164,7 +164,8 @@ Result<const char*> ProcessRunner::Resolve(const std::string& program) const {
       return resolved_.emplace(program, std::move(candidate)).first->second.c_str();
     }
   }
-  return Err("command {:?} not found in {}", program, search_path_joined_);
+  // ENOENT lets callers tell "not installed" from other failures (baseline capture's advice).
+  return Error{fmt::format("command {:?} not found in {}", program, search_path_joined_), ENOENT};
 }
 
 Result<CommandOutput> ProcessRunner::Run(const Command& command, Deadline deadline) const {

@@ -30,6 +30,9 @@ struct CheckSpec {
   bool enabled = true;
   int drift_threshold = 1;  // consecutive drifted runs before the check counts as drifted
   std::chrono::milliseconds timeout{30'000};
+  // Pinned keys (CheckType::pinned_keys) this enabled check has no value for: it loads, and every
+  // run reports an error until `baseline capture` pins them.
+  std::vector<std::string_view> unpinned_keys;
 };
 
 enum class ScheduleMode { kInterval, kOnScrape };
@@ -58,21 +61,25 @@ struct Config {
   // In file order, disabled ones included. Shared with the scheduler's plan and the modules.
   std::vector<std::shared_ptr<const CheckSpec>> checks;
   std::vector<SourceFile> files;  // the config file, then the baseline file if any
+  // `baseline_file` when it names a file that does not exist yet (a host not captured yet), else
+  // empty. Not an error: the checks that need its pins report an error instead.
+  std::string missing_baseline_file;
   // `alerting:`; disabled when absent.
   alerts::AlertingConfig alerting;
   // `evidence:`; disabled when absent.
   evidence::EvidenceConfig evidence;
 };
 
-struct LoadOptions {
-  // False only for `baseline capture`, which builds checks before their pins exist.
-  bool require_pins = true;
-};
-
 // Reads and validates the whole configuration (and the baseline file it names). Relative paths
 // resolve against the folder of the file they appear in. Throws ConfigError
-// ("file:line:col: key: what was expected") on the first problem.
-Config LoadConfig(const std::string& path, LoadOptions options = {});
+// ("file:line:col: key: what was expected") on the first problem. A baseline file that does not
+// exist and pins that are absent are not problems (see ConfigWarnings); a pin that is present
+// but malformed is.
+Config LoadConfig(const std::string& path);
+
+// What a loaded configuration lacks without being invalid, one sentence each, for the log and
+// `--config.check`: a missing baseline file, enabled checks that are not pinned.
+std::vector<std::string> ConfigWarnings(const Config& config);
 
 // The default search path for programs checks run.
 std::vector<std::string> DefaultCommandPath();

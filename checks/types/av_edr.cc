@@ -51,7 +51,11 @@ class AvEdrCheck final : public Check {
 
   Result<std::vector<Observation>> Capture(const Host& host, Deadline deadline) const override {
     Result<Sha256Digest> hash = Hash(host, deadline);
-    if (!hash.ok()) return hash.error();
+    if (!hash.ok()) {
+      return CaptureFailed(
+          hash.error(),
+          FileCaptureRemedy(hash.error().sys_errno, "install the agent, or correct params.binary"));
+    }
     return std::vector<Observation>{{"binary_sha256", ToHex(*hash)}};
   }
 
@@ -60,7 +64,10 @@ class AvEdrCheck final : public Check {
     // Without follow_symlinks a symlink at the binary's path is an error rather than followed,
     // so replacing the binary with a link to another file cannot pass.
     Result<Sha256Digest> hash = host.fs.HashFile(binary_, !follow_symlinks_, deadline);
-    if (!hash.ok()) return Err("cannot hash the agent binary: {}", hash.error().message);
+    if (!hash.ok()) {
+      return Error{fmt::format("cannot hash the agent binary: {}", hash.error().message),
+                   hash.error().sys_errno};
+    }
     return hash;
   }
 

@@ -214,6 +214,8 @@ TEST_F(ProcessRunnerTest, NotFoundNamesTheSearchPath) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().message,
             "command \"nft\" not found in /drift-test-none/sbin:/drift-test-none/bin");
+  // `baseline capture` tells "not installed" apart by it.
+  EXPECT_EQ(r.error().sys_errno, ENOENT);
 }
 
 TEST_F(ProcessRunnerTest, RejectsARelativePath) {
