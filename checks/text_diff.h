@@ -40,8 +40,4 @@ struct LineDiff {
 LineDiff DiffLines(std::span<const std::string> before, std::span<const std::string> after,
                    std::size_t max_lines, std::size_t max_line_bytes);
 
-// Splits `text` into lines (LF, a trailing CR dropped), without a last empty one after a final
-// newline.
-std::vector<std::string> SplitLines(std::string_view text);
-
 }  // namespace drift::checks

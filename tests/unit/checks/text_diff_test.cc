@@ -62,11 +62,5 @@ TEST(DiffLines, LargeInputsAreComparedAsMultisets) {
   EXPECT_EQ(d, (LineDiff{{{kRemoved, "rule 500"}, {kAdded, "rule new"}}, 1, 1, false}));
 }
 
-TEST(SplitLines, SplitsOnLfAndDropsCr) {
-  EXPECT_EQ(SplitLines(""), Lines{});
-  EXPECT_EQ(SplitLines("a\nb\n"), (Lines{"a", "b"}));
-  EXPECT_EQ(SplitLines("a\r\n\nb"), (Lines{"a", "", "b"}));
-}
-
 }  // namespace
 }  // namespace drift::checks
