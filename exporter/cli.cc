@@ -293,7 +293,8 @@ int RunBaselineCapture(const Flags& flags) {
       FormatRfc3339(Wall().Now()), flags.config_file);
   std::vector<std::string> failed;
   std::vector<std::string> kept;
-  int captured = 0;
+  int captured = 0;  // enabled checks captured, with or without values to pin
+  int pinned = 0;    // of which had values to pin
   int entries = 0;
   for (const auto& spec_ptr : config.checks) {
     const CheckSpec& spec = *spec_ptr;
@@ -337,6 +338,7 @@ int RunBaselineCapture(const Flags& flags) {
           }
         }
         ++captured;
+        if (!pins->empty()) ++pinned;
       }
     }
     if (entry.empty()) continue;
@@ -353,7 +355,7 @@ int RunBaselineCapture(const Flags& flags) {
     std::cerr << s.error().message << "\n";
     return kExitDrift;
   }
-  std::cout << fmt::format("wrote {} with the pins of {} check(s)\n", flags.baseline_out, captured);
+  std::cout << fmt::format("wrote {} with the pins of {} check(s)\n", flags.baseline_out, pinned);
   if (failed.empty()) return kExitOk;
   std::string kept_note;
   if (!kept.empty()) {
