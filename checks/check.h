@@ -74,7 +74,9 @@ class Check {
   // Stops early with an error once `deadline` passes.
   virtual CheckResult Run(const Host& host, Deadline deadline) const = 0;
   // The values of this host that the baseline pins (binary hashes, ruleset hash, generation), as
-  // params keys and values, for `baseline capture`. Types with nothing to pin return none.
+  // params keys and values, for `baseline capture`; plus, under a CheckType::listing_keys key,
+  // the text a pinned hash was taken of. Types with nothing to pin return none. A failure says
+  // why and what would let it succeed ("<why>; <what to do>", see CaptureFailed in steps.h).
   virtual Result<std::vector<Observation>> Capture(const Host& host, Deadline deadline) const;
   // The runbook that heals this check's drift on the host `fs` shows, for types whose runbook
   // depends on the host (patching: NixOS or Debian); empty to take the type's default_action.
@@ -111,6 +113,16 @@ struct ControlRef {
   std::string_view id;
 };
 
+// A param that names a text file `baseline capture` keeps beside the baseline file: the listing a
+// pinned hash was taken of (the firewall's `nft -s list ruleset`), so that a mismatch can show
+// what changed. Capture() returns the text under `key`; capture writes it to
+// "<baseline stem>.d/<check name><suffix>" and sets `key` to that path. The factory reads it with
+// ReadBaselineListing (checks/params.h).
+struct ListingKey {
+  std::string_view key;     // e.g. "ruleset_listing"
+  std::string_view suffix;  // e.g. ".nft"
+};
+
 // A check type: its YAML name, defaults and factory. One per file in checks/types/.
 struct CheckType {
   std::string_view name;
@@ -122,9 +134,12 @@ struct CheckType {
   // Reads `params` strictly (lookups mark what they read; the loader rejects the rest).
   // Throws ConfigError on bad params.
   CheckPtr (*create)(const Params& params);
-  // Params that pin this host's state (hashes). Factories read them as optional so that
-  // `baseline capture` can build the check before they exist; the loader requires them otherwise.
+  // Params that pin this host's state (hashes). Optional in the factory: a check without them
+  // loads (a host not captured yet), its Run() returns an error (NotPinnedReason in steps.h), the
+  // loader lists it as unpinned, and `baseline capture` fills them in.
   std::span<const std::string_view> pinned_keys = {};
+  // Params naming listings that explain pinned hashes (see ListingKey); optional.
+  std::span<const ListingKey> listing_keys = {};
 };
 
 }  // namespace drift::checks

@@ -1,12 +1,17 @@
 #include "checks/params.h"
 
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <set>
 #include <utility>
 
 #include "checks/systemctl.h"
+#include "common/fd.h"
 
 namespace drift::checks {
 
@@ -46,6 +51,45 @@ std::optional<Sha256Digest> FindPinnedSha256(const Params& params, std::string_v
   std::optional<ConfigNode> node = params.Find(key);
   if (!node) return std::nullopt;
   return node->AsSha256();
+}
+
+BaselineListing ReadBaselineListing(const Params& params, std::string_view key,
+                                    const std::optional<Sha256Digest>& pin, std::size_t max_bytes) {
+  std::optional<ConfigNode> node = params.Find(key);
+  std::string path = node ? node->AsPath().string() : std::string();
+  if (!pin) return {std::nullopt, "no pin to explain"};
+  if (!node) {
+    return {std::nullopt,
+            "no listing was kept with the pin; capture again with `drift_exporter baseline "
+            "capture` to keep one"};
+  }
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.open()) {
+    return {std::nullopt,
+            fmt::format("cannot read the kept listing {}: {}", path, std::strerror(errno))};
+  }
+  std::string text;
+  char buf[16384];
+  for (;;) {
+    ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      return {std::nullopt,
+              fmt::format("cannot read the kept listing {}: {}", path, std::strerror(errno))};
+    }
+    if (n == 0) break;
+    text.append(buf, static_cast<std::size_t>(n));
+    if (text.size() > max_bytes) {
+      return {std::nullopt,
+              fmt::format("the kept listing {} is larger than {} bytes; ignored", path, max_bytes)};
+    }
+  }
+  if (Sha256Digest hash = Sha256Of(text); hash != *pin) {
+    return {std::nullopt, fmt::format("the kept listing {} has SHA-256 {}, not the pinned one; "
+                                      "ignored (capture again to keep a matching one)",
+                                      path, ToHex(hash))};
+  }
+  return {std::move(text), ""};
 }
 
 }  // namespace drift::checks

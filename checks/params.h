@@ -27,8 +27,22 @@ std::vector<std::string> ReadUnitNames(const ConfigNode& node);
 std::string ReadHostPath(const ConfigNode& node);
 
 // The SHA-256 that pinned key `key` (see CheckType::pinned_keys) holds, or nullopt when it is not
-// set. Optional here so that `baseline capture` can build the check before it is pinned; the
-// loader requires pinned keys otherwise.
+// set: the check then loads unpinned and its Run() reports NotPinnedReason (checks/steps.h). A
+// value that is not a SHA-256 throws ConfigError.
 std::optional<Sha256Digest> FindPinnedSha256(const Params& params, std::string_view key);
+
+// The listing that `baseline capture` kept beside the baseline for a pinned hash (ListingKey in
+// checks/check.h), read at load time.
+struct BaselineListing {
+  std::optional<std::string> text;  // the listing, when it was kept and its SHA-256 is the pin
+  std::string note;                 // otherwise why there is none, for the check's observations
+};
+
+// Reads the file that listing key `key` names (a path relative to the file it is set in), if
+// `pin` is set. Throws ConfigError only when `key` is not a string: a listing explains a pin and
+// is not one, so a file that is missing, unreadable, larger than `max_bytes` or whose SHA-256 is
+// not `pin` (it would explain another baseline) gives a note instead of text.
+BaselineListing ReadBaselineListing(const Params& params, std::string_view key,
+                                    const std::optional<Sha256Digest>& pin, std::size_t max_bytes);
 
 }  // namespace drift::checks

@@ -66,7 +66,7 @@ Result<int> RootedFileSystem::Open(std::string_view path, int flags, bool follow
     fd = ::syscall(SYS_openat2, root_fd_, relative.c_str(), &how, sizeof how);
   } while (fd < 0 && (errno == EINTR || errno == EAGAIN));
   if (fd < 0) {
-    if (errno == ELOOP && !follow_last) return Err("{}: is a symlink", path);
+    if (errno == ELOOP && !follow_last) return Error{fmt::format("{}: is a symlink", path), ELOOP};
     return SysErr(path, errno);
   }
   return static_cast<int>(fd);

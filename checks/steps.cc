@@ -74,7 +74,25 @@ std::string NoSystemdReason(std::string_view err) {
 }
 
 std::string NotPinnedReason(std::string_view key) {
-  return fmt::format("{} is not pinned; pin it with `drift_exporter baseline capture`", key);
+  return fmt::format("{} not pinned: run `drift_exporter baseline capture`", key);
+}
+
+Error CaptureFailed(const Error& why, std::string_view what_to_do) {
+  return Error{fmt::format("{}; {}", why.message, what_to_do), why.sys_errno};
+}
+
+std::string FileCaptureRemedy(int sys_errno, std::string_view if_missing) {
+  switch (sys_errno) {
+    case ENOENT:
+      return std::string(if_missing);
+    case EACCES:
+    case EPERM:
+      return "run the capture as a user who can read it (root, or the exporter's user)";
+    case ELOOP:
+      return "point the check at the file itself, or set follow_symlinks: true";
+    default:
+      return "fix that, then capture again";
+  }
 }
 
 Status CheckServiceActive(const Host& host, std::string_view unit, Deadline deadline,

@@ -38,10 +38,19 @@ std::string RunFailure(std::string_view what, const Error& error);
 // says something else.
 std::string NoSystemdReason(std::string_view err);
 
-// Why a check built without its pinned value cannot run: "<key> is not pinned; pin it with
-// `drift_exporter baseline capture`". Only `baseline capture` builds such a check, and it calls
-// Capture() instead.
+// Why a check whose pinned value is absent cannot run: "<key> not pinned: run `drift_exporter
+// baseline capture`". Such a check loads (a host is onboarded before it is captured), and Run()
+// returns this as an error result; `baseline capture` calls Capture() instead.
 std::string NotPinnedReason(std::string_view key);
+
+// A Capture() failure, as `baseline capture` prints it after "<check>: cannot capture: ":
+// "<why>; <what to do>". Keeps why's errno.
+Error CaptureFailed(const Error& why, std::string_view what_to_do);
+
+// What to do when a file that Capture() hashes cannot be read, by its errno: `if_missing` for
+// ENOENT (e.g. "install the agent, or correct params.binary"), a user who can read it for
+// EACCES/EPERM, follow_symlinks for ELOOP (a symlink where none is followed), else "fix that".
+std::string FileCaptureRemedy(int sys_errno, std::string_view if_missing);
 
 // How CheckServiceActive records a unit's state. A check watching one service records it as
 // "service_state", and a finding observes the bare state ("failed"). A check watching several

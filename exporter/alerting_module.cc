@@ -19,12 +19,22 @@ std::string Slot(std::string_view alertname, std::string_view name) {
   return fmt::format("{}/{}", alertname, name);
 }
 
-// "cause: observed X, expected Y; ..." from the findings, else the run's reason.
+// Findings named in an alert's description; a check may report many (one per changed firewall
+// rule), and a notification has to stay readable. The check's page lists them all.
+constexpr std::size_t kMaxFindingsDescribed = 10;
+
+// "cause: observed X, expected Y; ..." from the findings (the first kMaxFindingsDescribed, then
+// "... and N more"), else the run's reason.
 std::string Describe(const checks::CheckResult& result) {
   std::string out;
-  for (const checks::Finding& f : result.findings) {
+  std::size_t shown = std::min(result.findings.size(), kMaxFindingsDescribed);
+  for (std::size_t i = 0; i < shown; ++i) {
+    const checks::Finding& f = result.findings[i];
     if (!out.empty()) out += "; ";
     out += fmt::format("{}: observed {}, expected {}", f.cause, f.observed, f.expected);
+  }
+  if (shown < result.findings.size()) {
+    out += fmt::format("; ... and {} more", result.findings.size() - shown);
   }
   return out.empty() ? result.reason : out;
 }

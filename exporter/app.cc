@@ -195,6 +195,11 @@ void App::Apply(Config config) {
   log::Info("configuration loaded", {{"file", options_.config_file},
                                      {"checks", plan->checks.size()},
                                      {"disabled", total - plan->checks.size()}});
+  // A host not captured yet runs what it can; say what it lacks at every load, as the checks'
+  // errors alone do not say that a capture is the way out.
+  for (const std::string& warning : ConfigWarnings(config)) {
+    log::Warn("configuration incomplete", {{"file", options_.config_file}, {"reason", warning}});
+  }
   scheduler_->SetPlan(std::move(plan));
   // Removed and renamed checks leave the file; a reload itself changes no verdict.
   if (state_file_) state_file_->MarkDirty();

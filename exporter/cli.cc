@@ -2,22 +2,26 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
+#include <yaml-cpp/yaml.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "checks/steps.h"
 #include "common/config_node.h"
 #include "common/duration.h"
+#include "common/fd.h"
 #include "common/hostname.h"
 #include "common/log.h"
 #include "common/rfc3339.h"
@@ -176,66 +180,234 @@ int RunChecksOnce(const Flags& flags) {
   return any_error ? kExitUsage : any_drift ? kExitDrift : kExitOk;
 }
 
-// Writes `text` to `path` through a temporary file and a rename, so a reader never sees half.
-Status WriteFileAtomically(const std::string& path, const std::string& text) {
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << text;
-    out.flush();
-    if (!out) return Err("cannot write {}: {}", tmp, std::strerror(errno));
+// A YAML scalar that reads back as exactly `value`: a whole number stays plain, or the loader
+// would read it as a string where it wants an integer (expected_generation); anything else is a
+// JSON string, which YAML reads as a double-quoted scalar.
+std::string YamlScalar(std::string_view value) {
+  const bool integer =
+      !value.empty() && value.size() <= 18 && value.front() != '0' &&
+      std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; });
+  return integer ? std::string(value) : nlohmann::json(value).dump();
+}
+
+// A value of a baseline file being replaced, as YAML text that reads back the same: a scalar keeps
+// its plain or quoted form, a list or mapping is written in flow style.
+std::string YamlText(const YAML::Node& node) {
+  if (node.IsScalar()) {
+    // Tag "!" marks a quoted (non-plain) scalar, which must stay a string.
+    return node.Tag() == "!" ? nlohmann::json(node.Scalar()).dump() : node.Scalar();
   }
+  YAML::Emitter out;
+  out << YAML::Flow << node;
+  return out.c_str();
+}
+
+using BaselineEntry = std::vector<std::pair<std::string, std::string>>;  // param -> YAML text
+
+// The entries of the baseline file `path` by check name, or none when it does not exist: capture
+// merges into it rather than lose pins it cannot capture again.
+Result<std::map<std::string, BaselineEntry>> ReadBaselineEntries(const std::string& path) {
+  std::map<std::string, BaselineEntry> entries;
   std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) return Err("cannot rename {} to {}: {}", tmp, path, ec.message());
+  if (!std::filesystem::exists(path, ec) && !ec) return entries;
+  try {
+    YAML::Node root = YAML::LoadFile(path);
+    YAML::Node checks = root.IsMap() ? root["checks"] : YAML::Node();
+    if (!checks.IsDefined() || checks.IsNull()) return entries;
+    if (!checks.IsMap()) return Err("{}: `checks` is not a mapping", path);
+    for (const auto& check : checks) {
+      BaselineEntry& entry = entries[check.first.as<std::string>()];
+      if (check.second.IsNull()) continue;
+      if (!check.second.IsMap()) {
+        return Err("{}: checks.{} is not a mapping", path, check.first.as<std::string>());
+      }
+      for (const auto& kv : check.second) {
+        entry.emplace_back(kv.first.as<std::string>(), YamlText(kv.second));
+      }
+    }
+  } catch (const YAML::Exception& e) {
+    return Err("{}: {}", path, e.what());
+  }
+  return entries;
+}
+
+// Creates `dir` and any missing parent with mode 0750 (whatever the umask), each in its parent's
+// group, so that a folder made inside the exporter's own (root:drift_exporter 0750) stays
+// readable by it. The group is best effort: a user not in that group keeps their own.
+Status MakeDirs(const std::filesystem::path& dir) {
+  std::error_code ec;
+  if (dir.empty() || std::filesystem::is_directory(dir, ec)) return {};
+  std::filesystem::path parent = dir.parent_path();
+  if (parent != dir) {
+    if (Status s = MakeDirs(parent); !s.ok()) return s;
+  }
+  if (::mkdir(dir.c_str(), 0750) != 0 && errno != EEXIST) {
+    return SysErr(fmt::format("cannot create {}", dir.string()), errno);
+  }
+  if (::chmod(dir.c_str(), 0750) != 0) {
+    return SysErr(fmt::format("cannot set the mode of {}", dir.string()), errno);
+  }
+  struct stat up {};
+  if (::stat((parent.empty() ? std::filesystem::path(".") : parent).c_str(), &up) == 0) {
+    (void)::chown(dir.c_str(), static_cast<uid_t>(-1), up.st_gid);
+  }
   return {};
 }
 
+// Writes `text` to `path` so that a reader sees the old file or the new one, never half, even
+// across a crash: a temporary file in the same folder, fsync, rename over `path`, fsync of the
+// folder. The new file has the mode of the one it replaces, else 0644 (the exporter's user must
+// read it).
+Status WriteFileAtomically(const std::string& path, std::string_view text) {
+  std::filesystem::path target(path);
+  std::filesystem::path dir = target.parent_path().empty() ? "." : target.parent_path();
+  std::string tmp = (dir / ("." + target.filename().string() + ".XXXXXX")).string();
+  Fd fd(::mkstemp(tmp.data()));
+  if (!fd.open())
+    return SysErr(fmt::format("cannot create a temporary file in {}", dir.string()), errno);
+  auto fail = [&](std::string_view what, int err) {
+    ::unlink(tmp.c_str());
+    return SysErr(fmt::format("{} {}", what, tmp), err);
+  };
+  struct stat old {};
+  mode_t mode = ::stat(path.c_str(), &old) == 0 ? (old.st_mode & 07777) : 0644;
+  if (::fchmod(fd.get(), mode) != 0) return fail("cannot set the mode of", errno);
+  for (std::size_t done = 0; done < text.size();) {
+    ssize_t n = ::write(fd.get(), text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return fail("cannot write", errno);
+    done += static_cast<std::size_t>(n);
+  }
+  if (::fsync(fd.get()) != 0) return fail("cannot fsync", errno);
+  if (::close(fd.Release()) != 0) return fail("cannot close", errno);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    int err = errno;
+    ::unlink(tmp.c_str());
+    return SysErr(fmt::format("cannot rename {} to {}", tmp, path), err);
+  }
+  Fd dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dir_fd.open() || ::fsync(dir_fd.get()) != 0) {
+    return SysErr(fmt::format("cannot fsync {}", dir.string()), errno);
+  }
+  return {};
+}
+
+bool IsListingKey(const checks::CheckType& type, std::string_view key,
+                  std::string_view* suffix = nullptr) {
+  for (const checks::ListingKey& l : type.listing_keys) {
+    if (l.key == key) {
+      if (suffix) *suffix = l.suffix;
+      return true;
+    }
+  }
+  return false;
+}
+
+// `baseline capture`: asks every enabled check for its pins and writes what it got, merged into
+// the file at --out: a captured key replaces its value there, everything else in that file (the
+// entries of checks not captured this time, other keys) stays. Listings that explain a pinned
+// hash go to "<out stem>.d/<check><suffix>" beside it. Exits 1 when any check could not be
+// captured, after writing the others.
 int RunBaselineCapture(const Flags& flags) {
-  Config config = LoadConfig(flags.config_file, {.require_pins = false});
+  Config config = LoadConfig(flags.config_file);
   std::shared_ptr<const checks::Host> host = MakeHost(config.host, Wall());
+  const std::filesystem::path out(flags.baseline_out);
+  const std::string listing_dir_name = out.stem().string() + ".d";
+  const std::filesystem::path listing_dir = out.parent_path() / listing_dir_name;
+
+  Result<std::map<std::string, BaselineEntry>> previous = ReadBaselineEntries(flags.baseline_out);
+  if (!previous.ok()) {
+    std::cerr << fmt::format(
+        "cannot merge into the existing baseline: {}; fix it, or move it away to capture afresh\n",
+        previous.error().message);
+    return kExitDrift;
+  }
+  if (Status s = MakeDirs(out.parent_path()); !s.ok()) {
+    std::cerr << s.error().message << "\n";
+    return kExitDrift;
+  }
+
   std::string yaml = fmt::format(
       "# drift_exporter baseline: the pinned state of a known-good host, captured at {}\n"
       "# by `drift_exporter baseline capture --config.file={}`.\n"
       "# Review it before relying on it: whatever this host runs now becomes the baseline.\n"
       "checks:\n",
       FormatRfc3339(Wall().Now()), flags.config_file);
-  int failures = 0;
-  int captured = 0;
+  std::vector<std::string> failed;
+  std::vector<std::string> kept;
+  int captured = 0;  // enabled checks captured, with or without values to pin
+  int pinned = 0;    // of which had values to pin
+  int entries = 0;
   for (const auto& spec_ptr : config.checks) {
     const CheckSpec& spec = *spec_ptr;
-    if (!spec.enabled) continue;
-    Result<std::vector<checks::Observation>> pins =
-        spec.check->Capture(*host, std::chrono::steady_clock::now() + spec.timeout);
-    if (!pins.ok()) {
-      std::cerr << fmt::format("{}: cannot capture: {}\n", spec.name, pins.error().message);
-      ++failures;
-      continue;
+    BaselineEntry entry;
+    if (auto it = previous->find(spec.name); it != previous->end()) {
+      entry = std::move(it->second);
+      previous->erase(it);
     }
-    if (pins->empty()) continue;
+    if (spec.enabled) {
+      Result<std::vector<checks::Observation>> pins =
+          spec.check->Capture(*host, std::chrono::steady_clock::now() + spec.timeout);
+      if (!pins.ok()) {
+        std::cerr << fmt::format(
+            "{}: cannot capture: {}, or disable the check with `enabled: false`\n", spec.name,
+            pins.error().message);
+        failed.push_back(spec.name);
+        if (!entry.empty()) kept.push_back(spec.name);
+      } else {
+        for (checks::Observation& pin : *pins) {
+          std::string value;
+          std::string_view suffix;
+          if (IsListingKey(*spec.type, pin.key, &suffix)) {
+            // The text goes to a file; the param names it, relative to the baseline's folder.
+            std::string file = fmt::format("{}/{}{}", listing_dir_name, spec.name, suffix);
+            Status s = MakeDirs(listing_dir);
+            if (s.ok()) s = WriteFileAtomically((out.parent_path() / file).string(), pin.value);
+            if (!s.ok()) {
+              std::cerr << fmt::format("{}: cannot keep the listing: {}\n", spec.name,
+                                       s.error().message);
+              return kExitDrift;
+            }
+            value = YamlScalar(file);
+          } else {
+            value = YamlScalar(pin.value);
+          }
+          auto same = [&](const auto& kv) { return kv.first == pin.key; };
+          if (auto it = std::find_if(entry.begin(), entry.end(), same); it != entry.end()) {
+            it->second = std::move(value);
+          } else {
+            entry.emplace_back(pin.key, std::move(value));
+          }
+        }
+        ++captured;
+        if (!pins->empty()) ++pinned;
+      }
+    }
+    if (entry.empty()) continue;
     yaml += fmt::format("  {}:\n", spec.name);
-    for (const checks::Observation& o : *pins) {
-      // A whole number stays a plain scalar, or the loader would read it as a string and reject
-      // it where an integer is expected (expected_generation); anything else is quoted.
-      const bool integer =
-          !o.value.empty() && o.value.size() <= 18 && o.value.front() != '0' &&
-          std::all_of(o.value.begin(), o.value.end(), [](char c) { return c >= '0' && c <= '9'; });
-      yaml +=
-          fmt::format("    {}: {}\n", o.key, integer ? o.value : nlohmann::json(o.value).dump());
-    }
-    ++captured;
+    for (const auto& [key, value] : entry) yaml += fmt::format("    {}: {}\n", key, value);
+    ++entries;
   }
-  if (captured == 0) yaml += "  {}\n";
-  if (failures > 0) {
-    std::cerr << fmt::format("baseline not written: {} check(s) could not be captured\n", failures);
-    return kExitDrift;
+  if (entries == 0) yaml += "  {}\n";
+  for (const auto& [name, entry] : *previous) {
+    std::cerr << fmt::format("{}: dropped its entry from {}: the configuration has no such check\n",
+                             name, flags.baseline_out);
   }
   if (Status s = WriteFileAtomically(flags.baseline_out, yaml); !s.ok()) {
     std::cerr << s.error().message << "\n";
     return kExitDrift;
   }
-  std::cout << fmt::format("wrote {} with the pins of {} check(s)\n", flags.baseline_out, captured);
-  return kExitOk;
+  std::cout << fmt::format("wrote {} with the pins of {} check(s)\n", flags.baseline_out, pinned);
+  if (failed.empty()) return kExitOk;
+  std::string kept_note;
+  if (!kept.empty()) {
+    kept_note = fmt::format("; {} kept the pins of the previous file", fmt::join(kept, ", "));
+  }
+  std::cerr << fmt::format(
+      "{} of {} check(s) could not be captured ({}){}; a check without its pins reports an error "
+      "until it is captured\n",
+      failed.size(), captured + failed.size(), fmt::join(failed, ", "), kept_note);
+  return kExitDrift;
 }
 
 }  // namespace
@@ -311,6 +483,9 @@ int RunCli(int argc, char** argv) {
       Config config = LoadConfig(flags.config_file);
       MakeHost(config.host, Wall());  // the host root must open, as the daemon will need it
       std::cout << fmt::format("{}: valid ({} checks)\n", flags.config_file, config.checks.size());
+      for (const std::string& warning : ConfigWarnings(config)) {
+        std::cerr << fmt::format("{}: warning: {}\n", flags.config_file, warning);
+      }
       return kExitOk;
     }
     if (check->parsed()) return RunChecksOnce(flags);

@@ -187,7 +187,7 @@ std::vector<std::string> DefaultCommandPath() {
   return {"/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"};
 }
 
-Config LoadConfig(const std::string& path, LoadOptions options) {
+Config LoadConfig(const std::string& path) {
   ConfigNode root = ConfigNode::Load(path);
   Config config;
   // The hash of the text parsed, not of a second read that could see another file.
@@ -201,15 +201,20 @@ Config LoadConfig(const std::string& path, LoadOptions options) {
   std::map<std::string, ConfigNode> baseline_entries;
   if (auto file = root.Find("baseline_file")) {
     std::string baseline_path = file->AsPath().string();
-    // `baseline capture` is what creates the file: before the first capture it may not exist.
-    if (options.require_pins || std::filesystem::exists(baseline_path)) {
+    // `baseline capture` is what creates the file: a host not captured yet has none, and its
+    // checks load unpinned. Any other trouble with the file (a folder, no permission) is an
+    // error, since the pins it holds would silently be lost.
+    std::error_code ec;
+    if (!std::filesystem::exists(baseline_path, ec) && !ec) {
+      config.missing_baseline_file = baseline_path;
+    } else {
       try {
         baseline_root = ConfigNode::Load(baseline_path);
       } catch (const ConfigError& e) {
-        // Unreadable or missing: say so where the config names it. Errors inside the baseline
-        // file keep their own position.
+        // Unreadable: say so where the config names it. Errors inside the baseline file keep
+        // their own position.
         if (std::filesystem::is_regular_file(baseline_path)) throw;
-        file->Fail(fmt::format("{}; create it with `drift_exporter baseline capture`", e.what()));
+        file->Fail(e.what());
       }
       config.files.push_back({baseline_path, baseline_root->source_sha256()});
       if (auto checks = baseline_root->Find("checks")) {
@@ -288,15 +293,9 @@ Config LoadConfig(const std::string& path, LoadOptions options) {
           std::string(for_host.empty() ? spec.type->default_action : for_host);
     }
     // A disabled check is validated but not run, so it need not be pinned yet.
-    if (options.require_pins && spec.enabled) {
+    if (spec.enabled) {
       for (std::string_view key : spec.type->pinned_keys) {
-        if (!params.Find(key)) {
-          ConfigNode at = item.Find("params").value_or(item);
-          throw ConfigError(at.file(), at.line(), at.column(),
-                            fmt::format("{}.params.{}", item.path(), key),
-                            "required key missing; pin it from a known-good host with "
-                            "`drift_exporter baseline capture`");
-        }
+        if (!params.Find(key)) spec.unpinned_keys.push_back(key);
       }
     }
     auto shared = std::make_shared<CheckSpec>(std::move(spec));
@@ -320,6 +319,29 @@ Config LoadConfig(const std::string& path, LoadOptions options) {
     f.spec->fingerprint = CheckFingerprint(f.spec->type->name, f.params, f.baseline);
   }
   return config;
+}
+
+std::vector<std::string> ConfigWarnings(const Config& config) {
+  std::vector<std::string> out;
+  if (!config.missing_baseline_file.empty()) {
+    out.push_back(
+        fmt::format("baseline file {} does not exist yet; write it with `drift_exporter "
+                    "baseline capture`",
+                    config.missing_baseline_file));
+  }
+  for (const auto& spec : config.checks) {
+    if (spec->unpinned_keys.empty()) continue;
+    std::string keys;
+    for (std::string_view key : spec->unpinned_keys) {
+      if (!keys.empty()) keys += ", ";
+      keys += key;
+    }
+    out.push_back(
+        fmt::format("check {} is not pinned ({}): it reports an error until "
+                    "`drift_exporter baseline capture` pins it",
+                    spec->name, keys));
+  }
+  return out;
 }
 
 }  // namespace drift::exporter

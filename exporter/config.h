@@ -39,6 +39,9 @@ struct CheckSpec {
   // state file only while this is unchanged. Metadata (severity, controls, timeout...) is not in
   // it.
   std::string fingerprint;
+  // Pinned keys (CheckType::pinned_keys) this enabled check has no value for: it loads, and every
+  // run reports an error until `baseline capture` pins them.
+  std::vector<std::string_view> unpinned_keys;
 };
 
 enum class ScheduleMode { kInterval, kOnScrape };
@@ -67,6 +70,9 @@ struct Config {
   // In file order, disabled ones included. Shared with the scheduler's plan and the modules.
   std::vector<std::shared_ptr<const CheckSpec>> checks;
   std::vector<SourceFile> files;  // the config file, then the baseline file if any
+  // `baseline_file` when it names a file that does not exist yet (a host not captured yet), else
+  // empty. Not an error: the checks that need its pins report an error instead.
+  std::string missing_baseline_file;
   // `alerting:`; disabled when absent.
   alerts::AlertingConfig alerting;
   // `evidence:`; disabled when absent.
@@ -76,16 +82,17 @@ struct Config {
   std::string state_dir;
 };
 
-struct LoadOptions {
-  // False only for `baseline capture`, which builds checks before their pins exist.
-  bool require_pins = true;
-};
-
 // Reads and validates the whole configuration (and the baseline file it names). Relative paths
 // resolve against the folder of the file they appear in. Reads the checked host's files only for
 // host-dependent defaults (the patching type's OS, for its recommended_action). Throws ConfigError
-// ("file:line:col: key: what was expected") on the first problem.
-Config LoadConfig(const std::string& path, LoadOptions options = {});
+// ("file:line:col: key: what was expected") on the first problem. A baseline file that does not
+// exist and pins that are absent are not problems (see ConfigWarnings); a pin that is present
+// but malformed is.
+Config LoadConfig(const std::string& path);
+
+// What a loaded configuration lacks without being invalid, one sentence each, for the log and
+// `--config.check`: a missing baseline file, enabled checks that are not pinned.
+std::vector<std::string> ConfigWarnings(const Config& config);
 
 // CheckSpec::fingerprint: SHA-256 (hex) of {"params": <params and baseline pins merged>,
 // "type": type} as canonical JSON (keys sorted, scalars as their text). Reads every key of the

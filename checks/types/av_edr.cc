@@ -52,7 +52,11 @@ class AvEdrCheck final : public Check {
 
   Result<std::vector<Observation>> Capture(const Host& host, Deadline deadline) const override {
     Result<Sha256Digest> hash = Hash(host, deadline);
-    if (!hash.ok()) return hash.error();
+    if (!hash.ok()) {
+      return CaptureFailed(
+          hash.error(),
+          FileCaptureRemedy(hash.error().sys_errno, "install the agent, or correct params.binary"));
+    }
     return std::vector<Observation>{{"binary_sha256", ToHex(*hash)}};
   }
 
@@ -67,7 +71,10 @@ class AvEdrCheck final : public Check {
                                binary_),
                    ENOENT};
     }
-    if (!hash.ok()) return Err("cannot hash the agent binary: {}", hash.error().message);
+    if (!hash.ok()) {
+      return Error{fmt::format("cannot hash the agent binary: {}", hash.error().message),
+                   hash.error().sys_errno};
+    }
     return hash;
   }
 

@@ -63,7 +63,11 @@ class FileCheck final : public Check {
 
   Result<std::vector<Observation>> Capture(const Host& host, Deadline deadline) const override {
     Result<Sha256Digest> hash = host.fs.HashFile(path_, !follow_symlinks_, deadline);
-    if (!hash.ok()) return hash.error();
+    if (!hash.ok()) {
+      return CaptureFailed(
+          hash.error(),
+          FileCaptureRemedy(hash.error().sys_errno, "create the file, or correct params.path"));
+    }
     return std::vector<Observation>{{"sha256", ToHex(*hash)}};
   }
 

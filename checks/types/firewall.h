@@ -1,7 +1,9 @@
 #pragma once
 
 #include <cstddef>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "checks/check.h"
 #include "common/result.h"
@@ -27,5 +29,12 @@ struct NftRulesetSummary {
 // ruleset loaded) is all zeros. Errors: unbalanced braces, an unterminated string, or a line
 // outside every table that does not open one.
 Result<NftRulesetSummary> ParseNftRuleset(std::string_view text);
+
+// The statements of an `nft [-s] list ruleset` listing, one string each, for a rule-level diff:
+// every line inside a block is prefixed by the blocks it is in ("table inet filter chain input:
+// tcp dport 22 accept"), a block's own line is one too ("table inet filter chain input"), a
+// statement wrapped over several lines (a set's elements) is joined into one, and blank lines,
+// comments and closing braces are dropped. Never fails: what it cannot place stays a statement.
+std::vector<std::string> NftStatements(std::string_view text);
 
 }  // namespace drift::checks::firewall

@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "checks/params.h"
+#include "checks/steps.h"
 #include "common/duration.h"
 #include "common/rfc3339.h"
 
@@ -176,10 +177,14 @@ class PatchingCheck final : public Check {
 
   Result<std::vector<Observation>> Capture(const Host& host, Deadline) const override {
     Result<Os> os = ResolveOs(host.fs);
-    if (!os.ok()) return os.error();
+    if (!os.ok())
+      return CaptureFailed(os.error(), "make /etc/os-release readable, or set params.os");
     if (*os == Os::kDebian) return std::vector<Observation>{};
     Result<std::int64_t> current = CurrentGeneration(host.fs);
-    if (!current.ok()) return current.error();
+    if (!current.ok()) {
+      return CaptureFailed(current.error(),
+                           "capture on the NixOS host itself, or correct params.profile");
+    }
     return std::vector<Observation>{{"expected_generation", std::to_string(*current)}};
   }
 

@@ -4,6 +4,7 @@
 
 import json
 import os
+import signal
 import sys
 import unittest
 
@@ -185,12 +186,15 @@ checks:
 
     def test_baseline_capture_pins_what_the_config_lacks(self):
         unpinned = self.path("unpinned.yml")
+        # Valid without its pins: the checks that lack them are named as warnings.
         run = harness.run_cli(f"--config.file={unpinned}", "--config.check")
-        self.assertExit(run, EXIT_USAGE)
+        self.assertExit(run, EXIT_OK)
+        self.assertEqual(run.stdout, f"{unpinned}: valid (3 checks)\n")
         self.assertEqual(run.stderr,
-                         f"{unpinned}:13:7: checks[1].params.binary_sha256: required key "
-                         "missing; pin it from a known-good host with `drift_exporter baseline "
-                         "capture`\n")
+                         f"{unpinned}: warning: check agent is not pinned (binary_sha256): it "
+                         "reports an error until `drift_exporter baseline capture` pins it\n"
+                         f"{unpinned}: warning: check firewall is not pinned (ruleset_sha256): it "
+                         "reports an error until `drift_exporter baseline capture` pins it\n")
 
         baseline = self.path("baseline.yml")
         run = harness.run_cli("baseline", "capture", f"--config.file={unpinned}",
@@ -202,7 +206,11 @@ checks:
         agent_hash = "813abedf6be2b115061af495c149216e6aef48151d96c957ee3bd5734daeee46"
         ruleset_hash = "8a05e9eb2a648e795db6c0b028eda5d03ac62c9dacffd886c99bc86da12ae079"
         self.assertIn(f'  agent:\n    binary_sha256: "{agent_hash}"\n'
-                      f'  firewall:\n    ruleset_sha256: "{ruleset_hash}"\n', text)
+                      f'  firewall:\n    ruleset_sha256: "{ruleset_hash}"\n'
+                      '    ruleset_listing: "baseline.d/firewall.nft"\n', text)
+        # The listing the hash was taken of, kept to show what changes later.
+        self.assertEqual(harness.read_file(self.path("baseline.d/firewall.nft")),
+                         harness.read_file(self.path("state/nft.ruleset")))
         # An integer where the loader wants one: a quoted "42" would not load.
         self.assertIn("  patches:\n    expected_generation: 42\n", text)
 
@@ -211,6 +219,7 @@ checks:
         run = harness.run_cli(f"--config.file={pinned}", "--config.check")
         self.assertExit(run, EXIT_OK)
         self.assertEqual(run.stdout, f"{pinned}: valid (3 checks)\n")
+        self.assertEqual(run.stderr, "")
         run = harness.run_cli("check", f"--config.file={pinned}")
         self.assertExit(run, EXIT_OK)
 
@@ -226,10 +235,13 @@ checks:
   - name: firewall
     type: firewall
 """)
-        run = harness.run_cli(f"--config.file={unpinned}", "--config.check")
+        run = harness.run_cli("check", f"--config.file={unpinned}", "--format=json")
         self.assertExit(run, EXIT_USAGE)
-        self.assertIn("pin it from a known-good host with `drift_exporter baseline capture`",
-                      run.stderr)
+        self.assertEqual([(r["name"], r["verdict"], r["reason"]) for r in json.loads(run.stdout)],
+                         [("agent", "error",
+                           "binary_sha256 not pinned: run `drift_exporter baseline capture`"),
+                          ("firewall", "error",
+                           "ruleset_sha256 not pinned: run `drift_exporter baseline capture`")])
         baseline = self.path("hashes.baseline.yml")
         run = harness.run_cli("baseline", "capture", f"--config.file={unpinned}",
                               f"--out={baseline}")
@@ -248,8 +260,140 @@ checks:
             f.write("table inet extra {\n}\n")
         run = harness.run_cli("check", f"--config.file={unpinned}", "--format=json")
         self.assertExit(run, EXIT_DRIFT)
-        self.assertEqual([(r["name"], r["verdict"]) for r in json.loads(run.stdout)],
+        results = json.loads(run.stdout)
+        self.assertEqual([(r["name"], r["verdict"]) for r in results],
                          [("agent", "compliant"), ("firewall", "drifted")])
+        # The listing kept at capture says what changed: a table was added.
+        self.assertEqual([(f["cause"], f["observed"], f["expected"])
+                          for f in results[1]["findings"][1:]],
+                         [("rule_added", "table inet extra", "absent")])
+        self.assertEqual(results[1]["observations"]["ruleset_diff"],
+                         "0 rule(s) removed, 1 added since the capture")
+
+    def onboarding_config(self, command_path="nobin"):
+        """A host lacking parts: an AV agent that is not installed and, in `nobin`, no nft. The
+        baseline is to go to a folder that does not exist yet."""
+        os.makedirs(self.path("nobin"), exist_ok=True)
+        os.symlink(self.path("bin/systemctl"), self.path("nobin/systemctl"))
+        config = self.path("onboard.yml")
+        harness.write_file(config, f"""\
+host: {{root: host, command_path: [{command_path}]}}
+scheduler: {{interval: 1s}}
+baseline_file: conf/baseline.yml
+checks:
+  - name: patches
+    type: patching
+    params: {{os: nixos}}
+  - name: agent
+    type: av_edr
+    params: {{service: clamav-daemon.service, binary: /usr/sbin/clamd}}
+  - name: antivirus
+    type: av_edr
+    params: {{service: falcon-sensor.service, binary: /opt/falcon/bin/falcon-sensor}}
+  - name: firewall
+    type: firewall
+""")
+        return config
+
+    def test_a_host_lacking_parts_is_valid_before_its_first_capture(self):
+        config = self.onboarding_config()
+        run = harness.run_cli(f"--config.file={config}", "--config.check")
+        self.assertExit(run, EXIT_OK)
+        self.assertEqual(run.stdout, f"{config}: valid (4 checks)\n")
+        warn = f"{config}: warning: "
+        self.assertEqual(run.stderr.splitlines(), [
+            f"{warn}baseline file {self.path('conf/baseline.yml')} does not exist yet; write it "
+            "with `drift_exporter baseline capture`",
+            f"{warn}check agent is not pinned (binary_sha256): it reports an error until "
+            "`drift_exporter baseline capture` pins it",
+            f"{warn}check antivirus is not pinned (binary_sha256): it reports an error until "
+            "`drift_exporter baseline capture` pins it",
+            f"{warn}check firewall is not pinned (ruleset_sha256): it reports an error until "
+            "`drift_exporter baseline capture` pins it"])
+
+    def test_capture_writes_what_it_can_and_says_what_to_do_about_the_rest(self):
+        config = self.onboarding_config()
+        out = self.path("conf/baseline.yml")
+        run = harness.run_cli("baseline", "capture", f"--config.file={config}", f"--out={out}")
+        self.assertExit(run, EXIT_DRIFT)
+        self.assertEqual(run.stdout, f"wrote {out} with the pins of 2 check(s)\n")
+        self.assertEqual(run.stderr.splitlines(), [
+            "antivirus: cannot capture: cannot hash the agent binary: "
+            "/opt/falcon/bin/falcon-sensor: No such file or directory; install the agent, or "
+            "correct params.binary, or disable the check with `enabled: false`",
+            f'firewall: cannot capture: cannot run nft: command "nft" not found in '
+            f"{self.path('nobin')}; install nftables (the nft program) where host.command_path "
+            "finds it, or disable the check with `enabled: false`",
+            "2 of 4 check(s) could not be captured (antivirus, firewall); a check without its "
+            "pins reports an error until it is captured"])
+        # The missing folder was made, 0750, and nothing but the baseline is left in it.
+        self.assertEqual(os.stat(self.path("conf")).st_mode & 0o7777, 0o750)
+        self.assertEqual(os.listdir(self.path("conf")), ["baseline.yml"])
+        text = harness.read_file(out)
+        self.assertIn("checks:\n  patches:\n    expected_generation: 42\n  agent:\n"
+                      "    binary_sha256: ", text)
+        self.assertNotIn("antivirus", text)
+
+        # What was captured runs; what was not says how to pin it.
+        run = harness.run_cli("check", f"--config.file={config}", "--format=json")
+        self.assertExit(run, EXIT_USAGE)
+        self.assertEqual([(r["name"], r["verdict"], r["reason"]) for r in json.loads(run.stdout)
+                          if r["verdict"] != "compliant"],
+                         [("antivirus", "error",
+                           "binary_sha256 not pinned: run `drift_exporter baseline capture`"),
+                          ("firewall", "error",
+                           "ruleset_sha256 not pinned: run `drift_exporter baseline capture`")])
+
+        # nft installed, the agent disabled: a second capture completes the file and keeps
+        # what it had.
+        harness.write_file(config, harness.read_file(config)
+                           .replace("command_path: [nobin]", "command_path: [bin]")
+                           .replace("  - name: antivirus\n", "  - name: antivirus\n"
+                                                             "    enabled: false\n"))
+        harness.write_file(out, harness.read_file(out).replace(
+            "  agent:\n", "  antivirus:\n    binary_sha256: \"" + "ab" * 32 + "\"\n  agent:\n"))
+        run = harness.run_cli("baseline", "capture", f"--config.file={config}", f"--out={out}")
+        self.assertExit(run, EXIT_OK)
+        self.assertEqual(run.stderr, "")
+        text = harness.read_file(out)
+        # The disabled check's entry stays, as it was.
+        self.assertIn("  antivirus:\n    binary_sha256: \"" + "ab" * 32 + "\"\n", text)
+        self.assertIn('  firewall:\n    ruleset_sha256: "8a05e9eb', text)
+        self.assertIn('    ruleset_listing: "baseline.d/firewall.nft"\n', text)
+        run = harness.run_cli(f"--config.file={config}", "--config.check")
+        self.assertExit(run, EXIT_OK)
+        self.assertEqual(run.stderr, "")
+        run = harness.run_cli("check", f"--config.file={config}")
+        self.assertExit(run, EXIT_OK)
+
+    def test_an_unpinned_daemon_runs_the_rest_and_shows_the_firewall_diff(self):
+        config = self.onboarding_config(command_path="bin")
+        exporter = harness.Exporter(self, config).start().wait_ready()
+        exporter.wait_log(r"level=warn .*msg=\"configuration incomplete\".*baseline file "
+                          r".*does not exist yet")
+        metrics = exporter.metrics()
+        self.assertEqual(harness.sample(metrics, "drift_check_success", check="patches"), 1)
+        self.assertEqual(harness.sample(metrics, "drift_check_success", check="firewall"), 0)
+        page = exporter.get("/checks/firewall").text
+        self.assertIn("ruleset_sha256 not pinned: run `drift_exporter baseline capture`", page)
+
+        out = self.path("conf/baseline.yml")
+        run = harness.run_cli("baseline", "capture", f"--config.file={config}", f"--out={out}")
+        self.assertExit(run, EXIT_DRIFT)  # antivirus still cannot be captured
+        with open(self.path("state/nft.ruleset"), encoding="utf-8") as f:
+            ruleset = f.read()
+        harness.write_file(self.path("state/nft.ruleset"), ruleset.replace(
+            "\t\ttcp dport 22 accept\n", "\t\ttcp dport 22 accept\n\t\ttcp dport 23 accept\n"))
+        exporter.signal(signal.SIGHUP)
+        harness.wait_for(lambda: harness.sample(exporter.metrics(), "drift_check_drifted",
+                                                check="firewall") == 1,
+                         20, "the firewall to drift")
+        page = exporter.get("/checks/firewall").text
+        self.assertIn("<td>rule_added</td><td>table inet filter chain input: tcp dport 23 "
+                      "accept</td><td>absent</td>", page)
+        self.assertIn("0 rule(s) removed, 1 added since the capture", page)
+        self.assertEqual(harness.sample(exporter.metrics(), "drift_check_success",
+                                        check="antivirus"), 0)
 
     def test_baseline_capture_needs_out(self):
         run = harness.run_cli("baseline", "capture", f"--config.file={self.path('unpinned.yml')}")

@@ -104,6 +104,12 @@ class Evidence(unittest.TestCase):
         self.assertIn("hipaa:164.312(a)(1)", drift["controls"])
         self.assertEqual(drift["payload"]["findings"][0]["cause"], "ruleset_hash_mismatch")
         self.assertTrue(drift["payload"]["findings"][0]["expected"])
+        # The demo's baseline kept the listing: the record says which rule changed.
+        self.assertEqual(drift["payload"]["findings"][1:],
+                         [{"cause": "rule_added", "expected": "absent",
+                           "observed": "table inet filter chain input: tcp dport 23 accept"}])
+        self.assertEqual(drift["payload"]["observed"]["ruleset_diff"],
+                         "0 rule(s) removed, 1 added since the capture")
         harness.write_file(nft, original)
         back = self.wait_record(exporter, "the firewall compliant again", "--check=firewall",
                                 "--kind=transition", count=3)[-1]["record"]

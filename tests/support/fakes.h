@@ -2,6 +2,8 @@
 
 // Hand-written recording fakes for the Host seams (ninja's FakeCommandRunner style).
 
+#include <fmt/format.h>
+
 #include <cerrno>
 #include <map>
 #include <mutex>
@@ -95,7 +97,10 @@ class FakeCommandRunner final : public checks::CommandRunner {
       }
     }
     auto it = script_.find(joined);
-    if (it == script_.end()) return Err("{}: command not found (unscripted)", joined);
+    // ENOENT, as ProcessRunner says of a program it cannot find.
+    if (it == script_.end()) {
+      return Error{fmt::format("{}: command not found (unscripted)", joined), ENOENT};
+    }
     return it->second;
   }
 

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <cerrno>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -186,9 +187,11 @@ TEST_F(AvEdrTest, CaptureOfAMissingBinaryFails) {
   Result<std::vector<Observation>> captured =
       MakeCheck(kType, ParamsWith("/usr/bin/falcon-sensor"))->Capture(t_.host(), Later());
   ASSERT_FALSE(captured.ok());
+  // Capture says what to do: `baseline capture` prints it.
   EXPECT_EQ(captured.error().message,
             "the agent binary /usr/bin/falcon-sensor is not installed (no such file; is `binary` "
-            "the agent's path?)");
+            "the agent's path?); install the agent, or correct params.binary");
+  EXPECT_EQ(captured.error().sys_errno, ENOENT);
 }
 
 TEST_F(AvEdrTest, BaselineSuppliesTheHashAndBinaryPathIsNormalised) {
@@ -201,7 +204,7 @@ TEST_F(AvEdrTest, BaselineSuppliesTheHashAndBinaryPathIsNormalised) {
             "clamav-daemon.service is active and /usr/sbin/clamd matches its baseline SHA-256");
 }
 
-// The loader requires pinned keys; the factory leaves them optional for `baseline capture`.
+// An unpinned check loads (onboarding a host) and captures, but every run is an error.
 TEST_F(AvEdrTest, UnpinnedCheckCapturesButDoesNotRun) {
   EXPECT_EQ(kType.pinned_keys.size(), 1u);
   EXPECT_EQ(kType.pinned_keys[0], "binary_sha256");
@@ -212,7 +215,7 @@ TEST_F(AvEdrTest, UnpinnedCheckCapturesButDoesNotRun) {
   EXPECT_EQ(Str(*captured), fmt::format("binary_sha256={};", kHealthySha));
   CheckResult r = check->Run(t_.host(), Later());
   EXPECT_EQ(r.verdict, Verdict::kError);
-  EXPECT_EQ(r.reason, "binary_sha256 is not pinned; pin it with `drift_exporter baseline capture`");
+  EXPECT_EQ(r.reason, "binary_sha256 not pinned: run `drift_exporter baseline capture`");
 }
 
 TEST(AvEdrFactory, RejectsBadParams) {

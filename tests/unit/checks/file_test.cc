@@ -92,6 +92,18 @@ TEST_F(FileCheckTest, CaptureGivesTheCurrentHash) {
   EXPECT_EQ((*pins)[0].value, hash_);
 }
 
+TEST_F(FileCheckTest, CaptureFailureSaysWhatToDo) {
+  auto pins = MakeCheck(kType, "    path: /etc/ssh/gone\n")->Capture(t_.host(), Later());
+  ASSERT_FALSE(pins.ok());
+  EXPECT_EQ(pins.error().message,
+            "/etc/ssh/gone: No such file or directory; create the file, or correct params.path");
+  pins = MakeCheck(kType, "    path: /etc/ssh/link\n")->Capture(t_.host(), Later());
+  ASSERT_FALSE(pins.ok());
+  EXPECT_EQ(pins.error().message,
+            "/etc/ssh/link: is a symlink; point the check at the file itself, or set "
+            "follow_symlinks: true");
+}
+
 TEST(FileCheckParams, BadValuesNameTheKey) {
   testing::ExpectRejected(
       kType,

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -212,9 +213,11 @@ TEST_F(FirewallTest, FlushedRulesetIsDriftNotAnError) {
   ASSERT_EQ(r.findings.size(), 1u);
   EXPECT_EQ(Str(r.findings[0]),
             fmt::format("ruleset_hash_mismatch | {} | {} | none", kEmptySha, kRulesetSha));
-  EXPECT_EQ(
-      Str(r.observations),
-      fmt::format("service_state=active;tables=0;chains=0;rules=0;ruleset_sha256={};", kEmptySha));
+  EXPECT_EQ(Str(r.observations),
+            fmt::format("service_state=active;tables=0;chains=0;rules=0;ruleset_sha256={};"
+                        "ruleset_diff=unavailable: no listing was kept with the pin; capture "
+                        "again with `drift_exporter baseline capture` to keep one;",
+                        kEmptySha));
 }
 
 TEST_F(FirewallTest, InactiveServiceIsDrift) {
@@ -328,7 +331,12 @@ TEST_F(FirewallTest, CaptureReturnsTheCurrentHash) {
   t_.commands.Script(std::string(kNft), 0, ChangedRuleset());
   Result<std::vector<Observation>> captured = MakeWithBaseline()->Capture(t_.host(), Later());
   ASSERT_TRUE(captured.ok()) << captured.error().message;
-  EXPECT_EQ(Str(*captured), fmt::format("ruleset_sha256={};", kChangedSha));
+  // The listing itself too: capture keeps it beside the baseline to explain a later mismatch.
+  EXPECT_EQ(Str(*captured),
+            fmt::format("ruleset_sha256={};ruleset_listing={};", kChangedSha, ChangedRuleset()));
+  ASSERT_EQ(kType.listing_keys.size(), 1u);
+  EXPECT_EQ(kType.listing_keys[0].key, "ruleset_listing");
+  EXPECT_EQ(kType.listing_keys[0].suffix, ".nft");
 }
 
 TEST_F(FirewallTest, CaptureFailsWhenNftFails) {
@@ -337,21 +345,39 @@ TEST_F(FirewallTest, CaptureFailsWhenNftFails) {
   ASSERT_FALSE(captured.ok());
   EXPECT_EQ(captured.error().message,
             "nft -s list ruleset exited with status 1: Error: Operation not permitted (reading "
-            "the ruleset needs CAP_NET_ADMIN; grant it to the exporter's unit)");
+            "the ruleset needs CAP_NET_ADMIN; grant it to the exporter's unit); run the capture "
+            "as root or as a user with CAP_NET_ADMIN");
 }
 
-// The loader requires pinned keys; the factory leaves them optional for `baseline capture`.
+// What to do depends on why: nft missing, or nft failing some other way.
+TEST_F(FirewallTest, CaptureSaysWhatToDo) {
+  testing::FakeCommandRunner no_nft;
+  Result<std::vector<Observation>> captured =
+      MakeWithBaseline()->Capture(Host{t_.fs, no_nft, t_.services, t_.journal, t_.clock}, Later());
+  ASSERT_FALSE(captured.ok());
+  EXPECT_EQ(captured.error().message,
+            "cannot run nft: nft -s list ruleset: command not found (unscripted); install "
+            "nftables (the nft program) where host.command_path finds it");
+  t_.commands.Script(std::string(kNft), 1, "", "Error: syntax error\n");
+  captured = MakeWithBaseline()->Capture(t_.host(), Later());
+  ASSERT_FALSE(captured.ok());
+  EXPECT_EQ(captured.error().message,
+            "nft -s list ruleset exited with status 1: Error: syntax error; make `nft -s list "
+            "ruleset` work for this user, then capture again");
+}
+
+// An unpinned check loads (onboarding a host) and captures, but every run is an error.
 TEST_F(FirewallTest, UnpinnedCheckCapturesButDoesNotRun) {
   EXPECT_EQ(kType.pinned_keys.size(), 1u);
   EXPECT_EQ(kType.pinned_keys[0], "ruleset_sha256");
   CheckPtr check = MakeCheck(kType, "    service: nftables.service\n");
   Result<std::vector<Observation>> captured = check->Capture(t_.host(), Later());
   ASSERT_TRUE(captured.ok()) << captured.error().message;
-  EXPECT_EQ(Str(*captured), fmt::format("ruleset_sha256={};", kRulesetSha));
+  EXPECT_EQ(Str(*captured),
+            fmt::format("ruleset_sha256={};ruleset_listing={};", kRulesetSha, kRuleset));
   CheckResult r = check->Run(t_.host(), Later());
   EXPECT_EQ(r.verdict, Verdict::kError);
-  EXPECT_EQ(r.reason,
-            "ruleset_sha256 is not pinned; pin it with `drift_exporter baseline capture`");
+  EXPECT_EQ(r.reason, "ruleset_sha256 not pinned: run `drift_exporter baseline capture`");
 }
 
 TEST(FirewallFactory, RejectsBadParams) {
@@ -368,6 +394,149 @@ TEST(FirewallFactory, RejectsBadParams) {
            "drift.yml:5:21: checks[0].params.ruleset_sha256: expected a SHA-256 as 64 hex digits, "
            "found 'g' at position 64"},
       });
+}
+
+TEST(NftStatements, OneStatementPerRuleWithTheBlocksItIsIn) {
+  EXPECT_EQ(NftStatements(kRuleset),
+            (std::vector<std::string>{
+                "table inet filter",
+                "table inet filter set admin_hosts",
+                "table inet filter set admin_hosts: type ipv4_addr",
+                // Wrapped over two lines, joined into one.
+                "table inet filter set admin_hosts: elements = { 10.0.0.10, 10.0.0.11, 10.0.0.12 }",
+                "table inet filter chain input",
+                "table inet filter chain input: type filter hook input priority filter; policy "
+                "drop;",
+                "table inet filter chain input: ct state established,related accept",
+                "table inet filter chain input: ct state invalid drop",
+                "table inet filter chain input: iif \"lo\" accept",
+                "table inet filter chain input: ip saddr @admin_hosts tcp dport 22 accept",
+                "table inet filter chain input: tcp dport { 80, 443 } accept comment \"web "
+                "{public}\"",
+                "table inet filter chain input: meta l4proto { icmp, ipv6-icmp } accept",
+                "table inet filter chain forward",
+                "table inet filter chain forward: type filter hook forward priority filter; "
+                "policy drop;",
+                "table inet filter chain output",
+                "table inet filter chain output: type filter hook output priority filter; "
+                "policy accept;",
+                "table ip nat",
+                "table ip nat chain postrouting",
+                "table ip nat chain postrouting: type nat hook postrouting priority srcnat; "
+                "policy accept;",
+                "table ip nat chain postrouting: oifname \"eth0\" masquerade",
+            }));
+}
+
+TEST(NftStatements, SkipsCommentsAndBlankLinesAndNeverFails) {
+  EXPECT_EQ(NftStatements(""), std::vector<std::string>{});
+  EXPECT_EQ(NftStatements("# Warning: table ip filter is managed by iptables-nft\n\n"
+                          "table ip filter {\n\t# note\n\tchain INPUT {\n\t\tpolicy drop;\n"
+                          "\t}\n}\n"),
+            (std::vector<std::string>{"table ip filter", "table ip filter chain INPUT",
+                                      "table ip filter chain INPUT: policy drop;"}));
+  // Unbalanced input still gives every line, as best it can.
+  EXPECT_EQ(NftStatements("}\nstray line\nelements = { 1,\n2"),
+            (std::vector<std::string>{"stray line", "elements = { 1, 2"}));
+}
+
+// A check whose baseline kept the listing: a mismatch lists the rules removed and added.
+class FirewallListingTest : public FirewallTest {
+ protected:
+  CheckPtr MakeWithListing(std::string_view listing, std::string_view sha = kRulesetSha) {
+    dir_.Write("/baseline.d/firewall.nft", listing);
+    return MakeCheck(kType, fmt::format("    ruleset_sha256: {}\n    ruleset_listing: {}\n", sha,
+                                        dir_.At("/baseline.d/firewall.nft").string()));
+  }
+
+  testing::TempDir dir_;
+};
+
+TEST_F(FirewallListingTest, MismatchListsRulesRemovedAndAdded) {
+  t_.commands.Script(std::string(kNft), 0, ChangedRuleset());
+  CheckResult r = MakeWithListing(kRuleset)->Run(t_.host(), Later());
+  EXPECT_EQ(r.verdict, Verdict::kDrifted);
+  std::vector<std::string> findings;
+  for (const Finding& f : r.findings) findings.push_back(Str(f));
+  EXPECT_EQ(findings,
+            (std::vector<std::string>{
+                fmt::format("ruleset_hash_mismatch | {} | {} | none", kChangedSha, kRulesetSha),
+                "rule_removed | absent | table inet filter chain input: ip saddr @admin_hosts tcp "
+                "dport 22 accept | none",
+                "rule_added | table inet filter chain input: tcp dport 22 accept | absent | none",
+            }));
+  ASSERT_FALSE(r.observations.empty());
+  EXPECT_EQ(r.observations.back().key, "ruleset_diff");
+  EXPECT_EQ(r.observations.back().value, "1 rule(s) removed, 1 added since the capture");
+  // Compliant runs say nothing of the listing.
+  t_.commands.Script(std::string(kNft), 0, std::string(kRuleset));
+  r = MakeWithListing(kRuleset)->Run(t_.host(), Later());
+  EXPECT_EQ(r.verdict, Verdict::kCompliant);
+  EXPECT_EQ(Str(r.observations).find("ruleset_diff"), std::string::npos);
+}
+
+TEST_F(FirewallListingTest, ManyChangesAreCountedAndTheFirstTwentyListed) {
+  std::string changed(kRuleset);
+  std::string more;
+  for (int port = 1000; port < 1030; ++port) more += fmt::format("\t\ttcp dport {} accept\n", port);
+  changed.insert(changed.find("\t\tmeta l4proto"), more);
+  t_.commands.Script(std::string(kNft), 0, changed);
+  CheckResult r = MakeWithListing(kRuleset)->Run(t_.host(), Later());
+  ASSERT_EQ(r.findings.size(), 21u);  // the hash mismatch and 20 rules
+  EXPECT_EQ(Str(r.findings[1]),
+            "rule_added | table inet filter chain input: tcp dport 1000 accept | absent | none");
+  EXPECT_EQ(Str(r.findings[20]),
+            "rule_added | table inet filter chain input: tcp dport 1019 accept | absent | none");
+  EXPECT_EQ(r.observations.back().value,
+            "0 rule(s) removed, 30 added since the capture; the first 20 are listed as findings");
+}
+
+TEST_F(FirewallListingTest, OnlyCommentsOrBlankLinesChanged) {
+  t_.commands.Script(std::string(kNft), 0, std::string(kRuleset) + "\n# trailing comment\n");
+  CheckResult r = MakeWithListing(kRuleset)->Run(t_.host(), Later());
+  EXPECT_EQ(r.verdict, Verdict::kDrifted);
+  ASSERT_EQ(r.findings.size(), 1u);
+  EXPECT_EQ(r.observations.back().value,
+            "no rule added or removed: the listings differ in comments or blank lines only");
+}
+
+// The listing explains the pin; one that is missing or belongs to another pin explains nothing,
+// and the mismatch says why there is no diff.
+TEST_F(FirewallListingTest, NoUsableListingIsANote) {
+  t_.commands.Script(std::string(kNft), 0, ChangedRuleset());
+  CheckResult r = MakeWithBaseline()->Run(t_.host(), Later());
+  ASSERT_EQ(r.findings.size(), 1u);
+  EXPECT_EQ(r.observations.back().value,
+            "unavailable: no listing was kept with the pin; capture again with `drift_exporter "
+            "baseline capture` to keep one");
+
+  r = MakeWithListing(ChangedRuleset())->Run(t_.host(), Later());
+  ASSERT_EQ(r.findings.size(), 1u);
+  EXPECT_EQ(r.observations.back().value,
+            fmt::format("unavailable: the kept listing {} has SHA-256 {}, not the pinned one; "
+                        "ignored (capture again to keep a matching one)",
+                        dir_.At("/baseline.d/firewall.nft").string(), kChangedSha));
+
+  CheckPtr check = MakeWithListing(kRuleset);
+  std::filesystem::remove(dir_.At("/baseline.d/firewall.nft"));
+  CheckPtr gone =
+      MakeCheck(kType, fmt::format("    ruleset_sha256: {}\n    ruleset_listing: {}\n", kRulesetSha,
+                                   dir_.At("/baseline.d/firewall.nft").string()));
+  r = gone->Run(t_.host(), Later());
+  ASSERT_EQ(r.findings.size(), 1u);
+  EXPECT_EQ(r.observations.back().value,
+            fmt::format("unavailable: cannot read the kept listing {}: No such file or directory",
+                        dir_.At("/baseline.d/firewall.nft").string()));
+  // The listing was read at load time: removing it later changes nothing for a loaded check.
+  r = check->Run(t_.host(), Later());
+  EXPECT_EQ(r.findings.size(), 3u);
+}
+
+TEST(FirewallFactory, ListingMustBeAPath) {
+  EXPECT_EQ(testing::MakeCheckError(kType, fmt::format("    ruleset_sha256: {}\n    "
+                                                       "ruleset_listing: [a]\n",
+                                                       kRulesetSha)),
+            "drift.yml:6:22: checks[0].params.ruleset_listing: expected a string, got a list");
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "tests/support/config_testing.h"
+#include "tests/support/temp_dir.h"
 
 namespace drift::checks {
 namespace {
@@ -82,6 +83,32 @@ TEST(ReadHostPath, RejectsRelativeAndNulPaths) {
   for (const auto& [value, shown] : values) {
     EXPECT_EQ(ErrorOf(ReadHostPath, value), bad + shown) << value;
   }
+}
+
+// A listing path is relative to the file that sets it (the baseline, beside which capture wrote
+// it); only a listing whose hash is the pin is used.
+TEST(ReadBaselineListing, ReadsTheKeptListingBesideTheBaseline) {
+  testing::TempDir dir;
+  dir.Write("/baseline.d/fw.nft", "table inet filter {\n}\n");
+  dir.Write("/baseline.yml", "checks:\n  fw:\n    ruleset_listing: baseline.d/fw.nft\n");
+  ConfigNode baseline =
+      ConfigNode::Load(dir.At("/baseline.yml").string()).Child("checks").Child("fw");
+  ConfigNode check = ConfigNode::Parse("name: fw\n", "drift.yml");
+  Params params(check, std::nullopt, baseline);
+  const Sha256Digest pin = Sha256Of("table inet filter {\n}\n");
+
+  BaselineListing read = ReadBaselineListing(params, "ruleset_listing", pin, 1024);
+  EXPECT_EQ(read.text, "table inet filter {\n}\n");
+  EXPECT_EQ(read.note, "");
+
+  read = ReadBaselineListing(params, "ruleset_listing", pin, 10);
+  EXPECT_EQ(read.text, std::nullopt);
+  EXPECT_EQ(read.note, "the kept listing " + dir.At("/baseline.d/fw.nft").string() +
+                           " is larger than 10 bytes; ignored");
+
+  // Nothing to explain without a pin.
+  read = ReadBaselineListing(params, "ruleset_listing", std::nullopt, 1024);
+  EXPECT_EQ(read.text, std::nullopt);
 }
 
 }  // namespace

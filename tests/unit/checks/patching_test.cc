@@ -353,7 +353,8 @@ TEST(PatchingAutoDetect, UnsupportedOrUnreadableOsReleaseIsAnError) {
   EXPECT_EQ(none.reason,
             "cannot detect the OS (set params.os to nixos or debian): /etc/os-release: No such "
             "file or directory");
-  EXPECT_EQ(MakeCheck(kType, "")->Capture(t.host(), Later()).error().message, none.reason);
+  EXPECT_EQ(MakeCheck(kType, "")->Capture(t.host(), Later()).error().message,
+            none.reason + "; make /etc/os-release readable, or set params.os");
 
   root.Write("/etc/os-release", "ID=fedora\nID_LIKE=\"rhel centos\"\n");
   CheckResult fedora = MakeCheck(kType, "")->Run(t.host(), Later());

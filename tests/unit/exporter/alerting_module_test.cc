@@ -1,5 +1,6 @@
 #include "exporter/alerting_module.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
@@ -101,6 +102,32 @@ TEST(DecideCheckAlerts, DriftFiresWithLabelsAnnotationsAndGeneratorUrl) {
                      "restore_firewall_baseline"},
                     {"summary", "Check fw drifted from its baseline on web1"}}));
   EXPECT_EQ(a.drift->generator_url, "http://web1.example.com:9968/checks/fw");
+}
+
+// A firewall diff can give many findings: the description names the first ten and counts the
+// rest, which the check's page lists.
+TEST(DecideCheckAlerts, DescriptionNamesTenFindingsAndCountsTheRest) {
+  std::vector<Finding> findings = {{"ruleset_hash_mismatch", "7aa1", "dbbe", Severity::kNone}};
+  for (int i = 0; i < 13; ++i) {
+    findings.push_back({"rule_added", fmt::format("tcp dport {} accept", 1000 + i), "absent",
+                        Severity::kNone});
+  }
+  CheckState s;
+  s.spec = Spec("fw");
+  s = RunCheck(s, checks::Conclude(findings, {}, {}, ""), 0);
+  CheckAlerts a = DecideCheckAlerts(s, Labeling(), "");
+  ASSERT_TRUE(a.drift);
+  EXPECT_EQ(a.drift->annotations["description"],
+            "ruleset_hash_mismatch: observed 7aa1, expected dbbe; "
+            "rule_added: observed tcp dport 1000 accept, expected absent; "
+            "rule_added: observed tcp dport 1001 accept, expected absent; "
+            "rule_added: observed tcp dport 1002 accept, expected absent; "
+            "rule_added: observed tcp dport 1003 accept, expected absent; "
+            "rule_added: observed tcp dport 1004 accept, expected absent; "
+            "rule_added: observed tcp dport 1005 accept, expected absent; "
+            "rule_added: observed tcp dport 1006 accept, expected absent; "
+            "rule_added: observed tcp dport 1007 accept, expected absent; "
+            "rule_added: observed tcp dport 1008 accept, expected absent; ... and 4 more");
 }
 
 TEST(DecideCheckAlerts, DriftWaitsForTheThreshold) {

@@ -153,18 +153,12 @@ const std::vector<BadConfig> kBadConfigs = {
     {"baseline_unknown_key.yml",
      "<bad>baselines/unknown_key.yml:4:5: checks.agent.binary_sha512: unknown key; expected one "
      "of: binary, binary_sha256, follow_symlinks, service"},
-    {"baseline_missing_file.yml",
-     "<bad>baseline_missing_file.yml:1:16: baseline_file: <bad>baselines/does_not_exist.yml: "
-     "cannot read: No such file or directory; create it with `drift_exporter baseline capture`"},
+    {"baseline_not_a_file.yml",
+     "<bad>baseline_not_a_file.yml:3:16: baseline_file: <bad>baselines/a_folder.yml: cannot "
+     "read: Is a directory"},
     {"pinned_in_both.yml",
      "<bad>baselines/pinned_in_both.yml:3:20: checks.agent.binary_sha256: also set in "
      "<bad>pinned_in_both.yml at line 8; set it in one place"},
-    {"pinned_missing.yml",
-     "<bad>pinned_missing.yml:5:7: checks[0].params.binary_sha256: required key missing; pin it "
-     "from a known-good host with `drift_exporter baseline capture`"},
-    {"pinned_missing_firewall.yml",
-     "<bad>pinned_missing_firewall.yml:2:5: checks[0].params.ruleset_sha256: required key "
-     "missing; pin it from a known-good host with `drift_exporter baseline capture`"},
     // Host paths and unit names in params.
     {"relative_host_path.yml",
      "<bad>relative_host_path.yml:5:20: checks[0].params.status_file: expected an absolute host "
@@ -371,19 +365,41 @@ TEST(LoadConfig, DisabledCheckNeedsNoPins) {
   EXPECT_TRUE(config.checks[0]->enabled);
   EXPECT_EQ(config.checks[1]->name, "agent");
   EXPECT_FALSE(config.checks[1]->enabled);
-  // Enabled, the same check must be pinned.
-  EXPECT_EQ(ErrorOf(kBad + "pinned_missing.yml"),
-            kBad +
-                "pinned_missing.yml:5:7: checks[0].params.binary_sha256: required key "
-                "missing; pin it from a known-good host with `drift_exporter baseline "
-                "capture`");
+  EXPECT_TRUE(config.checks[1]->unpinned_keys.empty());
+  EXPECT_TRUE(ConfigWarnings(config).empty());
 }
 
-TEST(LoadConfig, BaselineCaptureLoadsWithoutPins) {
-  // `baseline capture` builds the checks before their pins exist.
-  Config config = LoadConfig(kBad + "pinned_missing.yml", {.require_pins = false});
-  ASSERT_EQ(config.checks.size(), 1u);
-  EXPECT_EQ(config.checks[0]->name, "agent");
+// A host not captured yet loads: its unpinned checks are listed, and each run of one is an error
+// saying how to pin it.
+TEST(LoadConfig, UnpinnedChecksLoadAndSaySo) {
+  Config config = LoadConfig(kGood + "unpinned.yml");
+  ASSERT_EQ(config.checks.size(), 2u);
+  EXPECT_EQ(config.checks[0]->unpinned_keys, (std::vector<std::string_view>{"binary_sha256"}));
+  EXPECT_EQ(config.checks[1]->unpinned_keys, (std::vector<std::string_view>{"ruleset_sha256"}));
+  EXPECT_TRUE(config.missing_baseline_file.empty());
+  EXPECT_EQ(ConfigWarnings(config),
+            (std::vector<std::string>{
+                "check agent is not pinned (binary_sha256): it reports an error until "
+                "`drift_exporter baseline capture` pins it",
+                "check fw is not pinned (ruleset_sha256): it reports an error until "
+                "`drift_exporter baseline capture` pins it"}));
+}
+
+TEST(LoadConfig, MissingBaselineFileIsAWarning) {
+  Config config = LoadConfig(kGood + "baseline_missing_file.yml");
+  ASSERT_EQ(config.checks.size(), 2u);
+  EXPECT_EQ(config.missing_baseline_file, kGood + "baselines/does_not_exist.yml");
+  // Only the configuration was read.
+  ASSERT_EQ(config.files.size(), 1u);
+  EXPECT_EQ(config.checks[0]->unpinned_keys, (std::vector<std::string_view>{"binary_sha256"}));
+  EXPECT_TRUE(config.checks[1]->unpinned_keys.empty());
+  EXPECT_EQ(ConfigWarnings(config),
+            (std::vector<std::string>{
+                "baseline file " + kGood +
+                    "baselines/does_not_exist.yml does not exist yet; write it with "
+                    "`drift_exporter baseline capture`",
+                "check agent is not pinned (binary_sha256): it reports an error until "
+                "`drift_exporter baseline capture` pins it"}));
 }
 
 }  // namespace
