@@ -216,8 +216,8 @@ ConfigNode ConfigNode::Load(const std::string& file) {
     throw ConfigError(file, fmt::format("cannot read: {}", std::strerror(errno)));
   }
   if (!S_ISREG(st.st_mode)) {
-    throw ConfigError(file, fmt::format("not a regular file ({}); name the configuration file "
-                                        "itself, not a pipe, device, socket or directory",
+    throw ConfigError(file, fmt::format("not a regular file ({}); name the file itself, not a "
+                                        "pipe, device, socket or directory",
                                         FileTypeName(st.st_mode)));
   }
   if (static_cast<std::uintmax_t>(st.st_size) > kMaxConfigBytes) {

@@ -266,9 +266,9 @@ Status App::FinishReload(std::optional<Config> config, const std::string& load_e
       error = e.what();
     }
   }
-  metrics_->Invalidate();
+  if (outcome != ConfigLoad::kApplied) exporter_metrics_.ConfigLoaded(outcome);
+  metrics_->Invalidate();  // after the metric: the next body must show it
   if (outcome == ConfigLoad::kApplied) return {};
-  exporter_metrics_.ConfigLoaded(outcome);
   log::Error(outcome == ConfigLoad::kNeedsRestart
                  ? "configuration reload needs a restart; keeping the running configuration"
                  : "configuration reload failed; keeping the running configuration",

@@ -318,11 +318,11 @@ checks:
         self.assertExit(run, EXIT_DRIFT)
         self.assertEqual(run.stdout, f"wrote {out} with the pins of 2 check(s)\n")
         self.assertEqual(run.stderr.splitlines(), [
-            "antivirus: cannot capture: cannot hash the agent binary: "
-            "/opt/falcon/bin/falcon-sensor: No such file or directory; install the agent, or "
+            "antivirus: cannot capture: the agent binary /opt/falcon/bin/falcon-sensor is not "
+            "installed (no such file; is `binary` the agent's path?); install the agent, or "
             "correct params.binary, or disable the check with `enabled: false`",
-            f'firewall: cannot capture: cannot run nft: command "nft" not found in '
-            f"{self.path('nobin')}; install nftables (the nft program) where host.command_path "
+            "firewall: cannot capture: cannot run nft: nft is not installed (not found in "
+            f"command path {self.path('nobin')}); install nftables (the nft program) where host.command_path "
             "finds it, or disable the check with `enabled: false`",
             "2 of 4 check(s) could not be captured (antivirus, firewall); a check without its "
             "pins reports an error until it is captured"])

@@ -20,8 +20,7 @@ import harness  # noqa: E402
 RELOAD_OK = "drift_exporter_config_last_reload_successful"
 RESTART_REQUIRED = "drift_exporter_config_restart_required"
 BROKEN_SUFFIX = "bogus_setting: 1\n"  # an unknown top-level key, on the file's last line
-NOT_REGULAR = ("not a regular file ({}); name the configuration file itself, not a pipe, "
-               "device, socket or directory")
+NOT_REGULAR = "not a regular file ({}); name the file itself, not a pipe, device, socket or directory"
 SHUTDOWN_DEADLINE = 10  # kShutdownDeadline, exporter/app.h
 EXIT_USAGE = 2
 NEW_CHECK = """\

@@ -97,15 +97,15 @@ TEST(ConfigNode, RefusesWhatIsNotARegularFileWithoutBlocking) {
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
   EXPECT_EQ(ConfigErrorOf([&] { ConfigNode::Load(fifo); }),
             fifo +
-                ": not a regular file (a FIFO); name the configuration file itself, not a "
-                "pipe, device, socket or directory");
+                ": not a regular file (a FIFO); name the file itself, not a pipe, device, "
+                "socket or directory");
   EXPECT_EQ(ConfigErrorOf([] { ConfigNode::Load("/dev/zero"); }),
-            "/dev/zero: not a regular file (a character device); name the configuration file "
-            "itself, not a pipe, device, socket or directory");
+            "/dev/zero: not a regular file (a character device); name the file itself, not "
+            "a pipe, device, socket or directory");
   EXPECT_EQ(ConfigErrorOf([&] { ConfigNode::Load(dir.root()); }),
             dir.root() +
-                ": not a regular file (a directory); name the configuration file "
-                "itself, not a pipe, device, socket or directory");
+                ": not a regular file (a directory); name the file itself, not a pipe, "
+                "device, socket or directory");
 }
 
 TEST(ConfigNode, LoadHashesTheTextItParsed) {

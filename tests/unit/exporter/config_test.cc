@@ -154,8 +154,9 @@ const std::vector<BadConfig> kBadConfigs = {
      "<bad>baselines/unknown_key.yml:4:5: checks.agent.binary_sha512: unknown key; expected one "
      "of: binary, binary_sha256, follow_symlinks, service"},
     {"baseline_not_a_file.yml",
-     "<bad>baseline_not_a_file.yml:3:16: baseline_file: <bad>baselines/a_folder.yml: cannot "
-     "read: Is a directory"},
+     "<bad>baseline_not_a_file.yml:3:16: baseline_file: <bad>baselines/a_folder.yml: not a "
+     "regular file (a directory); name the file itself, not a pipe, device, socket or "
+     "directory"},
     {"pinned_in_both.yml",
      "<bad>baselines/pinned_in_both.yml:3:20: checks.agent.binary_sha256: also set in "
      "<bad>pinned_in_both.yml at line 8; set it in one place"},
