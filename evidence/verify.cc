@@ -239,6 +239,7 @@ Result<VerifyReport> VerifyStore(const std::string& dir_in, const VerifyOptions&
       continue;
     }
     if (report.export_bundle && (name == kExportManifest || name == kExportReadme)) continue;
+    if (name == kLockFile && !report.export_bundle) continue;  // the writer's (StoreLock)
     if (name == kHeadTemp) {
       report.interrupted.push_back(name);
       continue;
