@@ -55,6 +55,16 @@ std::vector<std::string> Kinds(const std::string& dir) {
   return kinds;
 }
 
+// A copy of the records and keys of the store at `from` (not its head, which the writer's
+// head thread may be replacing meanwhile).
+void CopyRecords(const std::string& from, const std::string& to) {
+  std::filesystem::create_directories(to);
+  for (const char* sub : {"records", "keys"}) {
+    std::filesystem::copy(from + "/" + sub, to + "/" + sub,
+                          std::filesystem::copy_options::recursive);
+  }
+}
+
 // What a second writer without the lock (an older binary, a file system without flock) does to
 // the store at `dir`: it finds the tail and publishes `records` after it. Done on a copy of the
 // store, whose new record files are then copied in, so that this process's lock on `dir` does
@@ -64,7 +74,7 @@ std::vector<std::string> ForeignWriterPublishes(const std::string& dir, std::vec
                                                 const Clock& clock) {
   const std::string copy = dir + ".other";
   std::filesystem::remove_all(copy);
-  std::filesystem::copy(dir, copy, std::filesystem::copy_options::recursive);
+  CopyRecords(dir, copy);
   std::vector<std::string> before = FilesUnder(copy);
   {
     auto fs = MakePosixStoreFs();
@@ -281,6 +291,7 @@ TEST_F(ForeignRecordsTest, ARecordAboveTheTailStopsThePublicationBeforeItWritesA
   out = Publish(*store, Rec("recovery"));
   ASSERT_FALSE(out.error) << out.error->message;
   EXPECT_EQ(out.published.front().seq, 6u);
+  ASSERT_TRUE(store->FinishHead().ok());
   VerifyReport v = VerifyWithTestKey(dir_ / "ev");
   EXPECT_TRUE(v.ok()) << SummaryLine(v);
 }
@@ -291,7 +302,7 @@ TEST_F(ForeignRecordsTest, AnotherRecordUnderAnOwnSeqIsFoundAtTheNextPublication
   ASSERT_FALSE(Publish(*store, Rec("start")).error);
   ASSERT_FALSE(Publish(*store, Rec("transition", "fw")).error);
   const std::string copy = dir_ / "before";
-  std::filesystem::copy(dir_ / "ev", copy, std::filesystem::copy_options::recursive);
+  CopyRecords(dir_ / "ev", copy);
   ASSERT_FALSE(Publish(*store, Rec("attestation")).error);  // seq 3, ours
   // The other writer started from the copy's tail (seq 2), so it wrote seq 3 too.
   std::vector<std::string> added = ForeignWriterPublishes(copy, {Rec("recovery")}, clock_);
