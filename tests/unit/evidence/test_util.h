@@ -69,11 +69,15 @@ inline void WriteText(const std::string& path, std::string_view text) {
   out << text;
 }
 
-// Every regular file under `dir`, relative, sorted.
+// Every regular file under `dir`, relative, sorted. A file removed while it is listed (a head
+// the store's head thread replaces) is left out rather than thrown about.
 inline std::vector<std::string> FilesUnder(const std::string& dir) {
   std::vector<std::string> out;
-  for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
-    if (e.is_regular_file()) out.push_back(std::filesystem::relative(e.path(), dir).string());
+  std::error_code ec;
+  for (std::filesystem::recursive_directory_iterator it(dir, ec), end; !ec && it != end;
+       it.increment(ec)) {
+    std::error_code type_ec;
+    if (it->is_regular_file(type_ec)) out.push_back(it->path().string().substr(dir.size() + 1));
   }
   std::sort(out.begin(), out.end());
   return out;
