@@ -1,6 +1,8 @@
 #include "evidence/store.h"
 
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -381,9 +383,68 @@ struct Store::HeadWriter {
   std::thread thread_;                                  // last: it uses the members above
 };
 
+Result<StoreLock> StoreLock::Acquire(const std::string& dir) {
+  const std::string path = Join(dir, kLockFile);
+  // No O_TRUNC: the file may name the current holder, which a refused writer reports.
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, kFileMode);
+  const bool writable = fd >= 0;
+  if (!writable) {
+    int err = errno;
+    // A store that cannot be written at start-up still gets its one writer, which starts
+    // unhealthy and recovers once it can write (flock needs no write access).
+    if (err == EROFS || err == EACCES) fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return SysErr("evidence store lock " + path, err);
+  }
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    int err = errno;
+    std::string holder;
+    if (err == EWOULDBLOCK) {
+      if (Result<std::string> text = ReadSmallFile(path, 64); text.ok()) holder = *text;
+      while (!holder.empty() && (holder.back() == '\n' || holder.back() == ' ')) holder.pop_back();
+    }
+    ::close(fd);
+    if (err != EWOULDBLOCK) return SysErr("evidence store lock " + path, err);
+    const bool pid_ok =
+        !holder.empty() && holder.size() <= 10 &&
+        std::all_of(holder.begin(), holder.end(), [](char c) { return c >= '0' && c <= '9'; });
+    Error e =
+        Err("evidence directory {} is in use by another writer: {} holds {}. One writer per store: "
+            "stop it, or give this instance its own evidence.directory",
+            dir, pid_ok ? "pid " + holder : "a process that has not written its pid", path);
+    e.sys_errno = EWOULDBLOCK;
+    return e;
+  }
+  // Ours now: the pid replaces whatever an earlier holder (perhaps killed) left. Only for the
+  // message a refused writer gets, so a full disk does not stop the start (the file is then
+  // empty, and the message says the pid is unknown).
+  if (writable && ::ftruncate(fd, 0) == 0) {
+    const std::string pid = std::to_string(::getpid()) + "\n";
+    ssize_t written = ::pwrite(fd, pid.data(), pid.size(), 0);
+    (void)written;
+  }
+  return StoreLock(fd);
+}
+
+StoreLock::StoreLock(StoreLock&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+
+StoreLock& StoreLock::operator=(StoreLock&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = std::exchange(other.fd_, -1);
+  }
+  return *this;
+}
+
+// Closing the descriptor releases the lock. The file stays (with this pid in it): removing it
+// would race with a writer that has just opened it.
+StoreLock::~StoreLock() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
 Store::Store(std::string dir, std::string host, StoreFs& fs, const Clock& clock,
-             StoreOptions options)
-    : dir_(std::move(dir)),
+             StoreOptions options, StoreLock lock)
+    : lock_(std::move(lock)),
+      dir_(std::move(dir)),
       host_(std::move(host)),
       fs_(fs),
       clock_(clock),
@@ -401,8 +462,7 @@ Status Store::FinishHead() {
   return Fail(failure->op, failure->status.error());
 }
 
-Result<std::unique_ptr<Store>> Store::Open(std::string dir, std::string host, StoreFs& fs,
-                                           const Clock& clock, StoreOptions options) {
+Result<std::string> Store::CheckDirectory(std::string dir) {
   if (dir.empty()) return Err("evidence directory: empty path");
   while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
   // Missing parents are created too (mode 0750 each), as `mkdir -p` would.
@@ -428,8 +488,19 @@ Result<std::unique_ptr<Store>> Store::Open(std::string dir, std::string host, St
         "(chmod 0750 {})",
         dir, st.st_mode & 07777, dir);
   }
+  return dir;
+}
+
+Result<std::unique_ptr<Store>> Store::Open(std::string dir, std::string host, StoreFs& fs,
+                                           const Clock& clock, StoreOptions options) {
+  Result<std::string> checked = CheckDirectory(std::move(dir));
+  if (!checked.ok()) return checked.error();
+  // Before anything in the store is read for writing: a second writer stops here.
+  Result<StoreLock> lock = StoreLock::Acquire(*checked);
+  if (!lock.ok()) return lock.error();
   if (options.head_interval.count() < 0) options.head_interval = milliseconds(0);
-  return std::unique_ptr<Store>(new Store(std::move(dir), std::move(host), fs, clock, options));
+  return std::unique_ptr<Store>(
+      new Store(std::move(*checked), std::move(host), fs, clock, options, std::move(*lock)));
 }
 
 Error Store::Fail(FsOp op, Error error) {
@@ -566,9 +637,75 @@ Result<RecoveryReport> Store::Recover() {
   head_writer_->Reset(std::move(head_name), false);  // .head.tmp was removed above
   report.tail = tail;
   report.clean = (tail.seq == 0 || tail.kind == kinds::kStop) && report.removed.empty();
+  // What is on disk now is the store: the next publication lists the tail folder afresh.
+  tail_folder_mtime_.reset();
+  checked_seq_ = tail.seq;
+  published_since_check_.clear();
   tail_ = std::move(tail);
   needs_recovery_ = false;
   return report;
+}
+
+Status Store::CheckForForeignRecords(const std::string& folder_path, bool fresh) {
+  if (!fresh) {
+    struct stat st {};
+    if (::stat(folder_path.c_str(), &st) != 0) {
+      return SysErr("the folder of the last record " + folder_path, errno);
+    }
+    // Unchanged since this store's own last change: nobody else wrote in it (but see
+    // docs/evidence.md, "One writer", for a change within the same clock tick).
+    if (tail_folder_mtime_ && st.st_mtim.tv_sec == tail_folder_mtime_->tv_sec &&
+        st.st_mtim.tv_nsec == tail_folder_mtime_->tv_nsec) {
+      checked_seq_ = tail_.seq;
+      published_since_check_.clear();
+      return {};
+    }
+  }
+  Result<std::vector<std::string>> names = fs_.List(folder_path);
+  if (!names.ok()) return names.error();
+  std::vector<std::string> foreign;
+  for (const std::string& n : *names) {
+    if (IsTempName(n)) {
+      foreign.push_back(n);  // this store leaves none between publications
+      continue;
+    }
+    std::optional<RecordFileName> parsed = ParseRecordFileName(n);
+    if (!parsed) continue;  // not a record: the verifier's orphan_file, not a second writer
+    if (fresh || parsed->seq > tail_.seq) {
+      foreign.push_back(n);
+      continue;
+    }
+    if (parsed->seq <= checked_seq_) continue;
+    std::string_view record_name = n;
+    if (parsed->signature) record_name.remove_suffix(std::string_view(".minisig").size());
+    if (std::find(published_since_check_.begin(), published_since_check_.end(), record_name) ==
+        published_since_check_.end()) {
+      foreign.push_back(n);
+    }
+  }
+  if (!foreign.empty()) {
+    std::sort(foreign.begin(), foreign.end());
+    const std::size_t shown = std::min<std::size_t>(foreign.size(), 4);
+    std::string list;
+    for (std::size_t i = 0; i < shown; ++i) list += (i ? ", " : "") + foreign[i];
+    if (foreign.size() > shown) list += fmt::format(" and {} more", foreign.size() - shown);
+    return Err(
+        "records this process did not write are in {}: {} (its last record is seq {}); another "
+        "process writes this evidence store. Nothing was written or overwritten",
+        folder_path, list, tail_.seq);
+  }
+  checked_seq_ = tail_.seq;
+  published_since_check_.clear();
+  return {};
+}
+
+void Store::StampTailFolder(const std::string& folder_path) {
+  struct stat st {};
+  if (::stat(folder_path.c_str(), &st) == 0) {
+    tail_folder_mtime_ = st.st_mtim;
+  } else {
+    tail_folder_mtime_.reset();  // the next publication lists the folder
+  }
 }
 
 Status Store::EnsureFolder(const std::string& folder) {
@@ -705,6 +842,11 @@ PublishOutcome Store::Publish(std::span<const Record> records, const SecretKey& 
                                          : head_writer_->TakeFailure()) {
     return fail(h->op, h->status.error());
   }
+  if (!tail_.folder.empty()) {
+    if (Status s = CheckForForeignRecords(Join(records_dir, tail_.folder), false); !s.ok()) {
+      return fail(FsOp::kTailCheck, s.error());
+    }
+  }
   if (Status s = EnsureKeyFile(key.public_key()); !s.ok()) return fail(last_failed_op_, s.error());
   // A store always has a head once it has records: a new store gets one (seq 0, or the tail it
   // lost it at) before its first record, so that a crash right after that record leaves a head
@@ -723,6 +865,10 @@ PublishOutcome Store::Publish(std::span<const Record> records, const SecretKey& 
     if (Status s = EnsureFolder(f.substr(records_dir.size() + 1)); !s.ok()) {
       return fail(last_failed_op_, s.error());
     }
+    // A folder after the tail's holds nothing of ours (Recover removed what a failed
+    // publication left), so anything in it is another writer's.
+    if (Status s = CheckForForeignRecords(f, true); !s.ok())
+      return fail(FsOp::kTailCheck, s.error());
   }
   std::vector<int> fds;
   for (Sealed& s : sealed) {
@@ -769,7 +915,10 @@ PublishOutcome Store::Publish(std::span<const Record> records, const SecretKey& 
         return fail(FsOp::kRename, r.error());
       }
     }
+    published_since_check_.push_back(s.json_name);
   }
+  // At once after the last rename, so that a change by anyone else from now on moves the mtime.
+  StampTailFolder(Join(records_dir, t.folder));
   for (const std::string& f : folders) {
     if (Status d = fs_.SyncDir(f); !d.ok()) return fail(FsOp::kFsyncDir, d.error());
   }

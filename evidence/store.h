@@ -1,6 +1,7 @@
 #pragma once
 
 #include <sys/types.h>
+#include <time.h>
 
 #include <chrono>
 #include <cstdint>
@@ -22,10 +23,12 @@ namespace drift::evidence {
 //   <dir>/records/YYYY/MM/DD/<seq>-<kind>.json and .json.minisig   the records
 //   <dir>/keys/<KEY ID>.pub                                         every public key used
 //   <dir>/head-<seq>                                                signed pointer to the tail
+//   <dir>/writer.lock                                               the writer's lock and pid
 inline constexpr std::string_view kRecordsDir = "records";
 inline constexpr std::string_view kKeysDir = "keys";
 inline constexpr std::string_view kHeadPrefix = "head-";
 inline constexpr std::string_view kHeadTemp = ".head.tmp";
+inline constexpr std::string_view kLockFile = "writer.lock";
 inline constexpr std::size_t kMaxRecordBytes = 1 << 20;
 inline constexpr mode_t kDirMode = 0750;
 inline constexpr mode_t kFileMode = 0640;
@@ -96,6 +99,30 @@ struct PruneReport {
   std::optional<Published> record;  // the prune record, when anything held records
 };
 
+// One writer per store: an exclusive flock(2) on <dir>/writer.lock, held while this object lives.
+// The kernel drops it when its holder dies, even by kill -9, so a crash never leaves a lock that
+// refuses the next start (the file stays and is reused). The file holds the holder's pid (one
+// line), for the message a second writer gets. Readers (verify, list, show, export) never take
+// it: they work while the daemon writes. The descriptor is close-on-exec, so that a child
+// process the exporter starts never holds the lock after it.
+class StoreLock {
+ public:
+  // Takes the lock of `dir` without waiting, creating the lock file (mode 0640) when missing,
+  // and writes this pid into it (best effort). When another open file (another process, or
+  // another Store of this one) holds it: an error with sys_errno EWOULDBLOCK naming the lock
+  // file and the holder's pid, having changed nothing. On a read-only directory an existing
+  // lock file is locked read-only. Other failures (the file cannot be created or opened) keep
+  // their errno.
+  static Result<StoreLock> Acquire(const std::string& dir);
+  StoreLock(StoreLock&& other) noexcept;
+  StoreLock& operator=(StoreLock&& other) noexcept;
+  ~StoreLock();
+
+ private:
+  explicit StoreLock(int fd) : fd_(fd) {}
+  int fd_ = -1;
+};
+
 inline constexpr std::chrono::milliseconds kDefaultHeadInterval{100};
 
 struct StoreOptions {
@@ -106,12 +133,17 @@ struct StoreOptions {
   std::chrono::milliseconds head_interval = kDefaultHeadInterval;
 };
 
-// The crash-safe, append-only evidence store. Single writer: one Store object per directory
-// and process, used from one thread at a time (the Writer's). Never throws at run time.
+// The crash-safe, append-only evidence store. Single writer: one Store object per directory, in
+// one process (StoreLock, held from Open until the Store is destroyed), used from one thread at a
+// time (the Writer's). Never throws at run time.
 class Store {
  public:
-  // Checks `dir` (creating it, mode 0750, when missing): it must be a directory owned by the
-  // effective uid and not writable by group or others. Errors name the directory and the fix.
+  // Checks `dir` (creating it and missing parents, mode 0750): it must be a directory owned by
+  // the effective uid and not writable by group or others. Returns it without trailing slashes.
+  // Errors name the directory and the fix.
+  static Result<std::string> CheckDirectory(std::string dir);
+  // CheckDirectory, then takes the directory's StoreLock before anything in it is read or
+  // written: fails when another writer holds it (sys_errno EWOULDBLOCK, see StoreLock).
   static Result<std::unique_ptr<Store>> Open(std::string dir, std::string host, StoreFs& fs,
                                              const Clock& clock, StoreOptions options = {});
   ~Store();
@@ -130,6 +162,13 @@ class Store {
   // publication). On the first failure it stops and says which operation failed; the store then
   // needs Recover(). A failed background head write is reported by the first Publish, Prune or
   // FinishHead that starts after it, before that writes anything.
+  //
+  // Records this process did not write (another writer despite the lock, e.g. an older binary,
+  // or a file system without flock) fail it too, before it writes anything, with FsOp::kTailCheck:
+  // a record or temporary file above the tail, or a record of a seq published since the last
+  // check under another name, in the tail's day folder (listed whenever its mtime moved since
+  // this store's own last change; docs/evidence.md, "One writer") or in a new day folder.
+  // Nothing is overwritten; Recover() then adopts what is on disk.
   PublishOutcome Publish(std::span<const Record> records, const SecretKey& key);
 
   // Writes the head of the last publication now if the head thread has not yet (the coalescing
@@ -149,14 +188,21 @@ class Store {
   FsOp last_failed_op() const { return last_failed_op_; }
 
  private:
-  Store(std::string dir, std::string host, StoreFs& fs, const Clock& clock, StoreOptions options);
+  Store(std::string dir, std::string host, StoreFs& fs, const Clock& clock, StoreOptions options,
+        StoreLock lock);
   Status EnsureFolder(const std::string& folder);
+  // The kTailCheck of Publish for the tail's folder; for a folder this publication starts
+  // (`fresh`), that it holds nothing.
+  Status CheckForForeignRecords(const std::string& folder_path, bool fresh);
+  // Remembers the tail folder's mtime after this store changed it.
+  void StampTailFolder(const std::string& folder_path);
   Status EnsureKeyFile(const PublicKey& key);
   // Records an I/O failure: the op for the metric, and that recovery is needed.
   Error Fail(FsOp op, Error error);
 
   struct SyncHelper;
   struct HeadWriter;
+  StoreLock lock_;  // first: released last, after the head writer's last write
   std::string dir_;
   std::string host_;
   StoreFs& fs_;
@@ -166,6 +212,12 @@ class Store {
   bool needs_recovery_ = true;
   FsOp last_failed_op_ = FsOp::kWrite;
   std::vector<KeyId> keys_written_;
+  // The foreign-record check: the tail folder's mtime after this store's last change to it
+  // (nullopt: unknown, list it), the tail at the last check, and the record files this store
+  // published since then.
+  std::optional<timespec> tail_folder_mtime_;
+  std::uint64_t checked_seq_ = 0;
+  std::vector<std::string> published_since_check_;
   std::unique_ptr<SyncHelper> sync_helper_;
   // Owns the head files between recoveries: which one is current, whether .head.tmp may exist.
   std::unique_ptr<HeadWriter> head_writer_;  // declared last: stopped first

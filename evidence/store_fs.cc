@@ -113,6 +113,8 @@ std::string_view FsOpName(FsOp op) {
       return "list";
     case FsOp::kSign:
       return "sign";
+    case FsOp::kTailCheck:
+      return "tail_check";
   }
   return "unknown";
 }

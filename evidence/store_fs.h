@@ -23,7 +23,8 @@ enum class FsOp {
   kUnlink,
   kRead,
   kList,
-  kSign,  // sealing a record (signing and the signature self-check), not a file operation
+  kSign,       // sealing a record (signing and the signature self-check), not a file operation
+  kTailCheck,  // records this process did not write found in the store (another writer)
 };
 std::string_view FsOpName(FsOp op);
 

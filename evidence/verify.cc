@@ -239,11 +239,30 @@ Result<VerifyReport> VerifyStore(const std::string& dir_in, const VerifyOptions&
       continue;
     }
     if (report.export_bundle && (name == kExportManifest || name == kExportReadme)) continue;
+    if (name == kLockFile && !report.export_bundle) continue;  // the writer's (StoreLock)
     if (name == kHeadTemp) {
       report.interrupted.push_back(name);
       continue;
     }
     find(Problem::kOrphanFile, 0, name, fmt::format("{}: not part of an evidence store", name));
+  }
+  // The head is read before the records are walked: a daemon writing meanwhile (verify takes no
+  // lock) only adds records after the ones it names. It also replaces it, so a listed head may
+  // be gone when read: then the folder is listed again.
+  std::string head_name = "head-<seq>";
+  Result<std::string> head_text = Err("no head-<seq> file");
+  for (int attempt = 0; !report.export_bundle; ++attempt) {
+    std::sort(heads.rbegin(), heads.rend());
+    if (heads.empty()) break;
+    head_name = heads.front();
+    head_text = ReadSmallFile(dir + "/" + head_name, 4096);
+    if (head_text.ok() || head_text.error().sys_errno != ENOENT || attempt == 4) break;
+    Result<std::vector<std::string>> again = ListDir(dir);
+    if (!again.ok()) break;
+    heads.clear();
+    for (const std::string& name : *again) {
+      if (ParseHeadFileName(name)) heads.push_back(name);
+    }
   }
   if (top_names.contains(std::string(kKeysDir))) {
     Result<std::vector<std::string>> keys = ListDir(dir + "/" + std::string(kKeysDir));
@@ -568,12 +587,8 @@ Result<VerifyReport> VerifyStore(const std::string& dir_in, const VerifyOptions&
 
   // The head: the tail the store last wrote. Records missing after it mean a truncated tail.
   if (!report.export_bundle) {
-    std::sort(heads.rbegin(), heads.rend());
     // An older head beside the newest is what an interrupted head update leaves.
     for (std::size_t i = 1; i < heads.size(); ++i) report.interrupted.push_back(heads[i]);
-    const std::string head_name = heads.empty() ? "head-<seq>" : heads.front();
-    Result<std::string> head_text = heads.empty() ? Result<std::string>(Err("no head-<seq> file"))
-                                                  : ReadSmallFile(dir + "/" + head_name, 4096);
     if (!head_text.ok()) {
       if (!by_seq_checked.empty()) {
         find(Problem::kTruncatedTail, report.last_seq + 1, head_name,

@@ -102,6 +102,7 @@ void Writer::Stop() {
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+  store_.reset();  // writes the last head and releases the store's lock
 }
 
 void Writer::SetHealth(bool healthy, const std::string& reason) {
@@ -127,14 +128,41 @@ void Writer::Failed(FsOp op, const Error& error) {
     failure_reason_ = fmt::format("{} failed: {}", FsOpName(op), error.message);
   }
   failure_["attempts"] = failure_.value("attempts", 0) + 1;
+  if (op == FsOp::kTailCheck) {
+    foreign_records_ = true;
+    log::Error(
+        "evidence store: records this process did not write appeared; another process writes "
+        "the store",
+        {{"dir", store_->dir()}, {"err", error.message}});
+  }
   SetHealth(false, failure_reason_);
 }
 
 void Writer::AddLostRecords(Record& record) {
+  nlohmann::json lost = nlohmann::json::object();
   std::uint64_t dropped = dropped_.load();
-  if (dropped > dropped_reported_) {
-    record.payload["lost_records"] = {{"queue_full", dropped - dropped_reported_}};
-  }
+  if (dropped > dropped_reported_) lost["queue_full"] = dropped - dropped_reported_;
+  std::uint64_t missed = missed_attestations_.load();
+  if (missed > missed_reported_) lost["store_unhealthy"] = missed - missed_reported_;
+  if (!lost.empty()) record.payload["lost_records"] = std::move(lost);
+}
+
+WallTime Writer::WallAt(SteadyTime t) const {
+  return clock_.Now() - std::chrono::duration_cast<WallTime::duration>(steady_clock::now() - t);
+}
+
+void Writer::CountMissedAttestations(SteadyTime now) {
+  const milliseconds interval = options_.attestation_interval;
+  if (interval.count() <= 0 || !attestation_ || now < next_attestation_) return;
+  const auto n = static_cast<std::uint64_t>((now - next_attestation_) / interval) + 1;
+  if (outage_missed_ == 0) outage_first_due_ = next_attestation_;
+  outage_last_due_ = next_attestation_ + (n - 1) * interval;
+  next_attestation_ += n * interval;
+  outage_missed_ += n;
+  missed_attestations_ += n;
+  log::Warn("evidence attestations missed: the store cannot be written",
+            {{"missed", n}, {"missed_this_outage", outage_missed_}});
+  if (events_.on_missed_attestations) events_.on_missed_attestations(n);
 }
 
 bool Writer::Open(const std::string& failure_reason, const nlohmann::json& failure) {
@@ -147,7 +175,8 @@ bool Writer::Open(const std::string& failure_reason, const nlohmann::json& failu
   // A failed publication may have renamed records into place before failing: they are on disk
   // and count as written. They are the oldest items of the queue, in order.
   std::uint64_t known = last_seq_.load();
-  if (known > 0 && tail.seq > known) {
+  // Not after finding another writer's records: then what lies above `known` is theirs.
+  if (known > 0 && tail.seq > known && !foreign_records_) {
     std::lock_guard lock(mu_);
     for (std::uint64_t seq = known + 1; seq <= tail.seq && !queue_.empty(); ++seq) {
       Item item = std::move(queue_.front());
@@ -166,8 +195,17 @@ bool Writer::Open(const std::string& failure_reason, const nlohmann::json& failu
   }
   nlohmann::json reasons = nlohmann::json::array();
   if (!failure.empty()) {
-    reasons.push_back("write_failed");
+    reasons.push_back(foreign_records_ ? "foreign_records" : "write_failed");
     payload["failure"] = failure;
+  }
+  if (foreign_records_ && known > 0 && tail.seq > known) {
+    payload["foreign_records"] = {{"first_seq", known + 1}, {"last_seq", tail.seq}};
+  }
+  if (outage_missed_ > 0) {
+    // The monitoring gap the store could not record: attestations due and not written.
+    payload["missed_attestations"] = {{"count", outage_missed_},
+                                      {"first_due", FormatRecordTime(WallAt(outage_first_due_))},
+                                      {"last_due", FormatRecordTime(WallAt(outage_last_due_))}};
   }
   if (records_this_run_ == 0 && tail.seq > 0 && tail.kind != kinds::kStop) {
     // The previous run ended without its stop record: it crashed or was killed. Whatever it
@@ -217,10 +255,16 @@ bool Writer::Open(const std::string& failure_reason, const nlohmann::json& failu
     return false;
   }
   dropped_reported_ = dropped_.load();
+  missed_reported_ = missed_attestations_.load();
+  if (outage_missed_ > 0) {
+    next_attestation_ = steady_clock::now();  // attest the present at once
+    outage_missed_ = 0;
+  }
   opened_ = true;
   backoff_ = milliseconds(0);
   failure_ = nlohmann::json::object();
   failure_reason_.clear();
+  foreign_records_ = false;
   SetHealth(true, "");
   return true;
 }
@@ -252,7 +296,10 @@ void Writer::PublishBatch(std::deque<Item>& batch) {
     AddLostRecords(records.front());
     std::uint64_t dropped_now = dropped_.load();
     PublishOutcome out = store_->Publish(records, key_);
-    if (!out.published.empty()) dropped_reported_ = dropped_now;
+    if (!out.published.empty()) {
+      dropped_reported_ = dropped_now;
+      missed_reported_ = missed_attestations_.load();
+    }
     for (std::size_t i = 0; i < out.published.size(); ++i) {
       const Published& p = out.published[i];
       last_seq_ = p.seq;
@@ -339,6 +386,7 @@ void Writer::Run() {
     }
     SteadyTime now = steady_clock::now();
     if (!opened_) {
+      CountMissedAttestations(now);
       if (stopping) {
         if (++open_attempts_while_stopping > 2) break;
       } else if (now < retry_at_) {
@@ -363,6 +411,7 @@ void Writer::Run() {
       stop.kind = std::string(kinds::kStop);
       stop.payload = {{"records_this_run", records_this_run_ + 1},
                       {"dropped_total", dropped_.load()},
+                      {"missed_attestations", missed_attestations_.load()},
                       {"uptime_seconds", std::chrono::duration_cast<std::chrono::seconds>(
                                              steady_clock::now() - started_)
                                              .count()}};

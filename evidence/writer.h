@@ -38,7 +38,10 @@ struct WriterEvents {
   std::function<void(const Published&)> on_published;
   std::function<void(FsOp op, const Error& error)> on_write_error;
   std::function<void(bool healthy, const std::string& reason)> on_health;
-  std::function<void()> on_dropped;
+  std::function<void()> on_dropped;  // one record dropped: the queue was full
+  // `n` attestations fell due while the store could not be written (counted when the writer
+  // next tries to recover, so possibly several at once).
+  std::function<void(std::uint64_t n)> on_missed_attestations;
 };
 
 // Writes records to a Store on one thread of its own, in the order they are enqueued.
@@ -52,7 +55,15 @@ struct WriterEvents {
 // delay (retry_initial doubling to retry_max) the writer recovers the store and writes a
 // `recovery` record describing the failure; when that succeeds it is healthy again and writes
 // what waited. A record dropped because the queue was full is counted, and the next record
-// written carries payload.lost_records = {"queue_full": n}, so no gap is silent.
+// written carries payload.lost_records = {"queue_full": n}, so no gap is silent. Attestations
+// are not queued while the store is unhealthy (a late one would attest a moment it did not see):
+// each one that falls due is counted (on_missed_attestations), the recovery record names them
+// (missed_attestations: count, first and last due time; lost_records.store_unhealthy), and an
+// attestation follows the recovery at once.
+//
+// Another writer: a publication that finds records this writer did not write (Store::Publish,
+// FsOp::kTailCheck) is a failure like the others: unhealthy at once, nothing overwritten, and the
+// recovery record says `foreign_records` instead of `write_failed`.
 //
 // Thread-safe: every public method may be called from any thread.
 class Writer {
@@ -72,12 +83,15 @@ class Writer {
   // Writes a `key_rotation` record signed by the current key, naming `next`, then signs with
   // `next` from the following record on.
   void RotateKey(SecretKey next);
-  // Writes what is queued and a `stop` record, then ends the thread. Idempotent.
+  // Writes what is queued and a `stop` record, ends the thread, and closes the store, which
+  // releases its lock (StoreLock) for the next writer. Idempotent.
   void Stop();
 
   bool healthy() const { return healthy_.load(); }
   std::size_t queue_length() const;
   std::uint64_t dropped() const { return dropped_.load(); }
+  // Attestations that fell due while the store could not be written.
+  std::uint64_t missed_attestations() const { return missed_attestations_.load(); }
   // The seq of the latest published record (0 before the first).
   std::uint64_t last_seq() const { return last_seq_.load(); }
 
@@ -98,6 +112,10 @@ class Writer {
   void Failed(FsOp op, const Error& error);
   // Adds payload.lost_records when records were dropped since the last publication.
   void AddLostRecords(Record& record);
+  // Counts the attestations due by `now` while the store is not open, and moves the schedule on.
+  void CountMissedAttestations(SteadyTime now);
+  // The wall-clock time of a moment on the steady clock, for records.
+  WallTime WallAt(SteadyTime t) const;
 
   std::unique_ptr<Store> store_;
   SecretKey key_;
@@ -114,10 +132,17 @@ class Writer {
   std::atomic<bool> healthy_{true};
   std::atomic<std::uint64_t> dropped_{0};
   std::atomic<std::uint64_t> last_seq_{0};
+  std::atomic<std::uint64_t> missed_attestations_{0};  // changed by the writer thread only
 
   // Writer thread only.
   bool opened_ = false;
   std::uint64_t dropped_reported_ = 0;
+  std::uint64_t missed_reported_ = 0;  // attestations named in a lost_records already
+  // The attestations missed in the current outage, for its recovery record.
+  std::uint64_t outage_missed_ = 0;
+  SteadyTime outage_first_due_{};
+  SteadyTime outage_last_due_{};
+  bool foreign_records_ = false;  // the current failure: records this writer did not write
   std::uint64_t records_this_run_ = 0;
   SteadyTime retry_at_{};
   std::chrono::milliseconds backoff_{0};

@@ -178,7 +178,8 @@ EvidenceModule::EvidenceModule(ModuleContext& context, const Config& config)
       healthy_gauge_(prometheus::BuildGauge()
                          .Name("drift_evidence_store_healthy")
                          .Help("1 while the evidence store accepts writes; 0 after a failed write, "
-                               "fsync or rename until a recovery record is written.")
+                               "fsync or rename, or records of another writer, until a recovery "
+                               "record is written.")
                          .Register(context.registry)
                          .Add({})),
       last_record_(prometheus::BuildGauge()
@@ -196,19 +197,23 @@ EvidenceModule::EvidenceModule(ModuleContext& context, const Config& config)
       write_errors_(prometheus::BuildCounter()
                         .Name("drift_evidence_write_errors_total")
                         .Help("Failed evidence store operations, by operation (open, write, "
-                              "fsync, close, rename, fsync_dir, mkdir, unlink, read, list, sign).")
+                              "fsync, close, rename, fsync_dir, mkdir, unlink, read, list, sign; "
+                              "tail_check: records of another writer found).")
                         .Register(context.registry)),
       dropped_(prometheus::BuildCounter()
                    .Name("drift_evidence_dropped_records_total")
-                   .Help("Evidence records dropped because the writer's queue was full; the next "
-                         "record written names how many.")
-                   .Register(context.registry)
-                   .Add({})) {
+                   .Help("Evidence records lost, by reason: queue_full (the writer's queue was "
+                         "full), store_unhealthy (an attestation fell due while the store could "
+                         "not be written); the next record written names how many.")
+                   .Register(context.registry)) {
   for (std::string_view kind : kOwnKinds) records_.Add({{"kind", std::string(kind)}});
-  for (evidence::FsOp op : {evidence::FsOp::kOpen, evidence::FsOp::kWrite, evidence::FsOp::kFsync,
-                            evidence::FsOp::kRename, evidence::FsOp::kFsyncDir}) {
+  for (evidence::FsOp op :
+       {evidence::FsOp::kOpen, evidence::FsOp::kWrite, evidence::FsOp::kFsync,
+        evidence::FsOp::kRename, evidence::FsOp::kFsyncDir, evidence::FsOp::kTailCheck}) {
     write_errors_.Add({{"op", std::string(evidence::FsOpName(op))}});
   }
+  prometheus::Counter& queue_full = dropped_.Add({{"reason", "queue_full"}});
+  prometheus::Counter& store_unhealthy = dropped_.Add({{"reason", "store_unhealthy"}});
   healthy_gauge_.Set(1);
   // A file-size limit (RLIMIT_FSIZE) must turn into EFBIG errors the store reports, not into
   // SIGXFSZ killing the daemon.
@@ -219,9 +224,15 @@ EvidenceModule::EvidenceModule(ModuleContext& context, const Config& config)
   public_key_file_ = evidence::FormatPublicKeyFile(key.public_key());
   fs_ = evidence::MakePosixStoreFs();
   std::string host = settings_.host.empty() ? HostName() : settings_.host;
+  // A directory that is not ours is a configuration problem; another writer holding the store
+  // (StoreLock), or a lock that cannot be taken, is one of this start-up. Either way nothing in
+  // the store was read or written.
+  if (Result<std::string> dir = evidence::Store::CheckDirectory(settings_.directory); !dir.ok()) {
+    throw ConfigError(config_file_, "evidence.directory: " + dir.error().message);
+  }
   Result<std::unique_ptr<evidence::Store>> store =
       evidence::Store::Open(settings_.directory, host, *fs_, clock_);
-  if (!store.ok()) throw ConfigError(config_file_, "evidence.directory: " + store.error().message);
+  if (!store.ok()) throw StartupError(store.error().message);
 
   evidence::WriterOptions options;
   options.queue_capacity = settings_.queue_capacity;
@@ -250,7 +261,10 @@ EvidenceModule::EvidenceModule(ModuleContext& context, const Config& config)
     unhealthy_reason_ = healthy ? "" : reason;
     if (health_callback_) health_callback_(healthy, reason);
   };
-  events.on_dropped = [this] { dropped_.Increment(); };
+  events.on_dropped = [&queue_full] { queue_full.Increment(); };
+  events.on_missed_attestations = [&store_unhealthy](std::uint64_t n) {
+    store_unhealthy.Increment(static_cast<double>(n));
+  };
   writer_ = std::make_unique<evidence::Writer>(std::move(*store), std::move(key), clock_, options,
                                                std::move(events), [this] { return Attestation(); });
   log::Info("evidence store open",

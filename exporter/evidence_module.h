@@ -44,9 +44,12 @@ evidence::Record ConfigLoadRecord(const Config& config, bool reload);
 class EvidenceModule final : public Module {
  public:
   // Loads the signing key (creating a demo key pair first when create_key_if_missing allows it
-  // and none exists, and saying so loudly), checks the store directory and starts the writer.
-  // Throws ConfigError for a missing, unreadable, wrong-mode or foreign key, or a directory that
-  // is not ours. A store that cannot be written is not an error here: it starts unhealthy.
+  // and none exists, and saying so loudly), checks the store directory, takes its writer lock
+  // (held until Stop, across reloads) and starts the writer. Throws ConfigError for a missing,
+  // unreadable, wrong-mode or foreign key, or a directory that is not ours; StartupError when
+  // another process holds the store's lock (the message names the lock file and its pid) or
+  // the lock cannot be taken, before anything in the store was read or written. A store that
+  // cannot be written otherwise is not an error here: it starts unhealthy.
   EvidenceModule(ModuleContext& context, const Config& config);
   ~EvidenceModule() override;
 
@@ -58,7 +61,8 @@ class EvidenceModule final : public Module {
   Result<std::vector<std::string>> CheckReload(const Config& next) const override;
   void OnConfigLoaded(const Config& config) override;
   void OnTransition(const CheckState& before, const CheckState& after) override;
-  // Writes what is queued and the `stop` record, then stops the writer.
+  // Writes what is queued and the `stop` record, then stops the writer and releases the
+  // store's lock.
   void Stop() override;
 
   // Called (on the writer thread) whenever the store turns unhealthy or healthy again, e.g. to
@@ -98,7 +102,7 @@ class EvidenceModule final : public Module {
   prometheus::Gauge& last_record_;
   prometheus::Gauge& last_seq_;
   prometheus::Family<prometheus::Counter>& write_errors_;
-  prometheus::Counter& dropped_;
+  prometheus::Family<prometheus::Counter>& dropped_;
 
   mutable std::mutex mu_;
   std::vector<std::shared_ptr<const CheckSpec>> checks_;

@@ -252,12 +252,25 @@ class Evidence(unittest.TestCase):
                                                 "drift_evidence_store_healthy") == 1,
                          30, "the store to recover; log:\n" + exporter.log(), interval=0.2)
         exporter.wait_log(r"msg=\"evidence store healthy again\"")
+        # Attestations (every 2 s) fell due during the outage (the first retry is after 5 s):
+        # counted, not silently skipped.
+        missed = harness.sample(exporter.metrics(), "drift_evidence_dropped_records_total",
+                                reason="store_unhealthy")
+        self.assertGreaterEqual(missed, 1)
+        self.assertEqual(harness.sample(exporter.metrics(), "drift_evidence_dropped_records_total",
+                                        reason="queue_full"), 0)
+        self.wait_record(exporter, "the attestation after the recovery", "--kind=attestation")
         exporter.stop()
         kinds = [r["record"]["kind"] for r in self.records()]
         self.assertEqual(kinds[0], "recovery")
         first = self.records("--kind=recovery")[0]["record"]["payload"]
         self.assertIn("write_failed", first["reasons"])
         self.assertEqual(first["failure"]["op"], "write")
+        self.assertEqual(first["missed_attestations"]["count"], missed)
+        self.assertLessEqual(first["failure"]["since"], first["missed_attestations"]["first_due"])
+        self.assertLessEqual(first["missed_attestations"]["first_due"],
+                             first["missed_attestations"]["last_due"])
+        self.assertEqual(first["lost_records"], {"store_unhealthy": missed})
         self.assertIn("transition", kinds)
         self.assertExit(self.verify(), EXIT_OK)
 

@@ -22,6 +22,7 @@ namespace {
 
 using testing::TempDir;
 using testing::TestKey;
+using testing::VerifyWithTestKey;
 using namespace std::chrono_literals;
 
 // The child: a writer appending as fast as it can until it is killed. Writes one byte to
@@ -60,14 +61,6 @@ bool WaitReadable(int fd, std::chrono::milliseconds limit) {
   return ::read(fd, &c, 1) == 1;
 }
 
-VerifyReport Verify(const std::string& dir) {
-  VerifyOptions options;
-  options.trusted_keys = {TestKey(1).public_key()};
-  Result<VerifyReport> r = VerifyStore(dir, options);
-  EXPECT_TRUE(r.ok()) << r.error().message;
-  return r.ok() ? *r : VerifyReport{};
-}
-
 TEST(CrashTest, TwoHundredKillsNeverBreakTheStore) {
   TempDir tmp;
   const std::string dir = tmp / "ev";
@@ -99,7 +92,7 @@ TEST(CrashTest, TwoHundredKillsNeverBreakTheStore) {
     ASSERT_EQ(::waitpid(pid, &status, 0), pid);
     ASSERT_TRUE(WIFSIGNALED(status)) << "the writer exited by itself with " << status;
     if (last_seq == 0 && !std::filesystem::exists(dir + "/records")) continue;  // killed early
-    VerifyReport r = Verify(dir);
+    VerifyReport r = VerifyWithTestKey(dir);
     ASSERT_TRUE(r.ok()) << "after kill " << i + 1 << ": " << SummaryLine(r);
     ASSERT_GE(r.last_seq, last_seq) << "records disappeared after kill " << i + 1;
     last_seq = r.last_seq;
@@ -114,7 +107,7 @@ TEST(CrashTest, TwoHundredKillsNeverBreakTheStore) {
     Writer writer(std::move(*store), TestKey(1), clock, {}, {}, nullptr);
     writer.Stop();
   }
-  VerifyReport r = Verify(dir);
+  VerifyReport r = VerifyWithTestKey(dir);
   ASSERT_TRUE(r.ok()) << SummaryLine(r);
   EXPECT_TRUE(r.interrupted.empty());
   // At most the very first run began with `start`; every later one with a recovery record

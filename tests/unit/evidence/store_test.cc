@@ -87,7 +87,7 @@ TEST_F(StoreTest, PublishesSignedChainedRecordsInDayFolders) {
                 "records/2024/08/01/00000000000000000001-start.json",
                 "records/2024/08/01/00000000000000000001-start.json.minisig",
                 "records/2024/08/01/00000000000000000002-transition.json",
-                "records/2024/08/01/00000000000000000002-transition.json.minisig"}));
+                "records/2024/08/01/00000000000000000002-transition.json.minisig", "writer.lock"}));
   // The second record continues the chain the first one's signature states.
   Result<Signature> sig1 = ParseSignatureFile(
       ReadText(dir_ / "ev/records/2024/08/01/00000000000000000001-start.json.minisig"));
@@ -139,6 +139,7 @@ TEST_F(StoreTest, FoldersNeverGoBackWhenTheClockDoes) {
   EXPECT_TRUE(Verify(dir_ / "ev", key_).ok());
 
   // A restarted store finds the tail in the newest folder.
+  store.reset();  // one writer at a time (StoreLock)
   auto again = OpenStore(fs_);
   EXPECT_EQ(again->tail().seq, 3u);
   EXPECT_EQ(again->tail().folder, "2024/08/02");

@@ -3,6 +3,7 @@
 // Helpers shared by the evidence tests: temporary folders, deterministic keys, a fault-injecting
 // StoreFs (the writer seam) and running real programs (minisign).
 
+#include <gtest/gtest.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -15,12 +16,14 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
 #include "checks/process_runner.h"
 #include "evidence/minisign.h"
 #include "evidence/store_fs.h"
+#include "evidence/verify.h"
 
 namespace drift::evidence::testing {
 
@@ -66,11 +69,15 @@ inline void WriteText(const std::string& path, std::string_view text) {
   out << text;
 }
 
-// Every regular file under `dir`, relative, sorted.
+// Every regular file under `dir`, relative, sorted. A file removed while it is listed (a head
+// the store's head thread replaces) is left out rather than thrown about.
 inline std::vector<std::string> FilesUnder(const std::string& dir) {
   std::vector<std::string> out;
-  for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
-    if (e.is_regular_file()) out.push_back(std::filesystem::relative(e.path(), dir).string());
+  std::error_code ec;
+  for (std::filesystem::recursive_directory_iterator it(dir, ec), end; !ec && it != end;
+       it.increment(ec)) {
+    std::error_code type_ec;
+    if (it->is_regular_file(type_ec)) out.push_back(it->path().string().substr(dir.size() + 1));
   }
   std::sort(out.begin(), out.end());
   return out;
@@ -197,6 +204,26 @@ class FaultyFs final : public StoreFs {
   std::optional<std::pair<std::string, int>> rename_fault_;
   std::map<std::string, int> creates_;
 };
+
+// Waits (bounded) until `pred` holds: for what the writer's own thread does.
+template <typename Pred>
+bool WaitFor(Pred pred, std::chrono::milliseconds limit = std::chrono::seconds(10)) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return true;
+}
+
+// `evidence verify` of the store at `dir`, trusting TestKey(1).
+inline VerifyReport VerifyWithTestKey(const std::string& dir) {
+  VerifyOptions options;
+  options.trusted_keys = {TestKey(1).public_key()};
+  Result<VerifyReport> r = VerifyStore(dir, options);
+  EXPECT_TRUE(r.ok()) << r.error().message;
+  return r.ok() ? *r : VerifyReport{};
+}
 
 // Runs a real program (argv[0] absolute) and returns its output.
 inline checks::CommandOutput RunProgram(std::vector<std::string> argv) {

@@ -17,6 +17,7 @@ using drift::testing::FakeClock;
 using testing::FaultyFs;
 using testing::TempDir;
 using testing::TestKey;
+using testing::WaitFor;
 using namespace std::chrono_literals;
 
 const WallTime kT0 = WallTime(std::chrono::seconds(1'722'513'600));  // 2024-08-01T12:00:00Z
@@ -26,17 +27,6 @@ Record Rec(std::string kind, std::optional<std::string> check = std::nullopt) {
   r.kind = std::move(kind);
   r.check = std::move(check);
   return r;
-}
-
-// Waits (bounded) until `pred` holds.
-template <typename Pred>
-bool WaitFor(Pred pred, std::chrono::milliseconds limit = 10s) {
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(2ms);
-  }
-  return true;
 }
 
 class WriterTest : public ::testing::Test {

@@ -276,6 +276,58 @@ TEST_F(EvidenceModuleTest, ASectionTurnedOnAtReloadNeedsARestart) {
   for (const auto& m : modules) m->Stop();
 }
 
+// Two daemons on one configuration: the second stops at start-up (exit 3), naming the lock file
+// and the first one's pid, before it read or wrote anything in the store; a reload of the first
+// keeps the lock; its Stop releases it.
+TEST_F(EvidenceModuleTest, ASecondModuleOnTheStoreIsAStartupErrorUntilTheFirstStops) {
+  Config config = MakeConfig(/*create_key=*/true);
+  auto module = std::make_unique<EvidenceModule>(context_, config);
+  module->OnConfigLoaded(config);
+  module->OnConfigLoaded(config);  // a reload
+  evidence::Record heal;
+  heal.kind = "heal_request";
+  ASSERT_TRUE(module->Append(heal).ok());
+  prometheus::Registry other_registry;
+  ModuleContext other{clock_, other_registry, "/etc/drift/config.yml", ""};
+  try {
+    EvidenceModule second(other, config);
+    FAIL() << "no error";
+  } catch (const StartupError& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "evidence directory " + (dir_ / "evidence") + " is in use by another writer: pid " +
+                  std::to_string(::getpid()) + " holds " + (dir_ / "evidence/writer.lock") +
+                  ". One writer per store: stop it, or give this instance its own "
+                  "evidence.directory");
+  }
+  EXPECT_TRUE(module->healthy());
+  module->Stop();
+  {
+    EvidenceModule next(other, config);  // the lock is free again
+    next.Stop();
+  }
+  Result<std::vector<evidence::StoredRecord>> all =
+      evidence::ListRecords(dir_ / "evidence", evidence::ListFilter{});
+  ASSERT_TRUE(all.ok());
+  std::vector<std::string> kinds;
+  for (const auto& r : *all) kinds.push_back(r.parsed.record.kind);
+  EXPECT_EQ(kinds, (std::vector<std::string>{"start", "config_load", "config_load", "heal_request",
+                                             "stop", "start", "stop"}));
+}
+
+TEST_F(EvidenceModuleTest, LostRecordsAreCountedByReason) {
+  Config config = MakeConfig(/*create_key=*/true);
+  auto module = std::make_unique<EvidenceModule>(context_, config);
+  std::string metrics = Metrics();
+  EXPECT_NE(metrics.find("drift_evidence_dropped_records_total{reason=\"queue_full\"} 0"),
+            std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("drift_evidence_dropped_records_total{reason=\"store_unhealthy\"} 0"),
+            std::string::npos);
+  EXPECT_NE(metrics.find("drift_evidence_write_errors_total{op=\"tail_check\"} 0"),
+            std::string::npos);
+  module->Stop();
+}
+
 TEST_F(EvidenceModuleTest, AMissingKeyIsAConfigErrorInProduction) {
   Config config = MakeConfig(/*create_key=*/false);
   try {
