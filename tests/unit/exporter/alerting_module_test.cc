@@ -109,8 +109,8 @@ TEST(DecideCheckAlerts, DriftFiresWithLabelsAnnotationsAndGeneratorUrl) {
 TEST(DecideCheckAlerts, DescriptionNamesTenFindingsAndCountsTheRest) {
   std::vector<Finding> findings = {{"ruleset_hash_mismatch", "7aa1", "dbbe", Severity::kNone}};
   for (int i = 0; i < 13; ++i) {
-    findings.push_back({"rule_added", fmt::format("tcp dport {} accept", 1000 + i), "absent",
-                        Severity::kNone});
+    findings.push_back(
+        {"rule_added", fmt::format("tcp dport {} accept", 1000 + i), "absent", Severity::kNone});
   }
   CheckState s;
   s.spec = Spec("fw");
