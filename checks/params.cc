@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -63,10 +64,15 @@ BaselineListing ReadBaselineListing(const Params& params, std::string_view key,
             "no listing was kept with the pin; capture again with `drift_exporter baseline "
             "capture` to keep one"};
   }
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  // As the configuration itself (common/config_node.cc): a FIFO or device must not block a load.
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
   if (!fd.open()) {
     return {std::nullopt,
             fmt::format("cannot read the kept listing {}: {}", path, std::strerror(errno))};
+  }
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    return {std::nullopt, fmt::format("the kept listing {} is not a regular file; ignored", path)};
   }
   std::string text;
   char buf[16384];

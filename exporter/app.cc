@@ -141,7 +141,8 @@ void App::Start() {
   }
   // Modules are created here, once; OnConfigLoaded hands them every configuration after this.
   modules_ = MakeModules(module_context_, config);
-  // Once nothing can fail any more: logs about the state only from a daemon that starts.
+  // After the modules, which may still refuse to start (StartupError): the state is logged as
+  // restored only by a daemon that gets this far.
   RestoreState(config);
   scheduler_->SetObserver([this](const CheckState& before, const CheckState& after) {
     LogTransition(before, after);
@@ -244,14 +245,14 @@ Status App::FinishReload(std::optional<Config> config, const std::string& load_e
   ConfigLoad outcome = ConfigLoad::kInvalid;
   std::string error = load_error;
   if (config) {
-    if (ResolveStateDir(config->state_dir, std::getenv("STATE_DIRECTORY")) != state_dir_) {
-      log::Warn("state_dir changed; it takes effect after a restart",
-                {{"state_dir", state_dir_.empty() ? "(none)" : state_dir_}});
-    }
     try {
       // All or nothing: what the running modules cannot take refuses the reload before anything
-      // changes.
+      // changes. The state file is opened once, at start-up, like the evidence store.
       Result<std::vector<std::string>> restart = RestartRequiredBy(modules_, *config);
+      if (restart.ok() &&
+          ResolveStateDir(config->state_dir, std::getenv("STATE_DIRECTORY")) != state_dir_) {
+        restart->push_back("state_dir: changed");
+      }
       if (!restart.ok()) {
         error = fmt::format("{}: {}", options_.config_file, restart.error().message);
       } else if (!restart->empty()) {
@@ -317,14 +318,16 @@ void App::StopReloads() {
   bool reading = false;
   {
     std::unique_lock lock(reloads_->mu);
+    const bool first = !reloads_->stopping;  // RunDaemon and Stop() both call this
     reloads_->stopping = true;
     reloads_->cv.notify_all();
     // Applying is quick, and must not meet stopped modules: let it finish.
     reloads_->cv.wait(lock, [&] { return !reloads_->applying; });
     if (reloads_->running) {
       reading = true;
-      log::Warn("abandoning a configuration reload that is still reading its file",
-                {{"running", DescribeRunningLocked()}});
+      if (first)
+        log::Warn("abandoning a configuration reload that is still reading its file",
+                  {{"running", DescribeRunningLocked()}});
     }
   }
   if (!reload_thread_.joinable()) return;

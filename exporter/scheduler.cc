@@ -101,8 +101,16 @@ void Scheduler::Stop() {
     std::lock_guard lock(mu_);
     stopping_ = true;
     workers = std::move(workers_);
-    for (const auto& [id, run] : in_flight_) {
-      if (run.abandoned) hung.push_back(run.worker);
+    // Runs in flight are abandoned, not waited for: a check may take up to its timeout (30 s by
+    // default), longer than the daemon's shutdown deadline, and a shutdown that stops only there
+    // writes no evidence stop record and no last state. Their results are dropped unseen.
+    for (auto& [id, run] : in_flight_) {
+      if (!run.abandoned) {
+        run.abandoned = true;
+        --running_;
+        ++stuck_workers_;
+      }
+      hung.push_back(run.worker);
     }
   }
   work_cv_.notify_all();

@@ -127,6 +127,30 @@ TEST_F(AppTest, ReloadRunsOnItsOwnThreadAndReportsItsOutcome) {
   app.Stop();
 }
 
+// The state file is opened once, at start-up: a reload that moves it is refused whole, as a
+// section that needs a restart is, instead of being applied in part.
+TEST_F(AppTest, AReloadThatChangesTheStateDirNeedsARestart) {
+  const std::string checks = fmt::format(
+      "host: {{root: {}}}\n"
+      "scheduler: {{mode: on_scrape}}\n"
+      "checks:\n"
+      "  - name: backups\n"
+      "    type: backup\n"
+      "    params: {{status_file: /status.json}}\n",
+      dir_.root());
+  dir_.Write("/config.yml", checks + "state_dir: state-a\n");
+  App app(Options(), clock_);
+  app.Start();
+  dir_.Write("/config.yml", checks + "state_dir: state-b\n");
+  ReloadOutcome done = app.WaitReload(app.RequestReload(), std::chrono::steady_clock::now() + 1h);
+  ASSERT_EQ(done.kind, ReloadOutcome::Kind::kDone);
+  ASSERT_FALSE(done.status.ok());
+  EXPECT_EQ(done.status.error().message,
+            (dir_.path() / "config.yml").string() + ": restart to apply: state_dir: changed");
+  EXPECT_EQ(ReloadSuccessful(app), 0);
+  app.Stop();
+}
+
 // A load that never returns (a file on a hung mount) holds up neither the callers nor shutdown.
 TEST_F(AppTest, StuckReloadBlocksNeitherRequestsNorStop) {
   App app(Options(), clock_);

@@ -382,6 +382,30 @@ TEST_F(SchedulerTest, OnScrapeDeadlineShowsUnfinishedChecksAsNotSuccessful) {
   scheduler->Stop();
 }
 
+// A shutdown does not wait for a check still running: it may take up to its timeout (60 s here),
+// longer than the daemon's shutdown deadline. Stop() returns, and the late result reaches no
+// observer (the modules it would reach have stopped).
+TEST_F(SchedulerTest, StopDoesNotWaitForARunInFlightAndDropsItsResult) {
+  plan_->settings.min_interval = 0s;
+  auto slow = std::make_shared<GatedCheck>("");
+  AddGated("slow", slow);
+  auto scheduler = Scheduler::Create(clock_);
+  std::atomic<int> observed{0};
+  scheduler->SetObserver([&](const CheckState&, const CheckState&) { ++observed; });
+  scheduler->SetPlan(plan_);
+  scheduler->Start();
+  slow->Close();
+  scheduler->RefreshForScrape(std::chrono::steady_clock::now());  // starts the run, waits not
+  slow->WaitEntered(1);
+  scheduler->Stop();  // returns while the run is still inside the check
+
+  std::weak_ptr<Scheduler> alive = scheduler;
+  scheduler.reset();
+  slow->Open(checks::Verdict::kDrifted);
+  while (!alive.expired()) std::this_thread::yield();  // the abandoned worker has finished
+  EXPECT_EQ(observed.load(), 0);
+}
+
 // The same without a command: the check type is named instead.
 TEST_F(SchedulerTest, OnScrapeDeadlineNamesTheCheckTypeWhenNoCommandRuns) {
   plan_->settings.min_interval = 0s;
