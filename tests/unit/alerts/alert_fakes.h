@@ -67,6 +67,7 @@ class FakeAlertmanager {
     cv_.notify_all();
   }
   std::size_t accepted_count_locked() const { return accepted_.size(); }
+  const std::vector<nlohmann::json>& accepted_locked() const { return accepted_; }
   std::size_t post_count_locked() const { return posts_.size(); }
 
   Result<HttpReply> Post(std::string_view json, std::chrono::milliseconds timeout) {
