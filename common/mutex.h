@@ -46,18 +46,9 @@ class DRIFT_SCOPED_CAPABILITY MutexLock {
   Mutex& mu_;
 };
 
-// Releases a held mutex for the length of a scope (to call out without the lock) and takes it
-// back at the end.
-class DRIFT_SCOPED_CAPABILITY MutexUnlock {
- public:
-  explicit MutexUnlock(Mutex& mu) DRIFT_RELEASE(mu) : mu_(mu) { mu_.Unlock(); }
-  ~MutexUnlock() DRIFT_ACQUIRE() { mu_.Lock(); }
-  MutexUnlock(const MutexUnlock&) = delete;
-  MutexUnlock& operator=(const MutexUnlock&) = delete;
-
- private:
-  Mutex& mu_;
-};
+// There is deliberately no scoped unlock: clang 14's analysis treats any scoped capability's
+// destructor as a release, so code that calls out without the lock writes mu.Unlock() ...
+// mu.Lock(), which the analysis follows.
 
 // A condition variable bound to a drift::Mutex at each wait. Wakeups may be spurious: wait in a
 // loop on the condition.
