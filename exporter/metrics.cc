@@ -54,7 +54,7 @@ DriftCollector::DriftCollector(std::function<std::shared_ptr<const Snapshot>()> 
 
 std::vector<MetricFamily> DriftCollector::Collect() const {
   std::shared_ptr<const Snapshot> snap = snapshot_();
-  const double now = ToUnixSeconds(clock_.Now());
+  const WallTime now = clock_.Now();
   std::string cached(kCached);
 
   MetricFamily drifted = Family(
@@ -112,8 +112,7 @@ std::vector<MetricFamily> DriftCollector::Collect() const {
     bool all_known = true;
   };
   std::map<std::pair<std::string, std::string>, ControlState> control_state;
-  std::map<std::string, double> counts{
-      {"compliant", 0}, {"drifted", 0}, {"error", 0}, {"pending", 0}};
+  double counts[std::size(kAllCheckStatuses)] = {};  // indexed by CheckStatus
 
   for (const auto& state : snap->checks) {
     const CheckSpec& spec = *state->spec;
@@ -125,16 +124,16 @@ std::vector<MetricFamily> DriftCollector::Collect() const {
               {"controls", spec.controls_label},
               {"recommended_action", spec.recommended_action}},
              1);
+    const CheckStatus status = state->Status();
     if (state->known) {
       AddGauge(drifted, {check}, state->drifted ? 1 : 0);
-      AddGauge(severity, {check}, static_cast<double>(state->severity));
-      AddGauge(age, {check},
-               state->drifted ? std::max(0.0, now - ToUnixSeconds(state->drift_since)) : 0);
+      AddGauge(severity, {check}, static_cast<double>(state->CurrentSeverity()));
+      AddGauge(age, {check}, std::chrono::duration<double>(state->DriftAge(now)).count());
     }
     // An overdue check (on_scrape: still running at the scrape's deadline) is not successful
     // for this scrape, even before its first run.
-    if (state->ran || !state->overdue.empty()) {
-      AddGauge(success, {check}, state->success ? 1 : 0);
+    if (status != CheckStatus::kPending) {
+      AddGauge(success, {check}, status == CheckStatus::kError ? 0 : 1);
     }
     if (state->ran) {
       AddGauge(last_run, {check}, ToUnixSeconds(state->last_run));
@@ -142,15 +141,10 @@ std::vector<MetricFamily> DriftCollector::Collect() const {
     }
     for (const Control& c : spec.controls) {
       ControlState& cs = control_state[{c.framework, c.id}];
-      cs.drifted = cs.drifted || (state->known && state->drifted);
+      cs.drifted = cs.drifted || state->drifted;
       cs.all_known = cs.all_known && state->known;
     }
-    const char* bucket = !state->overdue.empty() ? "error"
-                         : !state->ran           ? "pending"
-                         : !state->success       ? "error"
-                         : state->drifted        ? "drifted"
-                                                 : "compliant";
-    counts[bucket] += 1;
+    counts[static_cast<std::size_t>(status)] += 1;
     for (const checks::MeasureSpec& m : spec.type->measures) {
       if (!measures.contains(m.name)) {
         measures.emplace(
@@ -171,7 +165,10 @@ std::vector<MetricFamily> DriftCollector::Collect() const {
                state.drifted ? 1 : 0);
     }
   }
-  for (const auto& [state_name, n] : counts) AddGauge(by_state, {{"state", state_name}}, n);
+  for (CheckStatus status : kAllCheckStatuses) {
+    AddGauge(by_state, {{"state", std::string(Name(status))}},
+             counts[static_cast<std::size_t>(status)]);
+  }
 
   std::vector<MetricFamily> out;
   for (MetricFamily* f : {&drifted, &severity, &age, &success, &last_run, &duration, &info}) {
