@@ -185,23 +185,26 @@ AlertLabeling MakeAlertLabeling(const alerts::AlertingConfig& config, std::strin
 CheckAlerts DecideCheckAlerts(const CheckState& state, const AlertLabeling& labeling,
                               std::string_view evidence_record_id) {
   CheckAlerts out;
-  if (!state.ran || state.spec == nullptr) return out;
+  const CheckStatus status = state.Status();
+  if (status == CheckStatus::kPending || state.spec == nullptr) return out;
   const CheckSpec& spec = *state.spec;
-  if (state.known && state.drifted) {
-    checks::Severity severity =
-        state.severity == checks::Severity::kNone ? spec.severity : state.severity;
+  if (state.drifted) {  // kDrifted, or kError keeping the last known verdict
+    checks::Severity severity = state.CurrentSeverity() == checks::Severity::kNone
+                                    ? spec.severity
+                                    : state.CurrentSeverity();
     alerts::AlertContent c =
         CheckAlert(kDriftAlert, checks::SeverityName(severity), spec, labeling, evidence_record_id);
     c.annotations["summary"] =
         fmt::format("Check {} drifted from its baseline on {}", spec.name, labeling.instance);
     c.annotations["description"] =
-        state.success ? Describe(state.result)
-                      : fmt::format("Drifted at the last successful run; the latest run failed: {}",
-                                    state.result.reason);
+        status == CheckStatus::kDrifted
+            ? Describe(state.result)
+            : fmt::format("Drifted at the last successful run; the latest run failed: {}",
+                          state.result.reason);
     out.drift = std::move(c);
     out.drift_starts_at = state.drift_since;
   }
-  if (!state.success) {
+  if (status == CheckStatus::kError) {
     // A check that cannot run hides drift of its own severity.
     alerts::AlertContent c = CheckAlert(kCheckFailingAlert, checks::SeverityName(spec.severity),
                                         spec, labeling, evidence_record_id);
@@ -293,7 +296,7 @@ void AlertingModule::OnConfigLoaded(const Config& config) {
 }
 
 void AlertingModule::OnTransition(const CheckState& before, const CheckState& after) {
-  if (!after.ran || after.spec == nullptr) return;
+  if (after.Status() == CheckStatus::kPending || after.spec == nullptr) return;
   const std::string& name = after.spec->name;
   EvidenceRecordIdProvider provider;
   std::shared_ptr<const AlertLabeling> labeling;
@@ -331,7 +334,7 @@ void AlertingModule::OnTransition(const CheckState& before, const CheckState& af
   CheckAlerts decided = DecideCheckAlerts(after, *labeling, evidence_id);
   if (decided.drift) {
     // A failed run says nothing new about the drift: keep the last drifted run's description.
-    if (after.success || !notifier_->Firing(drift_slot)) {
+    if (after.Status() != CheckStatus::kError || !notifier_->Firing(drift_slot)) {
       notifier_->Fire(drift_slot, std::move(*decided.drift), decided.drift_starts_at);
     }
   } else {

@@ -68,19 +68,26 @@ double SecondsSince(Deadline since) {
 // One log line per change of a check's state, so that drift and failures show in the logs as
 // well as in the metrics.
 void LogTransition(const CheckState& before, const CheckState& after) {
-  std::string_view was = StateWord(before);
-  std::string_view is = StateWord(after);
+  const CheckStatus was = before.Status();
+  const CheckStatus is = after.Status();
   if (was == is && before.result.reason == after.result.reason) return;
-  if (was == is && is != "error") return;  // same state, new details: the page shows them
+  // Same state, new details: the page shows them (but every new error is logged).
+  if (was == is && is != CheckStatus::kError) return;
   const std::string& name = after.spec->name;
-  if (is == "error") {
-    log::Warn("check failed", {{"check", name}, {"was", was}, {"err", after.result.reason}});
-  } else if (is == "drifted") {
-    log::Warn("check drifted", {{"check", name},
-                                {"severity", checks::SeverityName(after.severity)},
-                                {"reason", after.result.reason}});
-  } else {
-    log::Info("check state changed", {{"check", name}, {"was", was}, {"now", is}});
+  switch (is) {
+    case CheckStatus::kError:
+      log::Warn("check failed",
+                {{"check", name}, {"was", Name(was)}, {"err", after.result.reason}});
+      break;
+    case CheckStatus::kDrifted:
+      log::Warn("check drifted", {{"check", name},
+                                  {"severity", checks::SeverityName(after.CurrentSeverity())},
+                                  {"reason", after.result.reason}});
+      break;
+    case CheckStatus::kPending:
+    case CheckStatus::kCompliant:
+      log::Info("check state changed", {{"check", name}, {"was", Name(was)}, {"now", Name(is)}});
+      break;
   }
 }
 

@@ -17,6 +17,7 @@
 #include "exporter/config.h"
 #include "exporter/http_server.h"
 #include "exporter/metrics.h"
+#include "exporter/metrics_cache.h"
 #include "exporter/module.h"
 #include "exporter/pages.h"
 #include "exporter/scheduler.h"

@@ -12,7 +12,6 @@
 #include "common/log.h"
 #include "evidence/keys.h"
 #include "evidence/store_fs.h"
-#include "exporter/pages.h"
 #include "exporter/version.h"
 
 namespace drift::exporter {
@@ -42,10 +41,10 @@ std::int64_t Millis(double seconds) { return static_cast<std::int64_t>(seconds *
 // What a check's state says, for records: state word, severity, last run, the latest reason.
 nlohmann::json StateJson(const CheckState& s) {
   nlohmann::json j = {
-      {"state", std::string(StateWord(s))}, {"runs", s.runs}, {"reason", s.result.reason}};
+      {"state", std::string(Name(s.Status()))}, {"runs", s.runs}, {"reason", s.result.reason}};
   if (s.ran) j["last_run"] = evidence::FormatRecordTime(s.last_run);
   if (s.drifted) {
-    j["severity"] = std::string(checks::SeverityName(s.severity));
+    j["severity"] = std::string(checks::SeverityName(s.CurrentSeverity()));
     j["drift_since"] = evidence::FormatRecordTime(s.drift_since);
   }
   return j;
@@ -91,7 +90,7 @@ evidence::Record TransitionRecord(const CheckState& before, const CheckState& af
   r.kind = std::string(evidence::kinds::kTransition);
   r.check = spec.name;
   r.controls = ControlIds(spec);
-  r.severity = after.drifted ? std::string(checks::SeverityName(after.severity)) : "none";
+  r.severity = std::string(checks::SeverityName(after.CurrentSeverity()));
   nlohmann::json observed = nlohmann::json::object();
   for (const checks::Observation& o : after.result.observations) observed[o.key] = o.value;
   nlohmann::json findings = nlohmann::json::array();
@@ -103,8 +102,8 @@ evidence::Record TransitionRecord(const CheckState& before, const CheckState& af
     }
     findings.push_back(std::move(finding));
   }
-  r.payload = {{"from", std::string(StateWord(before))},
-               {"to", std::string(StateWord(after))},
+  r.payload = {{"from", std::string(Name(before.Status()))},
+               {"to", std::string(Name(after.Status()))},
                {"reason", after.result.reason},
                {"verdict", std::string(checks::VerdictName(after.result.verdict))},
                {"check_type", std::string(spec.type->name)},
@@ -138,7 +137,7 @@ evidence::Record AttestationRecord(
     if (it != states.end()) {
       entry.update(StateJson(*it->second));
     } else {
-      entry["state"] = "pending";
+      entry["state"] = std::string(Name(CheckStatus::kPending));
     }
     ++counts[entry["state"].get<std::string>()];
     list.push_back(std::move(entry));
@@ -351,7 +350,7 @@ void EvidenceModule::OnTransition(const CheckState& before, const CheckState& af
   {
     std::lock_guard lock(mu_);
     states_[after.spec->name] = std::make_shared<const CheckState>(after);
-    if (StateWord(before) == StateWord(after)) return;
+    if (before.Status() == after.Status()) return;
     files = files_;
     ++queued_transitions_[after.spec->name];
   }

@@ -21,22 +21,20 @@ code{font-size:90%}.note{color:#555;max-width:60em}</style>)";
 constexpr std::string_view kActionsDoc =
     "<code>docs/configuration.md</code>, section &ldquo;Recommended actions&rdquo;";
 
-// How long ago `then` was, to the second ("0s" for the future).
-std::string Since(WallTime then, WallTime now) {
-  auto age = std::chrono::floor<std::chrono::seconds>(now - then);
+// A span of time to the second ("0s" for a negative one).
+std::string WholeSeconds(std::chrono::nanoseconds span) {
+  auto seconds = std::chrono::floor<std::chrono::seconds>(span);
   return FormatDuration(std::max(std::chrono::milliseconds(0),
-                                 std::chrono::duration_cast<std::chrono::milliseconds>(age)));
+                                 std::chrono::duration_cast<std::chrono::milliseconds>(seconds)));
 }
 
+// How long ago `then` was, to the second ("0s" for the future).
+std::string Since(WallTime then, WallTime now) { return WholeSeconds(now - then); }
+
+// The "Drifted for" cell: empty while not drifted.
 std::string Age(const CheckState& s, WallTime now) {
-  if (!s.known || !s.drifted) return "";
-  return Since(s.drift_since, now);
-}
-
-// A cause's severity as the drift counts it: a configured severity replaces every cause's own.
-checks::Severity CauseSeverity(const CheckSpec& spec, const checks::Finding& f) {
-  if (spec.severity_configured || f.severity == checks::Severity::kNone) return spec.severity;
-  return f.severity;
+  if (!s.drifted) return "";
+  return WholeSeconds(s.DriftAge(now));
 }
 
 // The severity row of a check page. The configured (or default) severity is what a drift would
@@ -47,10 +45,10 @@ std::string SeverityText(const CheckState& s) {
   if (s.drifted) {
     if (spec.severity_configured) {
       return fmt::format("<b>{}</b> (the configured severity of this check's drift)",
-                         checks::SeverityName(s.severity));
+                         checks::SeverityName(s.CurrentSeverity()));
     }
     return fmt::format("<b>{}</b> (the highest severity of the drift's causes below)",
-                       checks::SeverityName(s.severity));
+                       checks::SeverityName(s.CurrentSeverity()));
   }
   if (spec.severity_configured) {
     return fmt::format("none (configured {}; applies while drifted)", configured);
@@ -134,13 +132,6 @@ std::string HtmlEscape(std::string_view text) {
   return out;
 }
 
-std::string_view StateWord(const CheckState& s) {
-  if (!s.overdue.empty()) return "error";
-  if (!s.ran) return "pending";
-  if (!s.success) return "error";
-  return s.drifted ? "drifted" : "compliant";
-}
-
 std::string_view ActionDescription(std::string_view action) {
   struct Known {
     std::string_view action;
@@ -179,12 +170,12 @@ std::string RenderLandingPage(const Snapshot& snapshot, WallTime now, bool ready
       "<table>\n<tr><th>Check</th><th>Type</th><th>State</th><th>Severity</th>"
       "<th>Drifted for</th><th>Reason</th><th>Controls</th><th>Last run</th></tr>\n";
   for (const auto& s : snapshot.checks) {
-    std::string_view word = StateWord(*s);
+    std::string_view word = Name(s->Status());
     body += fmt::format(
         "<tr><td><a href=\"/checks/{0}\">{0}</a></td><td>{1}</td><td class=\"{2}\">{2}</td>"
         "<td>{3}</td><td>{4}</td><td>{5}</td><td><code>{6}</code></td><td>{7}</td></tr>\n",
         HtmlEscape(s->spec->name), HtmlEscape(s->spec->type->name), word,
-        s->drifted ? checks::SeverityName(s->severity) : "", Age(*s, now),
+        s->drifted ? checks::SeverityName(s->CurrentSeverity()) : "", Age(*s, now),
         HtmlEscape(ShownReason(*s)), HtmlEscape(s->spec->controls_label),
         s->ran ? FormatRfc3339(s->last_run) : "never");
   }
@@ -197,7 +188,7 @@ std::optional<std::string> RenderCheckPage(const Snapshot& snapshot, std::string
   for (const auto& s : snapshot.checks) {
     if (s->spec->name != name) continue;
     const CheckSpec& spec = *s->spec;
-    std::string_view word = StateWord(*s);
+    std::string_view word = Name(s->Status());
     std::string body = fmt::format(
         "<p><a href=\"/\">&larr; all checks</a></p>\n<h1>{0}</h1>\n<table>\n"
         "<tr><th>Type</th><td>{1}</td></tr>\n"

@@ -25,9 +25,6 @@ std::string RenderLandingPage(const Snapshot& snapshot, WallTime now, bool ready
 std::optional<std::string> RenderCheckPage(const Snapshot& snapshot, std::string_view name,
                                            WallTime now);
 
-// The state word shown for a check: pending, compliant, drifted, error.
-std::string_view StateWord(const CheckState& state);
-
 std::string HtmlEscape(std::string_view text);
 
 // What a runbook named as a recommended_action does, for the runbooks the check types name by

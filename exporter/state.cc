@@ -4,11 +4,47 @@
 
 namespace drift::exporter {
 
+std::string_view Name(CheckStatus status) {
+  switch (status) {
+    case CheckStatus::kPending:
+      return "pending";
+    case CheckStatus::kCompliant:
+      return "compliant";
+    case CheckStatus::kDrifted:
+      return "drifted";
+    case CheckStatus::kError:
+      return "error";
+  }
+  return "error";
+}
+
+CheckStatus CheckState::Status() const {
+  // An overdue check (on_scrape: still running at the scrape's deadline) failed that scrape,
+  // even before its first run.
+  if (!overdue.empty()) return CheckStatus::kError;
+  if (!ran) return CheckStatus::kPending;
+  if (!success) return CheckStatus::kError;
+  return drifted ? CheckStatus::kDrifted : CheckStatus::kCompliant;
+}
+
+std::chrono::nanoseconds CheckState::DriftAge(WallTime now) const {
+  if (!drifted) return std::chrono::nanoseconds(0);
+  return std::max(std::chrono::nanoseconds(0),
+                  std::chrono::duration_cast<std::chrono::nanoseconds>(now - drift_since));
+}
+
+checks::Severity CauseSeverity(const CheckSpec& spec, const checks::Finding& finding) {
+  if (spec.severity_configured || finding.severity == checks::Severity::kNone) {
+    return spec.severity;
+  }
+  return finding.severity;
+}
+
 checks::Severity DriftSeverity(const CheckSpec& spec, const checks::CheckResult& result) {
   if (spec.severity_configured) return spec.severity;
   checks::Severity highest = checks::Severity::kNone;
   for (const checks::Finding& f : result.findings) {
-    highest = std::max(highest, f.severity == checks::Severity::kNone ? spec.severity : f.severity);
+    highest = std::max(highest, CauseSeverity(spec, f));
   }
   return highest == checks::Severity::kNone ? spec.severity : highest;
 }

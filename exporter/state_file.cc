@@ -11,7 +11,6 @@
 #include "common/log.h"
 #include "common/rfc3339.h"
 #include "exporter/module.h"
-#include "exporter/pages.h"
 
 namespace drift::exporter {
 namespace {
@@ -237,7 +236,7 @@ RestorePlan PlanRestore(std::span<const SavedCheck> saved,
 
 bool NeedsSaving(const CheckState& before, const CheckState& after) {
   int threshold = after.spec ? after.spec->drift_threshold : 1;
-  return StateWord(before) != StateWord(after) || before.known != after.known ||
+  return before.Status() != after.Status() || before.known != after.known ||
          before.severity != after.severity || before.drift_since != after.drift_since ||
          std::min(before.drift_streak, threshold) != std::min(after.drift_streak, threshold);
 }

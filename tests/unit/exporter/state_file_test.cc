@@ -9,7 +9,6 @@
 
 #include "checks/registry.h"
 #include "exporter/module.h"
-#include "exporter/pages.h"
 #include "tests/support/fakes.h"
 #include "tests/unit/evidence/test_util.h"
 
@@ -272,11 +271,11 @@ TEST(PlanRestore, AnErrorKeepsTheLastKnownVerdict) {
   ASSERT_EQ(plan.states.size(), 1u);
   EXPECT_FALSE(plan.states[0].success);
   EXPECT_TRUE(plan.states[0].drifted);
-  EXPECT_EQ(StateWord(plan.states[0]), "error");
+  EXPECT_EQ(plan.states[0].Status(), CheckStatus::kError);
 }
 
 // The point of it all: a restored drift continues. The first run of the new process is not a
-// transition (same state word), keeps the episode's start and extends the streak.
+// transition (same status), keeps the episode's start and extends the streak.
 TEST(PlanRestore, TheFirstRunAfterARestartContinuesTheEpisode) {
   auto spec = Spec("fw");
   CheckState before_restart = Ran(spec, {Compliant(), Drifted(), Drifted()});
@@ -290,15 +289,15 @@ TEST(PlanRestore, TheFirstRunAfterARestartContinuesTheEpisode) {
   const CheckState& restored = plan.states[0];
 
   CheckState after = Advance(restored, Drifted(), kT0 + seconds(3600), 0.1);
-  EXPECT_EQ(StateWord(restored), "drifted");
-  EXPECT_EQ(StateWord(after), "drifted");
+  EXPECT_EQ(restored.Status(), CheckStatus::kDrifted);
+  EXPECT_EQ(after.Status(), CheckStatus::kDrifted);
   EXPECT_EQ(after.drift_since, kT0 + milliseconds(10'250)) << "the episode's start, not now";
   EXPECT_EQ(after.drift_streak, 3);
   EXPECT_EQ(after.runs, 1u);
   EXPECT_FALSE(NeedsSaving(restored, after));
 }
 
-TEST(NeedsSaving, StateWordSeverityDriftStartAndStreakBelowTheThreshold) {
+TEST(NeedsSaving, StatusSeverityDriftStartAndStreakBelowTheThreshold) {
   auto spec = Spec("fw", 3);
   CheckState pending;
   pending.spec = spec;

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <string_view>
+#include <vector>
+
 namespace drift::exporter {
 namespace {
 
@@ -93,6 +96,72 @@ TEST(DriftSeverity, CausesOverrideDefaultButConfiguredOverridesAll) {
   EXPECT_EQ(DriftSeverity(*Spec(1, Severity::kHigh), Drifted()), Severity::kHigh);
   EXPECT_EQ(DriftSeverity(*Spec(1, Severity::kLow, true), Drifted(Severity::kCritical)),
             Severity::kLow);
+}
+
+TEST(CauseSeverity, ACauseKeepsItsOwnUnlessTheCheckConfiguresOne) {
+  const Finding plain{"cause", "o", "e", Severity::kNone};
+  const Finding critical{"cause", "o", "e", Severity::kCritical};
+  EXPECT_EQ(CauseSeverity(*Spec(1, Severity::kHigh), critical), Severity::kCritical);
+  EXPECT_EQ(CauseSeverity(*Spec(1, Severity::kHigh), plain), Severity::kHigh);
+  EXPECT_EQ(CauseSeverity(*Spec(1, Severity::kLow, true), critical), Severity::kLow);
+}
+
+// The status is derived in one place; every page, metric, log line, alert and record asks it.
+TEST(CheckStatus, DerivedFromTheRunsAndTheLastVerdict) {
+  CheckState s;
+  s.spec = Spec(2);
+  EXPECT_EQ(s.Status(), CheckStatus::kPending) << "no run finished yet";
+  s = Advance(s, CheckResult::Error("boom"), kT0, 0);
+  EXPECT_EQ(s.Status(), CheckStatus::kError) << "an error before any verdict";
+  s = Advance(s, Compliant(), kT0 + seconds(1), 0);
+  EXPECT_EQ(s.Status(), CheckStatus::kCompliant);
+  s = Advance(s, Drifted(), kT0 + seconds(2), 0);
+  EXPECT_EQ(s.Status(), CheckStatus::kCompliant) << "below the drift threshold";
+  s = Advance(s, Drifted(), kT0 + seconds(3), 0);
+  EXPECT_EQ(s.Status(), CheckStatus::kDrifted);
+  s = Advance(s, CheckResult::Error("boom"), kT0 + seconds(4), 0);
+  EXPECT_EQ(s.Status(), CheckStatus::kError) << "an error is never drifted nor compliant";
+  EXPECT_TRUE(s.drifted) << "while the last known verdict stays";
+
+  // on_scrape: a run still going at the scrape's deadline fails that scrape, even the first.
+  CheckState overdue;
+  overdue.spec = Spec();
+  overdue.overdue = "still running";
+  EXPECT_EQ(overdue.Status(), CheckStatus::kError);
+  overdue = Advance(overdue, Compliant(), kT0, 0);
+  overdue.overdue = "still running";
+  EXPECT_EQ(overdue.Status(), CheckStatus::kError);
+}
+
+TEST(CheckStatus, EveryStatusHasItsName) {
+  std::vector<std::string_view> names;
+  for (CheckStatus status : kAllCheckStatuses) names.push_back(Name(status));
+  EXPECT_EQ(names, (std::vector<std::string_view>{"compliant", "drifted", "error", "pending"}))
+      << "in the order drift_checks{state} lists them";
+}
+
+// Severity and drift age count only while drifted, never before the threshold nor after the
+// drift ended; an error keeps both, as it keeps the verdict.
+TEST(CheckState, SeverityAndDriftAgeCountOnlyWhileDrifted) {
+  CheckState s;
+  s.spec = Spec(2, Severity::kHigh);
+  s = Advance(s, Drifted(Severity::kCritical), kT0, 0);
+  EXPECT_EQ(s.CurrentSeverity(), Severity::kNone);
+  EXPECT_EQ(s.DriftAge(kT0 + seconds(5)), seconds(0));
+  s = Advance(s, Drifted(Severity::kCritical), kT0 + seconds(10), 0);
+  EXPECT_EQ(s.CurrentSeverity(), Severity::kCritical);
+  EXPECT_EQ(s.DriftAge(kT0 + seconds(25)), seconds(25)) << "from the streak's first run";
+  EXPECT_EQ(s.DriftAge(kT0 - seconds(5)), seconds(0)) << "never negative (a clock step)";
+  s = Advance(s, CheckResult::Error("boom"), kT0 + seconds(30), 0);
+  EXPECT_EQ(s.CurrentSeverity(), Severity::kCritical);
+  EXPECT_EQ(s.DriftAge(kT0 + seconds(40)), seconds(40));
+  CheckState stale = s;
+  stale.drifted = false;  // a severity left behind counts for nothing
+  EXPECT_EQ(stale.CurrentSeverity(), Severity::kNone);
+  EXPECT_EQ(stale.DriftAge(kT0 + seconds(40)), seconds(0));
+  s = Advance(s, Compliant(), kT0 + seconds(50), 0);
+  EXPECT_EQ(s.CurrentSeverity(), Severity::kNone);
+  EXPECT_EQ(s.DriftAge(kT0 + seconds(60)), seconds(0));
 }
 
 }  // namespace
