@@ -1,6 +1,5 @@
 #include "exporter/cli.h"
 
-#include <fcntl.h>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <malloc.h>
@@ -19,9 +18,9 @@
 #include <nlohmann/json.hpp>
 
 #include "checks/steps.h"
+#include "common/atomic_file.h"
 #include "common/config_node.h"
 #include "common/duration.h"
-#include "common/fd.h"
 #include "common/hostname.h"
 #include "common/log.h"
 #include "common/rfc3339.h"
@@ -250,44 +249,6 @@ Status MakeDirs(const std::filesystem::path& dir) {
   struct stat up {};
   if (::stat((parent.empty() ? std::filesystem::path(".") : parent).c_str(), &up) == 0) {
     (void)::chown(dir.c_str(), static_cast<uid_t>(-1), up.st_gid);
-  }
-  return {};
-}
-
-// Writes `text` to `path` so that a reader sees the old file or the new one, never half, even
-// across a crash: a temporary file in the same folder, fsync, rename over `path`, fsync of the
-// folder. The new file has the mode of the one it replaces, else 0644 (the exporter's user must
-// read it).
-Status WriteFileAtomically(const std::string& path, std::string_view text) {
-  std::filesystem::path target(path);
-  std::filesystem::path dir = target.parent_path().empty() ? "." : target.parent_path();
-  std::string tmp = (dir / ("." + target.filename().string() + ".XXXXXX")).string();
-  Fd fd(::mkstemp(tmp.data()));
-  if (!fd.open())
-    return SysErr(fmt::format("cannot create a temporary file in {}", dir.string()), errno);
-  auto fail = [&](std::string_view what, int err) {
-    ::unlink(tmp.c_str());
-    return SysErr(fmt::format("{} {}", what, tmp), err);
-  };
-  struct stat old {};
-  mode_t mode = ::stat(path.c_str(), &old) == 0 ? (old.st_mode & 07777) : 0644;
-  if (::fchmod(fd.get(), mode) != 0) return fail("cannot set the mode of", errno);
-  for (std::size_t done = 0; done < text.size();) {
-    ssize_t n = ::write(fd.get(), text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return fail("cannot write", errno);
-    done += static_cast<std::size_t>(n);
-  }
-  if (::fsync(fd.get()) != 0) return fail("cannot fsync", errno);
-  if (::close(fd.Release()) != 0) return fail("cannot close", errno);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    return SysErr(fmt::format("cannot rename {} to {}", tmp, path), err);
-  }
-  Fd dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!dir_fd.open() || ::fsync(dir_fd.get()) != 0) {
-    return SysErr(fmt::format("cannot fsync {}", dir.string()), errno);
   }
   return {};
 }
