@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <filesystem>
 
+#include "common/atomic_file.h"
+
 namespace drift::evidence {
 namespace {
 
@@ -32,39 +34,13 @@ Result<std::string> ReadAll(int fd, const std::string& what) {
   return out;
 }
 
-Status WriteNewFile(const std::string& path, const std::string& text, mode_t mode) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
-  if (fd < 0) {
-    if (errno == EEXIST) return Err("{} already exists; not replacing a key", path);
-    return SysErr(path, errno);
+// A key file that did not exist, with exactly `mode`, written atomically: never half a key.
+Status WriteNewFile(const std::string& path, std::string_view text, mode_t mode) {
+  Status s = WriteFileAtomically(path, text, {.mode = mode, .replace = false});
+  if (!s.ok() && s.error().sys_errno == EEXIST) {
+    return Err("{} already exists; not replacing a key", path);
   }
-  Status status;
-  std::size_t done = 0;
-  while (done < text.size()) {
-    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      status = SysErr(path, errno);
-      break;
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  // The umask may have taken bits away, never added: set the mode exactly.
-  if (status.ok() && ::fchmod(fd, mode) != 0) status = SysErr(path, errno);
-  if (status.ok() && ::fsync(fd) != 0) status = SysErr(path, errno);
-  ::close(fd);
-  if (!status.ok()) ::unlink(path.c_str());
-  return status;
-}
-
-Status SyncDir(const std::string& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return SysErr(dir, errno);
-  int rc = ::fsync(fd);
-  int err = errno;
-  ::close(fd);
-  if (rc != 0) return SysErr(dir, err);
-  return {};
+  return s;
 }
 
 }  // namespace
@@ -86,10 +62,6 @@ Status WriteKeyPairAt(const std::string& secret_path, const std::string& public_
     ::unlink(secret_path.c_str());
     return p;
   }
-  std::string dir = std::filesystem::path(secret_path).parent_path().string();
-  if (Status d = SyncDir(dir.empty() ? "." : dir); !d.ok()) return d;
-  std::string pub_dir = std::filesystem::path(public_path).parent_path().string();
-  if (pub_dir != dir) return SyncDir(pub_dir.empty() ? "." : pub_dir);
   return {};
 }
 

@@ -1,6 +1,5 @@
 #include "exporter/cli.h"
 
-#include <fcntl.h>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <malloc.h>
@@ -19,14 +18,15 @@
 #include <nlohmann/json.hpp>
 
 #include "checks/steps.h"
+#include "common/atomic_file.h"
 #include "common/config_node.h"
 #include "common/duration.h"
-#include "common/fd.h"
 #include "common/hostname.h"
 #include "common/log.h"
 #include "common/rfc3339.h"
 #include "common/sha256.h"
 #include "exporter/app.h"
+#include "exporter/baseline_file.h"
 #include "exporter/evidence_cli.h"
 #include "exporter/module.h"
 #include "exporter/pages.h"
@@ -180,57 +180,6 @@ int RunChecksOnce(const Flags& flags) {
   return any_error ? kExitUsage : any_drift ? kExitDrift : kExitOk;
 }
 
-// A YAML scalar that reads back as exactly `value`: a whole number stays plain, or the loader
-// would read it as a string where it wants an integer (expected_generation); anything else is a
-// JSON string, which YAML reads as a double-quoted scalar.
-std::string YamlScalar(std::string_view value) {
-  const bool integer =
-      !value.empty() && value.size() <= 18 && value.front() != '0' &&
-      std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; });
-  return integer ? std::string(value) : nlohmann::json(value).dump();
-}
-
-// A value of a baseline file being replaced, as YAML text that reads back the same: a scalar keeps
-// its plain or quoted form, a list or mapping is written in flow style.
-std::string YamlText(const YAML::Node& node) {
-  if (node.IsScalar()) {
-    // Tag "!" marks a quoted (non-plain) scalar, which must stay a string.
-    return node.Tag() == "!" ? nlohmann::json(node.Scalar()).dump() : node.Scalar();
-  }
-  YAML::Emitter out;
-  out << YAML::Flow << node;
-  return out.c_str();
-}
-
-using BaselineEntry = std::vector<std::pair<std::string, std::string>>;  // param -> YAML text
-
-// The entries of the baseline file `path` by check name, or none when it does not exist: capture
-// merges into it rather than lose pins it cannot capture again.
-Result<std::map<std::string, BaselineEntry>> ReadBaselineEntries(const std::string& path) {
-  std::map<std::string, BaselineEntry> entries;
-  std::error_code ec;
-  if (!std::filesystem::exists(path, ec) && !ec) return entries;
-  try {
-    YAML::Node root = YAML::LoadFile(path);
-    YAML::Node checks = root.IsMap() ? root["checks"] : YAML::Node();
-    if (!checks.IsDefined() || checks.IsNull()) return entries;
-    if (!checks.IsMap()) return Err("{}: `checks` is not a mapping", path);
-    for (const auto& check : checks) {
-      BaselineEntry& entry = entries[check.first.as<std::string>()];
-      if (check.second.IsNull()) continue;
-      if (!check.second.IsMap()) {
-        return Err("{}: checks.{} is not a mapping", path, check.first.as<std::string>());
-      }
-      for (const auto& kv : check.second) {
-        entry.emplace_back(kv.first.as<std::string>(), YamlText(kv.second));
-      }
-    }
-  } catch (const YAML::Exception& e) {
-    return Err("{}: {}", path, e.what());
-  }
-  return entries;
-}
-
 // Creates `dir` and any missing parent with mode 0750 (whatever the umask), each in its parent's
 // group, so that a folder made inside the exporter's own (root:drift_exporter 0750) stays
 // readable by it. The group is best effort: a user not in that group keeps their own.
@@ -250,44 +199,6 @@ Status MakeDirs(const std::filesystem::path& dir) {
   struct stat up {};
   if (::stat((parent.empty() ? std::filesystem::path(".") : parent).c_str(), &up) == 0) {
     (void)::chown(dir.c_str(), static_cast<uid_t>(-1), up.st_gid);
-  }
-  return {};
-}
-
-// Writes `text` to `path` so that a reader sees the old file or the new one, never half, even
-// across a crash: a temporary file in the same folder, fsync, rename over `path`, fsync of the
-// folder. The new file has the mode of the one it replaces, else 0644 (the exporter's user must
-// read it).
-Status WriteFileAtomically(const std::string& path, std::string_view text) {
-  std::filesystem::path target(path);
-  std::filesystem::path dir = target.parent_path().empty() ? "." : target.parent_path();
-  std::string tmp = (dir / ("." + target.filename().string() + ".XXXXXX")).string();
-  Fd fd(::mkstemp(tmp.data()));
-  if (!fd.open())
-    return SysErr(fmt::format("cannot create a temporary file in {}", dir.string()), errno);
-  auto fail = [&](std::string_view what, int err) {
-    ::unlink(tmp.c_str());
-    return SysErr(fmt::format("{} {}", what, tmp), err);
-  };
-  struct stat old {};
-  mode_t mode = ::stat(path.c_str(), &old) == 0 ? (old.st_mode & 07777) : 0644;
-  if (::fchmod(fd.get(), mode) != 0) return fail("cannot set the mode of", errno);
-  for (std::size_t done = 0; done < text.size();) {
-    ssize_t n = ::write(fd.get(), text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return fail("cannot write", errno);
-    done += static_cast<std::size_t>(n);
-  }
-  if (::fsync(fd.get()) != 0) return fail("cannot fsync", errno);
-  if (::close(fd.Release()) != 0) return fail("cannot close", errno);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    return SysErr(fmt::format("cannot rename {} to {}", tmp, path), err);
-  }
-  Fd dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!dir_fd.open() || ::fsync(dir_fd.get()) != 0) {
-    return SysErr(fmt::format("cannot fsync {}", dir.string()), errno);
   }
   return {};
 }
@@ -327,17 +238,16 @@ int RunBaselineCapture(const Flags& flags) {
     return kExitDrift;
   }
 
-  std::string yaml = fmt::format(
+  const std::string header = fmt::format(
       "# drift_exporter baseline: the pinned state of a known-good host, captured at {}\n"
       "# by `drift_exporter baseline capture --config.file={}`.\n"
-      "# Review it before relying on it: whatever this host runs now becomes the baseline.\n"
-      "checks:\n",
+      "# Review it before relying on it: whatever this host runs now becomes the baseline.\n",
       FormatRfc3339(Wall().Now()), flags.config_file);
+  BaselineEntries entries;
   std::vector<std::string> failed;
   std::vector<std::string> kept;
   int captured = 0;  // enabled checks captured, with or without values to pin
   int pinned = 0;    // of which had values to pin
-  int entries = 0;
   for (const auto& spec_ptr : config.checks) {
     const CheckSpec& spec = *spec_ptr;
     BaselineEntry entry;
@@ -356,7 +266,7 @@ int RunBaselineCapture(const Flags& flags) {
         if (!entry.empty()) kept.push_back(spec.name);
       } else {
         for (checks::Observation& pin : *pins) {
-          std::string value;
+          YAML::Node value;
           std::string_view suffix;
           if (IsListingKey(*spec.type, pin.key, &suffix)) {
             // The text goes to a file; the param names it, relative to the baseline's folder.
@@ -368,32 +278,23 @@ int RunBaselineCapture(const Flags& flags) {
                                        s.error().message);
               return kExitDrift;
             }
-            value = YamlScalar(file);
+            value = PinValue(file);
           } else {
-            value = YamlScalar(pin.value);
+            value = PinValue(pin.value);
           }
-          auto same = [&](const auto& kv) { return kv.first == pin.key; };
-          if (auto it = std::find_if(entry.begin(), entry.end(), same); it != entry.end()) {
-            it->second = std::move(value);
-          } else {
-            entry.emplace_back(pin.key, std::move(value));
-          }
+          SetParam(entry, pin.key, std::move(value));
         }
         ++captured;
         if (!pins->empty()) ++pinned;
       }
     }
-    if (entry.empty()) continue;
-    yaml += fmt::format("  {}:\n", spec.name);
-    for (const auto& [key, value] : entry) yaml += fmt::format("    {}: {}\n", key, value);
-    ++entries;
+    if (!entry.empty()) entries.emplace_back(spec.name, std::move(entry));
   }
-  if (entries == 0) yaml += "  {}\n";
   for (const auto& [name, entry] : *previous) {
     std::cerr << fmt::format("{}: dropped its entry from {}: the configuration has no such check\n",
                              name, flags.baseline_out);
   }
-  if (Status s = WriteFileAtomically(flags.baseline_out, yaml); !s.ok()) {
+  if (Status s = WriteFileAtomically(flags.baseline_out, EmitBaseline(header, entries)); !s.ok()) {
     std::cerr << s.error().message << "\n";
     return kExitDrift;
   }

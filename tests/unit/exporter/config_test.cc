@@ -345,6 +345,7 @@ TEST(LoadConfig, EveryTypeLoadsWithItsDefaults) {
                 "hipaa:164.312(a)(1),164.312(e)(1)",
                 "disks encryption critical enable_volume_encryption "
                 "hipaa:164.312(a)(2)(iv),164.312(e)(2)(ii)",
+                "sshd file high restore_file_baseline hipaa:164.312(c)(1);pci_dss:11.5.2",
             }));
 }
 
