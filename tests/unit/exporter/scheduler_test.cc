@@ -10,6 +10,7 @@
 
 #include "checks/activity.h"
 #include "checks/rooted_fs.h"
+#include "tests/support/fake_monotonic_clock.h"
 #include "tests/support/fakes.h"
 
 namespace drift::exporter {
@@ -295,18 +296,41 @@ TEST_F(SchedulerTest, AllRanFollowsThePlan) {
   scheduler->Stop();
 }
 
+// Interval mode on a fake monotonic clock: a cycle at start, then one each time the clock
+// passes the interval; a run's result (the observer) is the event the test waits for.
 TEST_F(SchedulerTest, IntervalModeRunsOnItsOwnAndSnapshotsNeverBlock) {
   plan_->settings.mode = ScheduleMode::kInterval;
   plan_->settings.interval = 50ms;
-  auto check = std::make_shared<ScriptedCheck>(checks::Verdict::kCompliant, 1ms, true);
-  AddCheck("tick", check);
-  auto scheduler = Scheduler::Create(clock_);
+  auto check = std::make_shared<GatedCheck>("");  // open: returns at once
+  AddGated("tick", check);
+  testing::FakeMonotonicClock monotonic;
+  auto scheduler = Scheduler::Create(clock_, monotonic);
+  std::mutex mu;
+  std::condition_variable published_cv;
+  int runs = 0;
+  scheduler->SetObserver([&](const CheckState&, const CheckState&) {
+    std::lock_guard lock(mu);
+    ++runs;
+    published_cv.notify_all();
+  });
+  auto await_runs = [&](int n) {
+    std::unique_lock lock(mu);
+    return published_cv.wait_for(lock, 10s, [&] { return runs >= n; });
+  };
   scheduler->SetPlan(plan_);
   scheduler->Start();
-  for (int i = 0; i < 100 && check->runs.load() < 3; ++i) std::this_thread::sleep_for(20ms);
-  EXPECT_GE(check->runs.load(), 3);
+  ASSERT_TRUE(await_runs(1)) << "the first cycle runs at start";
+  monotonic.Advance(49ms);
+  monotonic.Advance(1ms);
+  ASSERT_TRUE(await_runs(2));
+  monotonic.Advance(50ms);
+  ASSERT_TRUE(await_runs(3));
+  {
+    std::lock_guard lock(mu);
+    EXPECT_GE(runs, 3);
+  }
   auto started = std::chrono::steady_clock::now();
-  EXPECT_EQ(scheduler->RefreshForScrape(started + 5s), 0u) << "no-op in interval mode";
+  EXPECT_EQ(scheduler->RefreshForScrape(monotonic.Now() + 5s), 0u) << "no-op in interval mode";
   EXPECT_LT(std::chrono::steady_clock::now() - started, 1s);
   scheduler->Stop();
 }
