@@ -124,7 +124,7 @@ class MetricsObserver final : public alerts::DeliveryObserver {
     last_success_.Add({{"alertmanager", std::string(am)}}).Set(ToUnixSeconds(when));
   }
   void Active(const std::map<std::string, int>& firing) override {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     for (const auto& [name, count] : firing) known_alertnames_.insert(name);
     for (const std::string& name : known_alertnames_) {
       auto it = firing.find(name);
@@ -132,7 +132,7 @@ class MetricsObserver final : public alerts::DeliveryObserver {
     }
   }
   void Removed(std::string_view am) override {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     std::string url(am);
     if (!initialised_.erase(url)) return;
     for (alerts::Outcome o :
@@ -148,7 +148,7 @@ class MetricsObserver final : public alerts::DeliveryObserver {
   // Every series of an Alertmanager exists from its first report, at 0, so that rate() and
   // increase() see the first error.
   void Init(std::string_view am) {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     std::string url(am);
     if (!initialised_.insert(url).second) return;
     for (alerts::Outcome o :
@@ -165,9 +165,9 @@ class MetricsObserver final : public alerts::DeliveryObserver {
   prometheus::Family<prometheus::Counter>& dropped_;
   prometheus::Family<prometheus::Gauge>& active_;
   prometheus::Family<prometheus::Gauge>& last_success_;
-  std::mutex mu_;
-  std::set<std::string> initialised_;
-  std::set<std::string> known_alertnames_;
+  Mutex mu_;
+  std::set<std::string> initialised_ DRIFT_GUARDED_BY(mu_);
+  std::set<std::string> known_alertnames_ DRIFT_GUARDED_BY(mu_);
 };
 
 }  // namespace
@@ -257,7 +257,7 @@ AlertingModule::AlertingModule(ModuleContext& context, const Config& config,
 AlertingModule::~AlertingModule() { notifier_->Stop(std::chrono::milliseconds(0)); }
 
 std::shared_ptr<const AlertLabeling> AlertingModule::labeling() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return labeling_;
 }
 
@@ -270,7 +270,7 @@ void AlertingModule::OnConfigLoaded(const Config& config) {
     log::Warn("alerting is no longer configured: no alerts will be sent until it is again");
   }
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     labeling_ = std::make_shared<const AlertLabeling>(
         MakeAlertLabeling(config.alerting, hostname_, external_url_));
     ++generation_;
@@ -282,7 +282,7 @@ void AlertingModule::OnConfigLoaded(const Config& config) {
     if (spec->enabled) running.insert(spec->name);
   }
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     std::erase_if(decided_, [&](const auto& kv) { return !running.contains(kv.first); });
   }
   for (const std::string& slot : notifier_->FiringSlots()) {
@@ -302,7 +302,7 @@ void AlertingModule::OnTransition(const CheckState& before, const CheckState& af
   std::shared_ptr<const AlertLabeling> labeling;
   std::uint64_t generation = 0;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     provider = evidence_id_;
     labeling = labeling_;
     generation = generation_;
@@ -310,7 +310,7 @@ void AlertingModule::OnTransition(const CheckState& before, const CheckState& af
   std::string evidence_id = provider ? provider(name) : "";
   {
     // Most runs change nothing: the alerts they would decide are the ones already decided.
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     Decided& last = decided_[name];
     bool same = last.generation == generation && last.evidence_id == evidence_id &&
                 SameAlertInputs(before, after);
@@ -350,7 +350,7 @@ void AlertingModule::OnTransition(const CheckState& before, const CheckState& af
 void AlertingModule::Stop() { notifier_->Stop(kAlertFlushTimeout); }
 
 void AlertingModule::SetEvidenceRecordIdProvider(EvidenceRecordIdProvider provider) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   evidence_id_ = std::move(provider);
 }
 

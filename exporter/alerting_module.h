@@ -3,7 +3,6 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -14,6 +13,8 @@
 #include "alerts/delivery.h"
 #include "alerts/notifier.h"
 #include "checks/check.h"
+#include "common/mutex.h"
+#include "common/thread_annotations.h"
 #include "exporter/module.h"
 
 namespace drift::exporter {
@@ -80,8 +81,8 @@ class AlertingModule final : public Module {
   // Every `alerting:` setting applies by reload, and the section may be removed (no alert is
   // sent until it is back): nothing needs a restart.
   Result<std::vector<std::string>> CheckReload(const Config& next) const override;
-  void OnConfigLoaded(const Config& config) override;
-  void OnTransition(const CheckState& before, const CheckState& after) override;
+  void OnConfigLoaded(const Config& config) override DRIFT_EXCLUDES(mu_);
+  void OnTransition(const CheckState& before, const CheckState& after) override DRIFT_EXCLUDES(mu_);
   // Flushes queued alerts for at most kAlertFlushTimeout, then stops the threads.
   void Stop() override;
 
@@ -89,7 +90,7 @@ class AlertingModule final : public Module {
   // Called from scheduler threads, so it must be thread-safe and quick; an empty answer adds no
   // annotation. Unset (the default): no annotation.
   using EvidenceRecordIdProvider = std::function<std::string(std::string_view check)>;
-  void SetEvidenceRecordIdProvider(EvidenceRecordIdProvider provider);
+  void SetEvidenceRecordIdProvider(EvidenceRecordIdProvider provider) DRIFT_EXCLUDES(mu_);
 
   // Fires (or updates) an exporter-level alert such as "ComplianceEvidenceStoreUnhealthy", and
   // resolves it. Never blocks on the network.
@@ -101,22 +102,23 @@ class AlertingModule final : public Module {
   std::vector<std::string> FiringSlots() const { return notifier_->FiringSlots(); }
 
  private:
-  std::shared_ptr<const AlertLabeling> labeling() const;
+  std::shared_ptr<const AlertLabeling> labeling() const DRIFT_EXCLUDES(mu_);
 
   std::string hostname_;
   std::string external_url_;
   std::unique_ptr<alerts::DeliveryObserver> observer_;
   std::unique_ptr<alerts::Notifier> notifier_;
-  mutable std::mutex mu_;
-  std::shared_ptr<const AlertLabeling> labeling_;
-  std::uint64_t generation_ = 0;  // bumped with each configuration: labels may have changed
-  EvidenceRecordIdProvider evidence_id_;
+  mutable Mutex mu_;
+  std::shared_ptr<const AlertLabeling> labeling_ DRIFT_GUARDED_BY(mu_);
+  // Bumped with each configuration: labels may have changed.
+  std::uint64_t generation_ DRIFT_GUARDED_BY(mu_) = 0;
+  EvidenceRecordIdProvider evidence_id_ DRIFT_GUARDED_BY(mu_);
   // What each check's alerts were last decided from, beyond its state.
   struct Decided {
     std::uint64_t generation = 0;
     std::string evidence_id;
   };
-  std::unordered_map<std::string, Decided> decided_;
+  std::unordered_map<std::string, Decided> decided_ DRIFT_GUARDED_BY(mu_);
 };
 
 }  // namespace drift::exporter

@@ -10,19 +10,21 @@ namespace drift::exporter {
 using prometheus::MetricFamily;
 
 MetricsCache::MetricsCache(std::vector<std::shared_ptr<prometheus::Collectable>> collectables,
-                           std::function<std::uint64_t()> version, Timing timing)
+                           std::function<std::uint64_t()> version, Timing timing,
+                           const MonotonicClock& clock)
     : collectables_(std::move(collectables)),
       version_(std::move(version)),
       timing_(timing),
+      clock_(clock),
       renderer_([this] { RenderLoop(); }) {}
 
 MetricsCache::~MetricsCache() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     stopping_ = true;
   }
-  render_cv_.notify_all();
-  rendered_cv_.notify_all();
+  render_cv_.NotifyAll();
+  rendered_cv_.NotifyAll();
   renderer_.join();
 }
 
@@ -44,7 +46,7 @@ void MetricsCache::Invalidate() {
   RequestRender();
 }
 
-MetricsCache::Need MetricsCache::Assess(const Body* body, std::chrono::steady_clock::time_point now,
+MetricsCache::Need MetricsCache::Assess(const Body* body, Deadline now,
                                         std::uint64_t min_version) const {
   if (body == nullptr || body->generation != generation_.load(std::memory_order_acquire) ||
       body->version < min_version) {
@@ -62,12 +64,12 @@ void MetricsCache::RequestRender() {
   // go on. Taking mu_ (held only for moments) before notifying closes the window in which the
   // render thread has checked the flag but is not yet asleep.
   if (render_requested_.exchange(true, std::memory_order_acq_rel)) return;
-  { std::lock_guard lock(mu_); }
-  render_cv_.notify_one();
+  { MutexLock lock(mu_); }
+  render_cv_.NotifyOne();
 }
 
 std::shared_ptr<const std::string> MetricsCache::Get(std::uint64_t min_version) {
-  const auto now = std::chrono::steady_clock::now();
+  const Deadline now = clock_.Now();
   std::shared_ptr<const Body> body = body_.load(std::memory_order_acquire);
   switch (Assess(body.get(), now, min_version)) {
     case Need::kNothing:
@@ -83,36 +85,45 @@ std::shared_ptr<const std::string> MetricsCache::Get(std::uint64_t min_version) 
   while (wanted < min_version &&
          !wanted_version_.compare_exchange_weak(wanted, min_version, std::memory_order_acq_rel)) {
   }
-  std::unique_lock lock(mu_);
+  MutexLock lock(mu_);
   for (;;) {
     if (stopping_) return body ? body->text : std::make_shared<const std::string>();
-    lock.unlock();
+    mu_.Unlock();
     RequestRender();
-    lock.lock();
-    rendered_cv_.wait(lock,
-                      [&] { return stopping_ || body_.load(std::memory_order_acquire) != body; });
+    mu_.Lock();
+    while (!stopping_ && body_.load(std::memory_order_acquire) == body) rendered_cv_.Wait(mu_);
     body = body_.load(std::memory_order_acquire);
     if (body && Assess(body.get(), now, min_version) != Need::kWait) return body->text;
   }
 }
 
+std::shared_ptr<const std::string> MetricsCache::AwaitReplaced(
+    const std::shared_ptr<const std::string>& body, std::chrono::milliseconds limit) {
+  const auto until = std::chrono::steady_clock::now() + limit;
+  MutexLock lock(mu_);
+  for (;;) {
+    std::shared_ptr<const Body> current = body_.load(std::memory_order_acquire);
+    if (stopping_ || (current && current->text != body)) return current ? current->text : body;
+    if (!rendered_cv_.WaitUntil(mu_, until)) return body;
+  }
+}
+
 void MetricsCache::RenderLoop() {
   ::pthread_setname_np(::pthread_self(), "drift-render");  // for top -H and perf
-  std::unique_lock lock(mu_);
+  MutexLock lock(mu_);
   for (;;) {
-    render_cv_.wait(lock,
-                    [&] { return stopping_ || render_requested_.load(std::memory_order_acquire); });
+    while (!stopping_ && !render_requested_.load(std::memory_order_acquire)) render_cv_.Wait(mu_);
     if (stopping_) return;
-    lock.unlock();
+    mu_.Unlock();
     // Cleared before the inputs are read: a request after this point gets another render.
     render_requested_.store(false, std::memory_order_release);
-    const auto built = std::chrono::steady_clock::now();
+    const Deadline built = clock_.Now();
     std::shared_ptr<const Body> current = body_.load(std::memory_order_acquire);
     // Requests that saw the previous body may ask again after it was replaced: render only if
     // the current body still needs it.
     if (Assess(current.get(), built, wanted_version_.load(std::memory_order_acquire)) ==
         Need::kNothing) {
-      lock.lock();
+      mu_.Lock();
       continue;
     }
     // Read before rendering, so that a body never claims newer inputs than it shows.
@@ -121,9 +132,9 @@ void MetricsCache::RenderLoop() {
     auto fresh = std::make_shared<const Body>(
         Body{std::make_shared<const std::string>(RenderMetrics(collectables_)), version, generation,
              built});
-    lock.lock();
+    mu_.Lock();
     body_.store(std::move(fresh), std::memory_order_release);
-    rendered_cv_.notify_all();
+    rendered_cv_.NotifyAll();
   }
 }
 

@@ -4,14 +4,16 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "common/clock.h"
+#include "common/mutex.h"
+#include "common/thread_annotations.h"
 
 namespace drift::exporter {
 
@@ -43,8 +45,10 @@ class MetricsCache {
  public:
   using Timing = MetricsCacheTiming;
 
+  // Ages are measured on `clock` (tests pass a FakeMonotonicClock), which must outlive the cache.
   MetricsCache(std::vector<std::shared_ptr<prometheus::Collectable>> collectables,
-               std::function<std::uint64_t()> version, Timing timing = {});
+               std::function<std::uint64_t()> version, Timing timing = {},
+               const MonotonicClock& clock = SteadyClock::Get());
   ~MetricsCache();
   MetricsCache(const MetricsCache&) = delete;
   MetricsCache& operator=(const MetricsCache&) = delete;
@@ -52,37 +56,44 @@ class MetricsCache {
   // The current body; shared, never modified once returned. With `min_version`, a body rendered
   // from results at least that new (waits for one if need be: on_scrape mode, where a scrape
   // must show the run it waited for).
-  std::shared_ptr<const std::string> Get(std::uint64_t min_version = 0);
+  std::shared_ptr<const std::string> Get(std::uint64_t min_version = 0) DRIFT_EXCLUDES(mu_);
   // The next Get() waits for a body rendered after this call (after a reload: what an operator
   // just did shows at once).
-  void Invalidate();
+  void Invalidate() DRIFT_EXCLUDES(mu_);
+  // Waits until the current body is no longer `body` (a render asked for earlier has been
+  // published), or `limit` of real time passes, and returns the current body. Asks for nothing
+  // itself: for tests, which must see a render happen without sleeping.
+  std::shared_ptr<const std::string> AwaitReplaced(
+      const std::shared_ptr<const std::string>& body,
+      std::chrono::milliseconds limit = std::chrono::seconds(10)) DRIFT_EXCLUDES(mu_);
 
  private:
   struct Body {
     std::shared_ptr<const std::string> text;
-    std::uint64_t version;                        // of the results it was rendered from
-    std::uint64_t generation;                     // Invalidate() calls before the render started
-    std::chrono::steady_clock::time_point built;  // when the render started
+    std::uint64_t version;     // of the results it was rendered from
+    std::uint64_t generation;  // Invalidate() calls before the render started
+    Deadline built;            // when the render started (on clock_)
   };
   enum class Need { kNothing, kRefresh, kWait };
-  Need Assess(const Body* body, std::chrono::steady_clock::time_point now,
-              std::uint64_t min_version) const;
+  Need Assess(const Body* body, Deadline now, std::uint64_t min_version) const;
   // Wakes the render thread unless it is already asked to render.
-  void RequestRender();
-  void RenderLoop();
+  void RequestRender() DRIFT_EXCLUDES(mu_);
+  void RenderLoop() DRIFT_EXCLUDES(mu_);
 
   const std::vector<std::shared_ptr<prometheus::Collectable>> collectables_;
   const std::function<std::uint64_t()> version_;
   const Timing timing_;
+  const MonotonicClock& clock_;
+  // Read by every request without mu_: the serving path takes no lock.
   std::atomic<std::shared_ptr<const Body>> body_;
   std::atomic<std::uint64_t> generation_{0};
   std::atomic<bool> render_requested_{false};
   std::atomic<std::uint64_t> wanted_version_{0};  // the highest min_version asked of Get()
-  std::mutex mu_;                        // held only to sleep and wake: never while rendering
-  std::condition_variable render_cv_;    // render thread: a render is requested, or stopping
-  std::condition_variable rendered_cv_;  // waiting requests: a body was published
-  bool stopping_ = false;                // guarded by mu_
-  std::thread renderer_;                 // started last, joined by the destructor
+  Mutex mu_;             // held only to sleep and wake: never while rendering
+  CondVar render_cv_;    // render thread: a render is requested, or stopping
+  CondVar rendered_cv_;  // waiting requests: a body was published
+  bool stopping_ DRIFT_GUARDED_BY(mu_) = false;
+  std::thread renderer_;  // started last, joined by the destructor
 };
 
 }  // namespace drift::exporter

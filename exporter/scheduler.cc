@@ -16,8 +16,6 @@
 namespace drift::exporter {
 namespace {
 
-using std::chrono::steady_clock;
-
 // How long past its deadline a check may run before it is reported as timed out and abandoned.
 constexpr std::chrono::seconds kGrace{1};
 // Workers stuck in abandoned runs beyond the pool size; past this, hung checks cost capacity.
@@ -35,23 +33,24 @@ std::chrono::nanoseconds ThreadCpuTime() {
 
 }  // namespace
 
-std::shared_ptr<Scheduler> Scheduler::Create(const Clock& clock) {
-  return std::shared_ptr<Scheduler>(new Scheduler(clock));
+std::shared_ptr<Scheduler> Scheduler::Create(const Clock& clock, const MonotonicClock& monotonic) {
+  return std::shared_ptr<Scheduler>(new Scheduler(clock, monotonic));
 }
 
-Scheduler::Scheduler(const Clock& clock) : clock_(clock) {
+Scheduler::Scheduler(const Clock& clock, const MonotonicClock& monotonic)
+    : clock_(clock), monotonic_(monotonic) {
   snapshot_.store(std::make_shared<const Snapshot>());
 }
 
 Scheduler::~Scheduler() = default;
 
 void Scheduler::SetObserver(Observer observer) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   observer_ = std::move(observer);
 }
 
 void Scheduler::Restore(std::vector<CheckState> states) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   for (CheckState& state : states) {
     std::string name = state.spec->name;
     states_[name] = std::make_shared<const CheckState>(std::move(state));
@@ -59,7 +58,7 @@ void Scheduler::Restore(std::vector<CheckState> states) {
 }
 
 void Scheduler::SetPlan(std::shared_ptr<const Plan> plan) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   std::map<std::string, std::shared_ptr<const CheckState>> states;
   for (const auto& spec : plan->checks) {
     auto old = states_.find(spec->name);
@@ -81,15 +80,15 @@ void Scheduler::SetPlan(std::shared_ptr<const Plan> plan) {
     if (job.counted) FinishCountedLocked();
   }
   queue_.clear();
-  next_cycle_ = steady_clock::now();
+  next_cycle_ = monotonic_.Now();
   version_.fetch_add(1, std::memory_order_release);
   EnsureWorkersLocked();
-  state_cv_.notify_all();
-  work_cv_.notify_all();
+  state_cv_.NotifyAll();
+  work_cv_.NotifyAll();
 }
 
 void Scheduler::Start() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (loop_.joinable()) return;
   loop_ = std::thread([self = shared_from_this()] { self->SchedulerLoop(); });
 }
@@ -97,10 +96,12 @@ void Scheduler::Start() {
 void Scheduler::Stop() {
   std::vector<std::thread> workers;
   std::vector<std::thread::id> hung;
+  std::thread loop;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     stopping_ = true;
     workers = std::move(workers_);
+    loop = std::move(loop_);
     // Runs in flight are abandoned, not waited for: a check may take up to its timeout (30 s by
     // default), longer than the daemon's shutdown deadline, and a shutdown that stops only there
     // writes no evidence stop record and no last state. Their results are dropped unseen.
@@ -113,9 +114,9 @@ void Scheduler::Stop() {
       hung.push_back(run.worker);
     }
   }
-  work_cv_.notify_all();
-  state_cv_.notify_all();
-  if (loop_.joinable()) loop_.join();
+  work_cv_.NotifyAll();
+  state_cv_.NotifyAll();
+  if (loop.joinable()) loop.join();
   for (std::thread& t : workers) {
     if (std::find(hung.begin(), hung.end(), t.get_id()) != hung.end()) {
       t.detach();  // holds a reference to this scheduler until its hung check returns
@@ -144,22 +145,22 @@ std::size_t Scheduler::EnqueueCycleLocked(bool counted) {
     ++queued;
   }
   if (counted) cycle_pending_ += queued;
-  last_cycle_start_ = steady_clock::now();
+  last_cycle_start_ = monotonic_.Now();
   cycle_started_ = true;
-  work_cv_.notify_all();
+  work_cv_.NotifyAll();
   return queued;
 }
 
 void Scheduler::FinishCountedLocked() {
   if (cycle_pending_ > 0) --cycle_pending_;
-  if (cycle_pending_ == 0) state_cv_.notify_all();
+  if (cycle_pending_ == 0) state_cv_.NotifyAll();
 }
 
 void Scheduler::SchedulerLoop() {
   ::pthread_setname_np(::pthread_self(), "drift-schedule");  // for top -H and perf
-  std::unique_lock lock(mu_);
+  MutexLock lock(mu_);
   while (!stopping_) {
-    Deadline now = steady_clock::now();
+    Deadline now = monotonic_.Now();
     bool interval_mode = plan_ && plan_->settings.mode == ScheduleMode::kInterval;
     if (interval_mode && now >= next_cycle_) {
       EnqueueCycleLocked(false);
@@ -167,9 +168,9 @@ void Scheduler::SchedulerLoop() {
     }
     std::vector<Transition> timed_out = WatchdogLocked(now);
     if (!timed_out.empty()) {
-      lock.unlock();
+      mu_.Unlock();
       Notify(timed_out);
-      lock.lock();
+      mu_.Lock();
       continue;
     }
     Deadline wake = now + std::chrono::seconds(1);
@@ -178,7 +179,7 @@ void Scheduler::SchedulerLoop() {
       if (!run.abandoned) wake = std::min(wake, run.deadline + kGrace);
     }
     loop_wake_ = wake;
-    state_cv_.wait_until(lock, wake);
+    monotonic_.WaitUntil(state_cv_, mu_, wake);
   }
 }
 
@@ -206,7 +207,7 @@ std::vector<Scheduler::Transition> Scheduler::WatchdogLocked(Deadline now) {
   }
   if (!out.empty()) {
     EnsureWorkersLocked();
-    work_cv_.notify_all();
+    work_cv_.NotifyAll();
   }
   return out;
 }
@@ -219,26 +220,26 @@ void Scheduler::WorkerLoop() {
     log::Debug("cannot lower the check workers' priority", {{"errno", errno}});
   }
   std::chrono::nanoseconds cpu_at_yield = ThreadCpuTime();
-  std::unique_lock lock(mu_);
+  MutexLock lock(mu_);
   for (;;) {
-    work_cv_.wait(lock, [&] {
-      return stopping_ || (!queue_.empty() && plan_ && running_ < plan_->settings.concurrency);
-    });
+    while (!stopping_ && (queue_.empty() || !plan_ || running_ >= plan_->settings.concurrency)) {
+      work_cv_.Wait(mu_);
+    }
     if (stopping_) return;
     Job job = std::move(queue_.front());
     queue_.pop_front();
     std::uint64_t run_id = next_run_id_++;
-    Deadline start = steady_clock::now();
+    Deadline start = monotonic_.Now();
     Deadline deadline = start + job.spec->timeout;
     in_flight_[run_id] = {job.spec,    deadline, std::this_thread::get_id(),
                           job.counted, false,    &checks::ThisThreadActivity()};
     ++running_;
     // The watchdog must look at this run before the scheduling thread's next planned wake-up.
-    if (deadline + kGrace < loop_wake_) state_cv_.notify_all();
-    lock.unlock();
+    if (deadline + kGrace < loop_wake_) state_cv_.NotifyAll();
+    mu_.Unlock();
 
     checks::CheckResult result = job.spec->check->Run(*job.plan->host, deadline);
-    double seconds = std::chrono::duration<double>(steady_clock::now() - start).count();
+    double seconds = std::chrono::duration<double>(monotonic_.Now() - start).count();
     // Offer the core between checks. A worker with queued checks never sleeps, and the kernel
     // lets a task that got a core keep it for a whole slice, nice or not (EEVDF: in practice
     // until the next tick, 4 ms at HZ=250); an HTTP thread woken meanwhile waited that long, and
@@ -251,7 +252,7 @@ void Scheduler::WorkerLoop() {
       cpu_at_yield = cpu;
     }
 
-    lock.lock();
+    mu_.Lock();
     InFlight run = in_flight_[run_id];
     in_flight_.erase(run_id);
     busy_[job.spec->name] = false;
@@ -263,11 +264,11 @@ void Scheduler::WorkerLoop() {
     --running_;
     Transition t = PublishLocked(job.spec, std::move(result), seconds);
     if (run.counted) FinishCountedLocked();
-    work_cv_.notify_one();  // a run slot is free
+    work_cv_.NotifyOne();  // a run slot is free
     if (t.second && observer_) {
-      lock.unlock();
+      mu_.Unlock();
       Notify({t});
-      lock.lock();
+      mu_.Lock();
     }
   }
 }
@@ -293,7 +294,7 @@ Scheduler::Transition Scheduler::PublishLocked(const std::shared_ptr<const Check
 std::shared_ptr<const Snapshot> Scheduler::snapshot() const {
   std::shared_ptr<const Snapshot> snap = snapshot_.load(std::memory_order_acquire);
   if (snap->version == version()) return snap;
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   snap = snapshot_.load(std::memory_order_acquire);
   std::uint64_t version = version_.load(std::memory_order_acquire);
   if (snap->version == version) return snap;
@@ -322,7 +323,7 @@ std::shared_ptr<const Snapshot> Scheduler::snapshot() const {
 void Scheduler::Notify(const std::vector<Transition>& transitions) {
   Observer observer;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     observer = observer_;
   }
   if (!observer) return;
@@ -335,51 +336,59 @@ std::uint64_t Scheduler::RefreshForScrape(Deadline until) {
   // Every /metrics request comes here: in interval mode it must not queue on mu_ behind a worker
   // (a niced worker preempted while holding it held up every scrape).
   if (!on_scrape_.load(std::memory_order_acquire)) return 0;
-  std::unique_lock lock(mu_);
+  MutexLock lock(mu_);
   if (!plan_ || plan_->settings.mode != ScheduleMode::kOnScrape) return 0;
-  Deadline now = steady_clock::now();
+  Deadline now = monotonic_.Now();
   if (cycle_pending_ == 0 &&
       (!cycle_started_ || now - last_cycle_start_ >= plan_->settings.min_interval)) {
     EnqueueCycleLocked(true);
   }
-  if (!state_cv_.wait_until(lock, until, [&] { return stopping_ || cycle_pending_ == 0; })) {
-    MarkOverdueLocked(steady_clock::now());
+  while (!stopping_ && cycle_pending_ != 0) {
+    if (!monotonic_.WaitUntil(state_cv_, mu_, until)) {
+      if (!stopping_ && cycle_pending_ != 0) MarkOverdueLocked(monotonic_.Now());
+      break;
+    }
   }
   return version();
 }
 
 void Scheduler::MarkOverdueLocked(Deadline now) {
   auto seconds = [&](Deadline since) { return std::chrono::duration<double>(now - since).count(); };
-  bool changed = false;
-  auto mark = [&](const std::string& name, std::string reason) {
-    std::string& slot = overdue_[name];
-    changed = changed || slot != reason;
-    slot = std::move(reason);
-  };
+  // Collected first and written to overdue_ below, not through a lambda: the thread-safety
+  // analysis does not see mu_ held inside one.
+  std::vector<std::pair<const std::string*, std::string>> marks;  // check name, why
   for (const auto& [id, run] : in_flight_) {
     if (!run.counted || run.abandoned) continue;
     std::string command = run.activity != nullptr ? run.activity->Get() : std::string();
     std::string waiting =
         command.empty() ? fmt::format("in its {} check, no command running", run.spec->type->name)
                         : "waiting for " + command;
-    mark(run.spec->name, fmt::format("still running after {:.1f}s ({}); scrape deadline passed",
-                                     seconds(run.deadline - run.spec->timeout), waiting));
+    marks.emplace_back(&run.spec->name,
+                       fmt::format("still running after {:.1f}s ({}); scrape deadline passed",
+                                   seconds(run.deadline - run.spec->timeout), waiting));
   }
   for (const Job& job : queue_) {
     if (!job.counted) continue;
-    mark(job.spec->name,
-         fmt::format("not started after {:.1f}s (waiting for a free worker: concurrency {}); "
-                     "scrape deadline passed",
-                     seconds(last_cycle_start_), plan_->settings.concurrency));
+    marks.emplace_back(
+        &job.spec->name,
+        fmt::format("not started after {:.1f}s (waiting for a free worker: concurrency {}); "
+                    "scrape deadline passed",
+                    seconds(last_cycle_start_), plan_->settings.concurrency));
+  }
+  bool changed = false;
+  for (auto& [name, reason] : marks) {
+    std::string& slot = overdue_[*name];
+    changed = changed || slot != reason;
+    slot = std::move(reason);
   }
   if (changed) version_.fetch_add(1, std::memory_order_release);
 }
 
 void Scheduler::RunOnce() {
-  std::unique_lock lock(mu_);
+  MutexLock lock(mu_);
   EnsureWorkersLocked();
   EnqueueCycleLocked(true);
-  state_cv_.wait(lock, [&] { return stopping_ || cycle_pending_ == 0; });
+  while (!stopping_ && cycle_pending_ != 0) state_cv_.Wait(mu_);
 }
 
 bool Scheduler::AllRan() const { return not_ran_.load(std::memory_order_acquire) == 0; }

@@ -1,19 +1,20 @@
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "checks/activity.h"
 #include "checks/host.h"
+#include "common/clock.h"
+#include "common/mutex.h"
+#include "common/thread_annotations.h"
 #include "exporter/config.h"
 #include "exporter/state.h"
 
@@ -41,31 +42,34 @@ class Scheduler : public std::enable_shared_from_this<Scheduler> {
   // worker thread that ran it (or the watchdog for timeouts). Must not block for long.
   using Observer = std::function<void(const CheckState& before, const CheckState& after)>;
 
-  static std::shared_ptr<Scheduler> Create(const Clock& clock);
+  // `clock` stamps results (wall time); `monotonic` times runs, intervals, deadlines and the
+  // watchdog (tests pass a FakeMonotonicClock). Both must outlive the scheduler and its workers.
+  static std::shared_ptr<Scheduler> Create(const Clock& clock,
+                                           const MonotonicClock& monotonic = SteadyClock::Get());
   ~Scheduler();
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
 
   // Replaces the plan. Checks keep their state across plans when name and type are unchanged.
   // In interval mode, checks new to the plan run at once; others keep their cadence.
-  void SetPlan(std::shared_ptr<const Plan> plan);
-  void SetObserver(Observer observer);
+  void SetPlan(std::shared_ptr<const Plan> plan) DRIFT_EXCLUDES(mu_);
+  void SetObserver(Observer observer) DRIFT_EXCLUDES(mu_);
   // Seeds the states of checks carried over from an earlier process (the state file), before
   // the first SetPlan, which keeps each one whose check has the same name and type there, as
   // across a reload. Each state needs its spec; its `runs` should be 0, so that AllRan() waits
   // for a run in this process.
-  void Restore(std::vector<CheckState> states);
+  void Restore(std::vector<CheckState> states) DRIFT_EXCLUDES(mu_);
 
   // Starts the scheduling thread. In interval mode it runs every check each interval; otherwise
   // runs happen only through RefreshForScrape / RunOnce.
-  void Start();
+  void Start() DRIFT_EXCLUDES(mu_);
   // Stops scheduling and joins the workers; abandoned (hung) runs are left to finish on their own.
-  void Stop();
+  void Stop() DRIFT_EXCLUDES(mu_);
 
   // The latest state of every check. Publishing a result only bumps the version; the snapshot is
   // assembled here, by the first reader after a change (readers are few: the metrics renderer,
   // at most four times a second, and the pages), so a cycle of N checks costs O(N), not O(N^2).
-  std::shared_ptr<const Snapshot> snapshot() const;
+  std::shared_ptr<const Snapshot> snapshot() const DRIFT_EXCLUDES(mu_);
   // Increases with every published result or plan; cheap (one atomic load).
   std::uint64_t version() const { return version_.load(std::memory_order_acquire); }
 
@@ -75,9 +79,10 @@ class Scheduler : public std::enable_shared_from_this<Scheduler> {
   // the scrape must show (its results included): version() on return in on_scrape mode, else 0.
   // When `until` passes first, every check of the cycle still running or queued shows as not
   // successful (CheckState::overdue says what it waits for) until its run finishes.
-  std::uint64_t RefreshForScrape(Deadline until);
+  // `until` is on the scheduler's monotonic clock.
+  std::uint64_t RefreshForScrape(Deadline until) DRIFT_EXCLUDES(mu_);
   // Runs every check once and waits for all of them (timeouts included).
-  void RunOnce();
+  void RunOnce() DRIFT_EXCLUDES(mu_);
 
   // True once every check of the current plan has finished at least one run in this process
   // (a restored state does not count). Lock-free (one atomic load): /-/ready may be polled while
@@ -99,54 +104,59 @@ class Scheduler : public std::enable_shared_from_this<Scheduler> {
     const checks::Activity* activity = nullptr;  // the worker's: what the run waits for
   };
 
-  explicit Scheduler(const Clock& clock);
+  Scheduler(const Clock& clock, const MonotonicClock& monotonic);
 
   using Transition =
       std::pair<std::shared_ptr<const CheckState>, std::shared_ptr<const CheckState>>;
 
-  void SchedulerLoop();
-  void WorkerLoop();
-  void EnsureWorkersLocked();
+  void SchedulerLoop() DRIFT_EXCLUDES(mu_);
+  void WorkerLoop() DRIFT_EXCLUDES(mu_);
+  void EnsureWorkersLocked() DRIFT_REQUIRES(mu_);
   // Queues every check of the plan that is neither queued nor running; returns how many.
-  std::size_t EnqueueCycleLocked(bool counted);
-  std::vector<Transition> WatchdogLocked(Deadline now);
+  std::size_t EnqueueCycleLocked(bool counted) DRIFT_REQUIRES(mu_);
+  std::vector<Transition> WatchdogLocked(Deadline now) DRIFT_REQUIRES(mu_);
   // Folds a result into the check's state unless the check was reconfigured meanwhile.
   Transition PublishLocked(const std::shared_ptr<const CheckSpec>& spec, checks::CheckResult result,
-                           double duration_seconds);
-  void Notify(const std::vector<Transition>& transitions);
-  void FinishCountedLocked();
+                           double duration_seconds) DRIFT_REQUIRES(mu_);
+  void Notify(const std::vector<Transition>& transitions) DRIFT_EXCLUDES(mu_);
+  void FinishCountedLocked() DRIFT_REQUIRES(mu_);
   // on_scrape: a scrape's deadline passed with runs of its cycle unfinished; each such check
   // shows as not successful, with what it waits for, until its result arrives.
-  void MarkOverdueLocked(Deadline now);
+  void MarkOverdueLocked(Deadline now) DRIFT_REQUIRES(mu_);
 
   const Clock& clock_;
-  mutable std::mutex mu_;
-  std::condition_variable work_cv_;   // workers: a job is queued, or stopping
-  std::condition_variable state_cv_;  // waiters: a cycle finished; scheduler: plan changed, stop,
-                                      // or a run's deadline comes before loop_wake_
-  std::shared_ptr<const Plan> plan_;
-  std::map<std::string, std::shared_ptr<const CheckState>> states_;
-  std::deque<Job> queue_;
-  std::map<std::uint64_t, InFlight> in_flight_;  // by run id
-  std::uint64_t next_run_id_ = 1;
-  std::map<std::string, bool> busy_;  // check name -> queued, running or hung
+  const MonotonicClock& monotonic_;
+  mutable Mutex mu_;
+  CondVar work_cv_;   // workers: a job is queued, or stopping
+  CondVar state_cv_;  // waiters: a cycle finished; scheduler: plan changed, stop, or a run's
+                      // deadline comes before loop_wake_
+  std::shared_ptr<const Plan> plan_ DRIFT_GUARDED_BY(mu_);
+  std::map<std::string, std::shared_ptr<const CheckState>> states_ DRIFT_GUARDED_BY(mu_);
+  std::deque<Job> queue_ DRIFT_GUARDED_BY(mu_);
+  std::map<std::uint64_t, InFlight> in_flight_ DRIFT_GUARDED_BY(mu_);  // by run id
+  std::uint64_t next_run_id_ DRIFT_GUARDED_BY(mu_) = 1;
+  std::map<std::string, bool> busy_ DRIFT_GUARDED_BY(mu_);  // check name -> queued, running or
+                                                            // hung
   // on_scrape: check name -> why the latest scrape got no result for it (MarkOverdueLocked);
   // erased when the check's result is published. Shown only in snapshots, never to observers.
-  std::map<std::string, std::string> overdue_;
-  Observer observer_;
-  std::vector<std::thread> workers_;
-  int running_ = 0;        // runs in progress that are not abandoned (at most concurrency)
-  int stuck_workers_ = 0;  // workers inside an abandoned run
-  std::atomic<std::uint64_t> version_{0};  // written under mu_
-  std::atomic<std::size_t> not_ran_{0};    // checks of plan_ without a finished run; under mu_
-  std::atomic<bool> on_scrape_{false};     // plan_'s mode is on_scrape; written under mu_
-  std::size_t cycle_pending_ = 0;          // counted runs not yet finished
-  Deadline next_cycle_{};
-  Deadline last_cycle_start_{};
-  Deadline loop_wake_{};  // when the scheduling thread next wakes on its own
-  bool cycle_started_ = false;
-  bool stopping_ = false;
-  std::thread loop_;
+  std::map<std::string, std::string> overdue_ DRIFT_GUARDED_BY(mu_);
+  Observer observer_ DRIFT_GUARDED_BY(mu_);
+  std::vector<std::thread> workers_ DRIFT_GUARDED_BY(mu_);
+  // Runs in progress that are not abandoned (at most concurrency).
+  int running_ DRIFT_GUARDED_BY(mu_) = 0;
+  int stuck_workers_ DRIFT_GUARDED_BY(mu_) = 0;  // workers inside an abandoned run
+  // Atomics read without mu_ (the lock-free fast paths); written only under mu_.
+  std::atomic<std::uint64_t> version_{0};
+  std::atomic<std::size_t> not_ran_{0};                  // checks of plan_ without a finished run
+  std::atomic<bool> on_scrape_{false};                   // plan_'s mode is on_scrape
+  std::size_t cycle_pending_ DRIFT_GUARDED_BY(mu_) = 0;  // counted runs not yet finished
+  Deadline next_cycle_ DRIFT_GUARDED_BY(mu_);
+  Deadline last_cycle_start_ DRIFT_GUARDED_BY(mu_);
+  // When the scheduling thread next wakes on its own.
+  Deadline loop_wake_ DRIFT_GUARDED_BY(mu_);
+  bool cycle_started_ DRIFT_GUARDED_BY(mu_) = false;
+  bool stopping_ DRIFT_GUARDED_BY(mu_) = false;
+  std::thread loop_ DRIFT_GUARDED_BY(mu_);
   mutable std::atomic<std::shared_ptr<const Snapshot>> snapshot_;
 };
 

@@ -6,9 +6,12 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <latch>
 #include <mutex>
 #include <set>
 #include <thread>
+
+#include "tests/support/fake_monotonic_clock.h"
 
 namespace drift::exporter {
 namespace {
@@ -65,57 +68,63 @@ class FakeCollector final : public prometheus::Collectable {
   bool blocked_ = false;
 };
 
-// Get() until it returns something other than `old`, for at most 5 s.
+// Get() (which asks for a render if the body needs one), then waits until the render thread
+// has published a body other than `old`, for at most 10 s of real time.
 std::shared_ptr<const std::string> NextBody(MetricsCache& cache,
                                             const std::shared_ptr<const std::string>& old) {
-  auto until = std::chrono::steady_clock::now() + 5s;
   std::shared_ptr<const std::string> body = cache.Get();
-  while (body == old && std::chrono::steady_clock::now() < until) {
-    std::this_thread::sleep_for(1ms);
-    body = cache.Get();
-  }
-  return body;
+  return body != old ? body : cache.AwaitReplaced(old);
 }
 
 TEST(MetricsCache, RendersNewResultsAtMostOncePerMinInterval) {
+  testing::FakeMonotonicClock clock;
   std::atomic<std::uint64_t> version{1};
   auto collector = std::make_shared<FakeCollector>();
-  MetricsCache cache({collector}, [&] { return version.load(); },
-                     {.min_interval = 200ms, .refresh_after = 1h, .max_age = 2h});
+  MetricsCache cache(
+      {collector}, [&] { return version.load(); },
+      {.min_interval = 200ms, .refresh_after = 1h, .max_age = 2h}, clock);
   auto first = cache.Get();
   EXPECT_EQ(*first,
             "# HELP drift_test_calls Calls.\n# TYPE drift_test_calls gauge\n"
             "drift_test_calls{i=\"0\"} 1\n");
   EXPECT_EQ(cache.Get(), first) << "same version: the cached body is shared";
   version = 2;
-  auto started = std::chrono::steady_clock::now();
   EXPECT_EQ(cache.Get(), first) << "new results within min_interval wait for the next render";
+  clock.Advance(199ms);
+  EXPECT_EQ(cache.Get(), first) << "still within min_interval";
   EXPECT_EQ(collector->calls(), 1);
+  clock.Advance(1ms);
   auto second = NextBody(cache, first);
-  EXPECT_GE(std::chrono::steady_clock::now() - started, 150ms);
   EXPECT_NE(second, first);
   EXPECT_NE(second->find("drift_test_calls{i=\"0\"} 2\n"), std::string::npos) << *second;
-  std::this_thread::sleep_for(50ms);
+  clock.Advance(50ms);
   EXPECT_EQ(cache.Get(), second) << "no new results: no new render";
   EXPECT_EQ(collector->calls(), 2);
 }
 
 TEST(MetricsCache, ARenderInProgressDoesNotBlockReaders) {
+  testing::FakeMonotonicClock clock;
   std::atomic<std::uint64_t> version{1};
   auto collector = std::make_shared<FakeCollector>();
-  MetricsCache cache({collector}, [&] { return version.load(); },
-                     {.min_interval = 1ms, .refresh_after = 1h, .max_age = 2h});
+  MetricsCache cache(
+      {collector}, [&] { return version.load(); },
+      {.min_interval = 1ms, .refresh_after = 1h, .max_age = 2h}, clock);
   auto first = cache.Get();
   collector->Block();
   // Should a reader wait for the render, the render is released after 2 s: the test fails
   // rather than hangs.
-  std::atomic<bool> readers_done{false};
+  std::mutex done_mu;
+  std::condition_variable done_cv;
+  bool readers_done = false;
   std::thread unblock([&] {
-    for (int i = 0; i < 200 && !readers_done; ++i) std::this_thread::sleep_for(10ms);
+    {
+      std::unique_lock lock(done_mu);
+      done_cv.wait_for(lock, 2s, [&] { return readers_done; });
+    }
     collector->Release();
   });
   version = 2;
-  std::this_thread::sleep_for(5ms);
+  clock.Advance(5ms);
   EXPECT_EQ(cache.Get(), first);  // asks for a render
   ASSERT_TRUE(collector->WaitEntered(2)) << "the render thread renders on its own";
   // The render is stuck in Collect; readers on other threads get the old body at once.
@@ -138,7 +147,11 @@ TEST(MetricsCache, ARenderInProgressDoesNotBlockReaders) {
     });
   }
   for (auto& r : readers) r.join();
-  readers_done = true;
+  {
+    std::lock_guard lock(done_mu);
+    readers_done = true;
+  }
+  done_cv.notify_all();
   unblock.join();
   EXPECT_EQ(served_old.load(), 200);
   EXPECT_LT(slowest_us.load(), 50'000) << "a reader waited for the render";
@@ -150,16 +163,22 @@ TEST(MetricsCache, ARenderInProgressDoesNotBlockReaders) {
 TEST(MetricsCache, ABodyIsNeverMixed) {
   // 200 series per body, all holding the number of the render that produced them: a body that
   // mixed two renders, or changed after being returned, would show two numbers.
+  testing::FakeMonotonicClock clock;
   std::atomic<std::uint64_t> version{1};
   auto collector = std::make_shared<FakeCollector>(200);
-  MetricsCache cache({collector}, [&] { return version.fetch_add(1); },
-                     {.min_interval = 0ms, .refresh_after = 0ms, .max_age = 1h});
+  MetricsCache cache(
+      {collector}, [&] { return version.fetch_add(1); },
+      {.min_interval = 0ms, .refresh_after = 0ms, .max_age = 1h}, clock);
   std::atomic<bool> mixed{false};
+  std::atomic<bool> replacing_done{false};
+  std::latch readers_started(4);
   std::vector<std::thread> readers;
   for (int t = 0; t < 4; ++t) {
     readers.emplace_back([&] {
-      for (int i = 0; i < 300; ++i) {
+      // At least 300 reads each, and on until the bodies have been replaced ten times.
+      for (int i = 0; i < 300 || !replacing_done.load(); ++i) {
         auto body = cache.Get();
+        if (i == 0) readers_started.count_down();
         std::string copy = *body;
         std::set<std::string> values;
         for (std::size_t at = copy.find("} "); at != std::string::npos;
@@ -170,17 +189,27 @@ TEST(MetricsCache, ABodyIsNeverMixed) {
       }
     });
   }
+  // Bodies replaced while the readers read: each Invalidate() makes the next Get() wait for a
+  // new render, so at least ten renders happen, however the threads are scheduled.
+  readers_started.wait();
+  for (int i = 0; i < 10; ++i) {
+    cache.Invalidate();
+    cache.Get();
+  }
+  replacing_done = true;
   for (auto& r : readers) r.join();
   EXPECT_FALSE(mixed.load());
   EXPECT_GT(collector->calls(), 2) << "bodies were replaced while read";
 }
 
 TEST(MetricsCache, ATooOldBodyIsNotServed) {
+  testing::FakeMonotonicClock clock;
   auto collector = std::make_shared<FakeCollector>();
-  MetricsCache cache({collector}, [] { return std::uint64_t{1}; },
-                     {.min_interval = 1ms, .refresh_after = 40ms, .max_age = 80ms});
+  MetricsCache cache(
+      {collector}, [] { return std::uint64_t{1}; },
+      {.min_interval = 1ms, .refresh_after = 40ms, .max_age = 80ms}, clock);
   auto first = cache.Get();
-  std::this_thread::sleep_for(100ms);
+  clock.Advance(100ms);
   auto started = std::chrono::steady_clock::now();
   auto second = cache.Get();
   EXPECT_NE(second, first) << "older than max_age: the request waits for a new body";
@@ -189,11 +218,13 @@ TEST(MetricsCache, ATooOldBodyIsNotServed) {
 }
 
 TEST(MetricsCache, AnAgeingBodyIsRenewedBeforeItIsTooOld) {
+  testing::FakeMonotonicClock clock;
   auto collector = std::make_shared<FakeCollector>();
-  MetricsCache cache({collector}, [] { return std::uint64_t{1}; },
-                     {.min_interval = 1ms, .refresh_after = 50ms, .max_age = 10s});
+  MetricsCache cache(
+      {collector}, [] { return std::uint64_t{1}; },
+      {.min_interval = 1ms, .refresh_after = 50ms, .max_age = 10s}, clock);
   auto first = cache.Get();
-  std::this_thread::sleep_for(60ms);
+  clock.Advance(60ms);
   EXPECT_EQ(cache.Get(), first) << "served while renewed in the background";
   EXPECT_NE(NextBody(cache, first), first);
   EXPECT_EQ(collector->calls(), 2);
@@ -228,22 +259,28 @@ TEST(MetricsCache, MinVersionWaitsForABodyThatShowsIt) {
 }
 
 TEST(MetricsCache, DestructorWaitsForARenderInProgress) {
+  testing::FakeMonotonicClock clock;
   auto collector = std::make_shared<FakeCollector>();
   std::atomic<std::uint64_t> version{1};
   auto cache = std::make_unique<MetricsCache>(
       std::vector<std::shared_ptr<prometheus::Collectable>>{collector},
       [&] { return version.load(); },
-      MetricsCache::Timing{.min_interval = 1ms, .refresh_after = 1h, .max_age = 2h});
+      MetricsCache::Timing{.min_interval = 1ms, .refresh_after = 1h, .max_age = 2h}, clock);
   cache->Get();
   collector->Block();
   version = 2;
-  std::this_thread::sleep_for(5ms);
+  clock.Advance(5ms);
   cache->Get();
   ASSERT_TRUE(collector->WaitEntered(2));
+  // The render is released as the destruction begins (the destructor says nothing when it
+  // waits, so this is the closest event; should the release win the race, the render has
+  // finished before the destructor ran, and the test still holds).
+  std::latch destroying(1);
   std::thread releaser([&] {
-    std::this_thread::sleep_for(20ms);
+    destroying.wait();
     collector->Release();
   });
+  destroying.count_down();
   cache.reset();  // returns once the render has finished; the render used nothing freed
   releaser.join();
   EXPECT_EQ(collector->calls(), 2);

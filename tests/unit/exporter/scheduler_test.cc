@@ -10,6 +10,7 @@
 
 #include "checks/activity.h"
 #include "checks/rooted_fs.h"
+#include "tests/support/fake_monotonic_clock.h"
 #include "tests/support/fakes.h"
 
 namespace drift::exporter {
@@ -88,6 +89,11 @@ class GatedCheck final : public checks::Check {
     std::unique_lock lock(mu_);
     cv_.wait(lock, [&] { return entered_ >= n; });
   }
+  // How many runs have started.
+  int entered() const {
+    std::lock_guard lock(mu_);
+    return entered_;
+  }
 
  private:
   const std::string activity_;
@@ -113,12 +119,13 @@ class SchedulerTest : public ::testing::Test {
     return spec;
   }
 
-  void AddGated(const std::string& name, std::shared_ptr<const GatedCheck> check) {
+  void AddGated(const std::string& name, std::shared_ptr<const GatedCheck> check,
+                std::chrono::milliseconds timeout = 60s) {
     auto spec = std::make_shared<CheckSpec>();
     spec->name = name;
     spec->type = &kGatedType;
     spec->check = std::move(check);
-    spec->timeout = 60s;
+    spec->timeout = timeout;
     plan_->checks.push_back(spec);
   }
 
@@ -178,17 +185,26 @@ TEST_F(SchedulerTest, ConcurrencyIsBounded) {
   scheduler->Stop();
 }
 
+// On a fake monotonic clock: the hung check ignores its deadline until the test opens its gate;
+// the clock is moved one second past that deadline once the run has started.
 TEST_F(SchedulerTest, HungCheckIsReportedAsTimedOutWithoutDelayingOthers) {
   plan_->settings.concurrency = 1;
-  auto hung = std::make_shared<ScriptedCheck>(checks::Verdict::kCompliant, 4s, false);
-  AddCheck("hung", hung, 100ms);
-  AddCheck("quick", std::make_shared<ScriptedCheck>(checks::Verdict::kCompliant, 1ms, true));
-  auto scheduler = Scheduler::Create(clock_);
+  auto hung = std::make_shared<GatedCheck>("");
+  hung->Close();
+  AddGated("hung", hung, 100ms);
+  AddGated("quick", std::make_shared<GatedCheck>(""));
+  testing::FakeMonotonicClock monotonic;
+  auto scheduler = Scheduler::Create(clock_, monotonic);
   scheduler->SetPlan(plan_);
   scheduler->Start();
+  std::thread watchdog_time([&] {
+    hung->WaitEntered(1);
+    monotonic.Advance(1100ms);  // the timeout, and the watchdog's one second of grace
+  });
   auto started = std::chrono::steady_clock::now();
   scheduler->RunOnce();
   auto took = std::chrono::steady_clock::now() - started;
+  watchdog_time.join();
   EXPECT_LT(took, 2500ms) << "the watchdog abandons the hung run one second past its deadline";
   auto snap = scheduler->snapshot();
   const CheckState& h = StateOf(*snap, "hung");
@@ -197,7 +213,12 @@ TEST_F(SchedulerTest, HungCheckIsReportedAsTimedOutWithoutDelayingOthers) {
   EXPECT_TRUE(StateOf(*snap, "quick").success) << "a replacement worker ran the other check";
   // The hung check is not started again while its run is still stuck.
   scheduler->RunOnce();
-  EXPECT_EQ(hung->runs.load(), 0);
+  EXPECT_EQ(hung->entered(), 1);
+  // Let the hung run return; once it has, the check runs again (and no worker is left inside a
+  // run that would outlive the fake clock).
+  hung->Open(checks::Verdict::kCompliant);
+  for (int i = 0; i < 10'000 && hung->entered() < 2; ++i) scheduler->RunOnce();
+  EXPECT_EQ(hung->entered(), 2);
   scheduler->Stop();
 }
 
@@ -295,18 +316,41 @@ TEST_F(SchedulerTest, AllRanFollowsThePlan) {
   scheduler->Stop();
 }
 
+// Interval mode on a fake monotonic clock: a cycle at start, then one each time the clock
+// passes the interval; a run's result (the observer) is the event the test waits for.
 TEST_F(SchedulerTest, IntervalModeRunsOnItsOwnAndSnapshotsNeverBlock) {
   plan_->settings.mode = ScheduleMode::kInterval;
   plan_->settings.interval = 50ms;
-  auto check = std::make_shared<ScriptedCheck>(checks::Verdict::kCompliant, 1ms, true);
-  AddCheck("tick", check);
-  auto scheduler = Scheduler::Create(clock_);
+  auto check = std::make_shared<GatedCheck>("");  // open: returns at once
+  AddGated("tick", check);
+  testing::FakeMonotonicClock monotonic;
+  auto scheduler = Scheduler::Create(clock_, monotonic);
+  std::mutex mu;
+  std::condition_variable published_cv;
+  int runs = 0;
+  scheduler->SetObserver([&](const CheckState&, const CheckState&) {
+    std::lock_guard lock(mu);
+    ++runs;
+    published_cv.notify_all();
+  });
+  auto await_runs = [&](int n) {
+    std::unique_lock lock(mu);
+    return published_cv.wait_for(lock, 10s, [&] { return runs >= n; });
+  };
   scheduler->SetPlan(plan_);
   scheduler->Start();
-  for (int i = 0; i < 100 && check->runs.load() < 3; ++i) std::this_thread::sleep_for(20ms);
-  EXPECT_GE(check->runs.load(), 3);
+  ASSERT_TRUE(await_runs(1)) << "the first cycle runs at start";
+  monotonic.Advance(49ms);
+  monotonic.Advance(1ms);
+  ASSERT_TRUE(await_runs(2));
+  monotonic.Advance(50ms);
+  ASSERT_TRUE(await_runs(3));
+  {
+    std::lock_guard lock(mu);
+    EXPECT_GE(runs, 3);
+  }
   auto started = std::chrono::steady_clock::now();
-  EXPECT_EQ(scheduler->RefreshForScrape(started + 5s), 0u) << "no-op in interval mode";
+  EXPECT_EQ(scheduler->RefreshForScrape(monotonic.Now() + 5s), 0u) << "no-op in interval mode";
   EXPECT_LT(std::chrono::steady_clock::now() - started, 1s);
   scheduler->Stop();
 }
