@@ -9,6 +9,8 @@
 #include <iterator>
 #include <set>
 
+#include "common/strings.h"
+
 namespace drift::alerts {
 namespace {
 
@@ -19,13 +21,6 @@ bool StartsWith(std::string_view s, std::string_view prefix) {
 }
 
 bool IsControl(char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; }
-
-std::string_view Trim(std::string_view s) {
-  auto space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
-  while (!s.empty() && space(s.front())) s.remove_prefix(1);
-  while (!s.empty() && space(s.back())) s.remove_suffix(1);
-  return s;
-}
 
 // Reads a secret file named by `node`; positions every error at the node and never shows
 // what the file holds.

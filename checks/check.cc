@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "checks/steps.h"
+#include "common/strings.h"
 
 namespace drift::checks {
 
@@ -44,7 +45,7 @@ Result<Severity> ParseSeverity(std::string_view name) {
 CheckResult CheckResult::Error(std::string reason) {
   CheckResult r;
   r.verdict = Verdict::kError;
-  r.reason = OneLine(reason);
+  r.reason = OneLine(reason, kMaxReasonBytes);
   return r;
 }
 
@@ -55,7 +56,7 @@ CheckResult Conclude(std::vector<Finding> findings, std::vector<Observation> obs
   r.measures = std::move(measures);
   if (findings.empty()) {
     r.verdict = Verdict::kCompliant;
-    r.reason = OneLine(compliant_reason);
+    r.reason = OneLine(compliant_reason, kMaxReasonBytes);
     return r;
   }
   r.verdict = Verdict::kDrifted;
@@ -64,7 +65,7 @@ CheckResult Conclude(std::vector<Finding> findings, std::vector<Observation> obs
     if (!reason.empty()) reason += "; ";
     reason += fmt::format("{}: observed {}, expected {}", f.cause, f.observed, f.expected);
   }
-  r.reason = OneLine(reason);
+  r.reason = OneLine(reason, kMaxReasonBytes);
   r.findings = std::move(findings);
   return r;
 }

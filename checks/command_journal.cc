@@ -7,19 +7,13 @@
 #include <string>
 
 #include "checks/steps.h"
+#include "common/strings.h"
 
 namespace drift::checks {
 namespace {
 
 constexpr std::chrono::milliseconds kTimeout{10'000};
 constexpr std::size_t kMaxOutputBytes = 1 << 20;
-
-std::string_view Trim(std::string_view s) {
-  constexpr std::string_view kSpace = " \t\r\n\v\f";
-  const auto first = s.find_first_not_of(kSpace);
-  if (first == std::string_view::npos) return {};
-  return s.substr(first, s.find_last_not_of(kSpace) - first + 1);
-}
 
 // Callers validate identifiers against their own rules; this only keeps out what would change
 // the meaning of "--identifier=<id>" or of logger's tag.
@@ -29,22 +23,6 @@ Status CheckIdentifier(std::string_view identifier) {
     return c == '=' || c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
   });
   if (bad) return Err("journal identifier {:?} contains '=' or whitespace", identifier);
-  return {};
-}
-
-// Why a command that ran did not succeed, or an empty string if it did. One line: stderr may
-// hold several.
-std::string Failure(const CommandOutput& output) {
-  if (output.timed_out) return "timed out";
-  if (output.signal != 0) return fmt::format("killed by signal {}", output.signal);
-  if (output.exit_code != 0) {
-    if (std::string no_systemd = NoSystemdReason(output.err); !no_systemd.empty()) {
-      return no_systemd;
-    }
-    const std::string_view err = Trim(output.err);
-    if (err.empty()) return fmt::format("exit code {}", output.exit_code);
-    return fmt::format("exit code {}: {}", output.exit_code, OneLine(err));
-  }
   return {};
 }
 
@@ -58,9 +36,9 @@ Status CommandJournal::Write(std::string_view identifier, std::string_view messa
                   "user.notice", "--",    std::string(message)};
   command.timeout = kTimeout;
   command.max_output_bytes = 64 * 1024;
-  Result<CommandOutput> ran = commands_.Run(command, deadline);
-  if (!ran) return Error{RunFailure("logger", ran.error())};
-  if (std::string why = Failure(*ran); !why.empty()) return Err("logger: {}", why);
+  Result<CommandOutput> ran =
+      RunChecked(commands_, command, deadline, {.name = "logger", .systemd = true});
+  if (!ran) return ran.error();
   return {};
 }
 
@@ -79,23 +57,12 @@ Result<std::vector<std::string>> CommandJournal::ReadSince(std::string_view iden
                   fmt::format("--since=@{}", seconds)};
   command.timeout = kTimeout;
   command.max_output_bytes = kMaxOutputBytes;
-  Result<CommandOutput> ran = commands_.Run(command, deadline);
-  if (!ran) return Error{RunFailure("journalctl", ran.error())};
-  const CommandOutput& output = *ran;
-  // Before the exit status: the runner kills a command whose output overflows.
-  if (output.truncated) {
-    return Err("journalctl: output larger than {} bytes; the answer would be incomplete",
-               command.max_output_bytes);
-  }
-  if (std::string why = Failure(output); !why.empty()) return Err("journalctl: {}", why);
+  // Truncated output fails: the answer would be incomplete.
+  Result<CommandOutput> ran =
+      RunChecked(commands_, command, deadline, {.name = "journalctl", .systemd = true});
+  if (!ran) return ran.error();
   std::vector<std::string> lines;
-  std::string_view rest = output.out;
-  while (!rest.empty()) {
-    const auto newline = rest.find('\n');
-    lines.emplace_back(rest.substr(0, newline));
-    if (newline == std::string_view::npos) break;
-    rest.remove_prefix(newline + 1);
-  }
+  for (std::string_view line : SplitLines(ran->out)) lines.emplace_back(line);
   return lines;
 }
 

@@ -98,4 +98,10 @@ BaselineListing ReadBaselineListing(const Params& params, std::string_view key,
   return {std::move(text), ""};
 }
 
+std::chrono::milliseconds FindDuration(const Params& params, std::string_view key,
+                                       std::chrono::milliseconds fallback) {
+  std::optional<ConfigNode> node = params.Find(key);
+  return node ? node->AsDuration() : fallback;
+}
+
 }  // namespace drift::checks

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -30,6 +31,10 @@ std::string ReadHostPath(const ConfigNode& node);
 // set: the check then loads unpinned and its Run() reports NotPinnedReason (checks/steps.h). A
 // value that is not a SHA-256 throws ConfigError.
 std::optional<Sha256Digest> FindPinnedSha256(const Params& params, std::string_view key);
+
+// The duration `key` holds (ConfigNode::AsDuration), or `fallback` when it is not set.
+std::chrono::milliseconds FindDuration(const Params& params, std::string_view key,
+                                       std::chrono::milliseconds fallback);
 
 // The listing that `baseline capture` kept beside the baseline for a pinned hash (ListingKey in
 // checks/check.h), read at load time.

@@ -4,60 +4,91 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <utility>
 
+#include "common/strings.h"
+
 namespace drift::checks {
+
 namespace {
 
-constexpr std::string_view kBlank = " \t\r\v\f";
-constexpr std::string_view kEllipsis = "...";
-
-std::string_view TrimBlank(std::string_view s) {
-  const auto first = s.find_first_not_of(kBlank);
-  if (first == std::string_view::npos) return {};
-  return s.substr(first, s.find_last_not_of(kBlank) - first + 1);
+std::string JoinArgv(const std::vector<std::string>& argv) {
+  std::string joined;
+  for (const std::string& arg : argv) {
+    if (!joined.empty()) joined += ' ';
+    joined += arg;
+  }
+  return joined;
 }
 
-bool IsUtf8Continuation(char c) { return (static_cast<unsigned char>(c) & 0xC0) == 0x80; }
+// "<program> is not installed (<detail>)", with the detail the runner gave: ProcessRunner says
+// "<program> is not installed (not found in command path ...)", whose tail is that detail.
+std::string NotInstalledReason(std::string_view program, std::string_view runner_message) {
+  const std::string head = fmt::format("{} is not installed", program);
+  std::string_view detail = runner_message;
+  if (detail.starts_with(head)) detail = Trim(detail.substr(head.size()));
+  if (detail.size() >= 2 && detail.front() == '(' && detail.back() == ')') {
+    detail = detail.substr(1, detail.size() - 2);
+  }
+  if (detail.empty()) return head;
+  return fmt::format("{} ({})", head, detail);
+}
 
 }  // namespace
 
-std::string OneLine(std::string_view text, std::size_t max_bytes) {
-  std::string out;
-  while (!text.empty()) {
-    const auto newline = text.find('\n');
-    const std::string_view line = TrimBlank(text.substr(0, newline));
-    text = newline == std::string_view::npos ? std::string_view() : text.substr(newline + 1);
-    if (line.empty()) continue;
-    if (!out.empty()) {
-      // A line that already ends a sentence or introduces the next needs only a space.
-      const char last = out.back();
-      out += last == '.' || last == ';' || last == ':' ? " " : "; ";
+Result<CommandOutput> RunChecked(const CommandRunner& runner, const Command& command,
+                                 Deadline deadline, const RunOptions& options) {
+  const std::string name = options.name.empty() ? JoinArgv(command.argv) : options.name;
+  const Deadline start = std::chrono::steady_clock::now();
+  Result<CommandOutput> ran = runner.Run(command, deadline);
+  if (!ran.ok()) {
+    const Error& e = ran.error();
+    if (IsNotFound(e)) {
+      const std::string program = command.argv.empty() ? name : command.argv.front();
+      return Error{OneLine(NotInstalledReason(program, e.message), kMaxReasonBytes), e.sys_errno};
     }
-    for (char c : line) {
-      const auto u = static_cast<unsigned char>(c);
-      if (c == '\t') {
-        out += ' ';
-      } else if (u < 0x20 || u == 0x7f) {
-        out += '?';
-      } else {
-        out += c;
+    return Error{OneLine(fmt::format("{} could not start: {}", name, e.message), kMaxReasonBytes),
+                 e.sys_errno};
+  }
+  const CommandOutput& out = *ran;
+  if (out.timed_out) {
+    // The runner stops at the earlier of the two limits; when the check's deadline has passed,
+    // that was the one.
+    std::chrono::milliseconds limit = command.timeout;
+    if (std::chrono::steady_clock::now() >= deadline) {
+      const Deadline::duration left =
+          deadline > start ? deadline - start : Deadline::duration::zero();
+      if (left < command.timeout) {
+        limit = std::chrono::duration_cast<std::chrono::milliseconds>(left);
       }
     }
+    return Err("{} timed out after {}s", name,
+               std::chrono::ceil<std::chrono::seconds>(limit).count());
   }
-  if (out.size() > max_bytes) {
-    std::size_t cut = max_bytes > kEllipsis.size() ? max_bytes - kEllipsis.size() : 0;
-    while (cut > 0 && IsUtf8Continuation(out[cut])) --cut;
-    out.resize(cut);
-    out += kEllipsis.substr(0, std::min(kEllipsis.size(), max_bytes));
+  // Before the exit status: the runner kills a program whose output overflows.
+  if (out.truncated) {
+    return Err("{} printed more than {} bytes (output truncated)", name, command.max_output_bytes);
   }
-  return out;
+  if (out.signal != 0 || out.exit_code < 0) {
+    return Err("{} was killed by signal {}", name, out.signal);
+  }
+  if (out.exit_code != 0) {
+    if (options.systemd) {
+      if (std::string no_systemd = NoSystemdReason(out.err); !no_systemd.empty()) {
+        return Error{std::move(no_systemd)};
+      }
+    }
+    if (!options.any_exit_status) return Error{ExitStatusReason(name, out)};
+  }
+  return ran;
 }
 
-std::string RunFailure(std::string_view what, const Error& error) {
-  // The runner's "<program> is not installed (...)" names the program already.
-  if (error.sys_errno == ENOENT) return OneLine(error.message);
-  return OneLine(fmt::format("{}: {}", what, error.message));
+std::string ExitStatusReason(std::string_view name, const CommandOutput& output) {
+  std::string reason = fmt::format("{} exited with status {}", name, output.exit_code);
+  const std::string err = OneLine(output.err, kMaxStderrInReason);
+  if (!err.empty()) reason += ": " + err;
+  return reason;
 }
 
 std::string NoSystemdReason(std::string_view err) {
@@ -70,7 +101,7 @@ std::string NoSystemdReason(std::string_view err) {
   if (bus == std::string_view::npos) return {};
   const std::string_view line = err.substr(bus, err.find('\n', bus) - bus);
   return fmt::format("systemd is not running here (container?), or its bus is unreachable: {}",
-                     OneLine(line));
+                     OneLine(line, kMaxReasonBytes));
 }
 
 std::string NotPinnedReason(std::string_view key) {

@@ -16,20 +16,45 @@ namespace drift::checks {
 
 // The longest reason a check gives, in bytes. Reasons are label-free text for people (the check
 // table, pages, alerts, evidence); a bound keeps a chatty program from filling them.
+// CheckResult::Error and Conclude pass every reason through OneLine (common/strings.h) with this
+// bound, so that no reason can break a table row or a log line.
 inline constexpr std::size_t kMaxReasonBytes = 512;
 
-// `text` made fit for a one-line reason: trimmed; each line break (with the blanks around it)
-// becomes "; ", so that "first\nsecond" reads "first; second"; tabs become spaces and other
-// control characters "?"; cut to at most `max_bytes` bytes, never inside a UTF-8 sequence, with
-// "..." at the cut. Pure; thread-safe. CheckResult::Error and Conclude pass every reason through
-// it, so no reason can break a table row or a log line.
-std::string OneLine(std::string_view text, std::size_t max_bytes = kMaxReasonBytes);
+// How RunChecked names a command in reasons, and what it accepts from it.
+struct RunOptions {
+  // The command as reasons name it, e.g. "nft -s list ruleset" or "systemctl is-active
+  // sshd.service"; empty for the argv joined by spaces.
+  std::string name = "";
+  // Every exit status is an answer for the caller to read (systemctl is-active exits 3 for an
+  // inactive unit, cryptsetup status 4 for an inactive device): a non-zero exit is returned as
+  // output. A timeout, truncated output or a signal still fail.
+  bool any_exit_status = false;
+  // For systemd's tools and journald's clients (systemctl, journalctl, logger): a non-zero exit
+  // whose stderr says systemd is not running here fails with NoSystemdReason, whatever
+  // any_exit_status says.
+  bool systemd = false;
+};
 
-// Why a program could not be run, from the CommandRunner's error. A program that is not
-// installed reads as the runner says it ("nft is not installed (not found in command path
-// ...)"); any other failure is prefixed with `what` ("nft -s list ruleset: cannot create a
-// pipe: ...").
-std::string RunFailure(std::string_view what, const Error& error);
+// The longest part of a program's stderr that a failure reason quotes, in bytes.
+inline constexpr std::size_t kMaxStderrInReason = 300;
+
+// Runs `command` through `runner` until the earlier of `deadline` and command.timeout, and turns
+// each way it can fail into one reason, worded the same for every check (docs/configuration.md):
+//   "<program> is not installed (<where the runner looked>)"   sys_errno ENOENT
+//   "<name> could not start: <the runner's error>"              the runner's sys_errno
+//   "<name> timed out after <N>s"                               the limit that applied
+//   "<name> printed more than <N> bytes (output truncated)"
+//   "<name> was killed by signal <N>"
+//   "<name> exited with status <N>[: <stderr>]"                 unless any_exit_status
+// where <program> is argv[0] and <stderr> its non-empty lines through OneLine, at most
+// kMaxStderrInReason bytes. Returns the output of a run that did not fail. Thread-safe as the
+// runner is; never throws.
+Result<CommandOutput> RunChecked(const CommandRunner& runner, const Command& command,
+                                 Deadline deadline, const RunOptions& options = {});
+
+// "<name> exited with status <N>[: <stderr>]", as RunChecked says it: for callers that take
+// any_exit_status and then find that the status means failure.
+std::string ExitStatusReason(std::string_view name, const CommandOutput& output);
 
 // Whether systemd tooling failed because systemd is not the init system here, or its bus cannot
 // be reached (a container, a chroot): stderr as systemctl or journalctl print it then,

@@ -7,6 +7,7 @@
 #include <chrono>
 
 #include "checks/steps.h"
+#include "common/strings.h"
 
 namespace drift::checks {
 namespace {
@@ -20,13 +21,6 @@ constexpr std::array<std::string_view, 8> kStates = {
     "active",     "reloading",    "inactive",    "failed",
     "activating", "deactivating", "maintenance", "refreshing",
 };
-
-std::string_view Trim(std::string_view s) {
-  constexpr std::string_view kSpace = " \t\r\n\v\f";
-  const auto first = s.find_first_not_of(kSpace);
-  if (first == std::string_view::npos) return {};
-  return s.substr(first, s.find_last_not_of(kSpace) - first + 1);
-}
 
 bool IsUnitNameChar(char c) {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == ':' ||
@@ -48,14 +42,12 @@ Result<std::string> SystemctlServiceManager::ActiveState(std::string_view unit,
   command.argv = {"systemctl", "is-active", "--", std::string(unit)};
   command.timeout = kTimeout;
   command.max_output_bytes = kMaxOutputBytes;
-  Result<CommandOutput> ran = commands_.Run(command, deadline);
-  if (!ran) return Error{RunFailure(fmt::format("systemctl is-active {}", unit), ran.error())};
-  const CommandOutput& output = *ran;
-  if (output.timed_out) return Err("systemctl is-active {}: timed out", unit);
-  if (output.truncated) {
-    return Err("systemctl is-active {}: output larger than {} bytes", unit, kMaxOutputBytes);
-  }
   // is-active exits non-zero for every state but active, so only what it printed counts.
+  const std::string name = fmt::format("systemctl is-active {}", unit);
+  Result<CommandOutput> ran = RunChecked(commands_, command, deadline,
+                                         {.name = name, .any_exit_status = true, .systemd = true});
+  if (!ran) return ran.error();
+  const CommandOutput& output = *ran;
   const std::string_view out = output.out;
   const std::string_view state = Trim(out.substr(0, out.find('\n')));
   if (std::find(kStates.begin(), kStates.end(), state) != kStates.end()) {
@@ -68,19 +60,11 @@ Result<std::string> SystemctlServiceManager::ActiveState(std::string_view unit,
   if (output.err.find(fmt::format("Unit {} could not be found", unit)) != std::string::npos) {
     return std::string(kUnitNotFound);
   }
-  if (std::string no_systemd = NoSystemdReason(output.err); !no_systemd.empty()) {
-    return Error{std::move(no_systemd)};
+  if (!Trim(out).empty()) {
+    return Err("{} printed no unit state but: {}", name, OneLine(out, kMaxStderrInReason));
   }
-  std::string_view why = Trim(output.err);
-  if (why.empty()) why = Trim(out);
-  if (why.empty()) {
-    if (output.signal != 0) {
-      return Err("systemctl is-active {}: no state printed (killed by signal {})", unit,
-                 output.signal);
-    }
-    return Err("systemctl is-active {}: no state printed (exit code {})", unit, output.exit_code);
-  }
-  return Err("systemctl is-active {}: {}", unit, OneLine(why));
+  if (output.exit_code != 0) return Error{ExitStatusReason(name, output)};
+  return Err("{} printed nothing", name);
 }
 
 }  // namespace drift::checks

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <cerrno>
 #include <cstring>
 #include <string>
 #include <string_view>
@@ -15,6 +16,10 @@ struct Error {
   std::string message;
   int sys_errno = 0;  // the errno behind it, when a system call failed (ENOENT: "not there")
 };
+
+// Whether `e` says the thing is not there (ENOENT: no such file, a program not installed), the
+// one failure that means "absent" rather than "could not look".
+inline bool IsNotFound(const Error& e) { return e.sys_errno == ENOENT; }
 
 // An Error for a failed system call on `what`: "<what>: <strerror>", keeping errno.
 Error SysErr(std::string_view what, int err);

@@ -6,6 +6,8 @@
 #include <stdexcept>
 #include <vector>
 
+#include "common/strings.h"
+
 namespace drift::evidence {
 namespace {
 
@@ -21,21 +23,6 @@ void EnsureSodium() {
     return true;
   }();
   (void)ready;
-}
-
-// Splits text into lines at LF, dropping one trailing CR per line; a final line without LF
-// counts too.
-std::vector<std::string_view> Lines(std::string_view text) {
-  std::vector<std::string_view> lines;
-  while (!text.empty()) {
-    std::size_t nl = text.find('\n');
-    std::string_view line = text.substr(0, nl);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    lines.push_back(line);
-    if (nl == std::string_view::npos) break;
-    text.remove_prefix(nl + 1);
-  }
-  return lines;
 }
 
 bool IsOneLine(std::string_view s) {
@@ -112,7 +99,7 @@ std::string FormatPublicKeyFile(const PublicKey& key) {
 }
 
 Result<PublicKey> ParsePublicKeyFile(std::string_view text) {
-  std::vector<std::string_view> lines = Lines(text);
+  std::vector<std::string_view> lines = SplitLines(text);
   std::string_view b64;
   if (lines.size() == 2 && lines[0].starts_with(kUntrustedPrefix)) {
     b64 = lines[1];
@@ -165,7 +152,7 @@ SecretKey SecretKey::FromSeed(const std::array<std::uint8_t, 32>& seed, const Ke
 
 Result<SecretKey> SecretKey::Parse(std::string_view text) {
   EnsureSodium();
-  std::vector<std::string_view> lines = Lines(text);
+  std::vector<std::string_view> lines = SplitLines(text);
   if (lines.size() != 3 || lines[0] != kSecretHeader || !lines[1].starts_with("key_id: ") ||
       !lines[2].starts_with("secret_key: ")) {
     return Err(
@@ -268,7 +255,7 @@ std::string FormatSignatureFile(const Signature& sig) {
 }
 
 Result<Signature> ParseSignatureFile(std::string_view text) {
-  std::vector<std::string_view> lines = Lines(text);
+  std::vector<std::string_view> lines = SplitLines(text);
   if (lines.size() != 4 || !lines[0].starts_with(kUntrustedPrefix) ||
       !lines[2].starts_with(kTrustedPrefix)) {
     return Err(

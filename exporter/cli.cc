@@ -25,6 +25,7 @@
 #include "common/log.h"
 #include "common/rfc3339.h"
 #include "common/sha256.h"
+#include "common/strings.h"
 #include "exporter/app.h"
 #include "exporter/baseline_file.h"
 #include "exporter/evidence_cli.h"
@@ -174,7 +175,7 @@ int RunChecksOnce(const Flags& flags) {
       std::cout << fmt::format("{:<24} {:<11} {:<10} {:<9} {}\n", r["name"].get<std::string>(),
                                r["type"].get<std::string>(), r["verdict"].get<std::string>(),
                                r["severity"].get<std::string>(),
-                               checks::OneLine(r["reason"].get<std::string>()));
+                               OneLine(r["reason"].get<std::string>(), checks::kMaxReasonBytes));
     }
   }
   return any_error ? kExitUsage : any_drift ? kExitDrift : kExitOk;

@@ -12,6 +12,7 @@
 
 #include "alerts/config.h"
 #include "common/log.h"
+#include "common/strings.h"
 
 namespace drift::exporter {
 namespace {
@@ -40,11 +41,8 @@ bool KeepAlive(const mg_connection* conn, const mg_request_info& info) {
   std::string_view tokens(connection);
   while (!tokens.empty()) {
     std::size_t comma = tokens.find(',');
-    std::string_view token = tokens.substr(0, comma);
-    std::size_t first = token.find_first_not_of(" \t");  // optional whitespace (RFC 9110)
-    token = first == std::string_view::npos
-                ? std::string_view()
-                : token.substr(first, token.find_last_not_of(" \t") - first + 1);
+    // Optional whitespace (RFC 9110) around the token.
+    std::string_view token = Trim(tokens.substr(0, comma));
     if (token.size() == 10 && strncasecmp(token.data(), "keep-alive", 10) == 0) return true;
     if (comma == std::string_view::npos) break;
     tokens.remove_prefix(comma + 1);

@@ -65,7 +65,7 @@ class AvEdrCheck final : public Check {
     // Without follow_symlinks a symlink at the binary's path is an error rather than followed,
     // so replacing the binary with a link to another file cannot pass.
     Result<Sha256Digest> hash = host.fs.HashFile(binary_, !follow_symlinks_, deadline);
-    if (!hash.ok() && hash.error().sys_errno == ENOENT) {
+    if (!hash.ok() && IsNotFound(hash.error())) {
       return Error{fmt::format("the agent binary {} is not installed (no such file; is `binary` "
                                "the agent's path?)",
                                binary_),

@@ -4,7 +4,6 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <chrono>
 #include <nlohmann/json.hpp>
 #include <utility>
@@ -36,14 +35,6 @@ constexpr MeasureSpec kMeasures[] = {
     {kAgeMeasure, "Seconds since the last backup recorded in the backup status file."},
     {kRestoreAgeMeasure, "Seconds since the last restore test recorded in the backup status file."},
 };
-
-// ENOENT is the one failure that means "there is no file" rather than "could not look".
-bool IsNotFound(const Error& e) { return e.sys_errno == ENOENT; }
-
-milliseconds DurationOr(const Params& params, std::string_view key, milliseconds fallback) {
-  std::optional<ConfigNode> node = params.Find(key);
-  return node ? node->AsDuration() : fallback;
-}
 
 // Ages are shown to the second: "3d4h5s" reads better than milliseconds nobody acts on.
 std::string FormatAge(WallTime::duration age) {
@@ -155,9 +146,9 @@ class BackupCheck final : public Check {
 
 CheckPtr Create(const Params& params) {
   std::string status_file = ReadHostPath(params.Child("status_file"));
-  milliseconds max_age = DurationOr(params, "max_age", std::chrono::hours(24));
+  milliseconds max_age = FindDuration(params, "max_age", std::chrono::hours(24));
   milliseconds restore_test_max_age =
-      DurationOr(params, "restore_test_max_age", std::chrono::days(30));
+      FindDuration(params, "restore_test_max_age", std::chrono::days(30));
   return std::make_unique<BackupCheck>(std::move(status_file), max_age, restore_test_max_age);
 }
 

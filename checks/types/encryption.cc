@@ -11,6 +11,9 @@
 #include <utility>
 #include <vector>
 
+#include "checks/steps.h"
+#include "common/strings.h"
+
 namespace drift::checks::encryption {
 namespace {
 
@@ -18,29 +21,9 @@ constexpr std::string_view kSysBlock = "/sys/block";
 // sysfs attributes are a line each; a larger file is not the attribute we expect.
 constexpr std::size_t kMaxAttributeBytes = 4096;
 constexpr std::chrono::seconds kCryptsetupTimeout{10};
+constexpr std::string_view kName = "cryptsetup status";
 
 constexpr ControlRef kControls[] = {{"hipaa", "164.312(a)(2)(iv)"}, {"hipaa", "164.312(e)(2)(ii)"}};
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() &&
-         (s.back() == ' ' || s.back() == '\t' || s.back() == '\n' || s.back() == '\r')) {
-    s.remove_suffix(1);
-  }
-  return s;
-}
-
-// Command output ends up in reasons and evidence: one line, quoted if odd, cut short.
-std::string OneLine(std::string_view s) {
-  s = Trim(s);
-  if (std::size_t nl = s.find('\n'); nl != std::string_view::npos) s = Trim(s.substr(0, nl));
-  if (s.empty()) return "(no message)";
-  const bool plain = s.size() <= 200 &&
-                     std::all_of(s.begin(), s.end(), [](char c) { return c >= 0x20 && c < 0x7f; });
-  if (plain) return std::string(s);
-  if (s.size() > 200) return fmt::format("{:?}...", s.substr(0, 200));
-  return fmt::format("{:?}", s);
-}
 
 struct DmDevice {
   std::string dm;  // "dm-0"
@@ -72,6 +55,14 @@ SysfsView ReadSysfs(const FileSystem& fs) {
     view.by_name.emplace(std::string(Trim(*name)), DmDevice{entry, std::string(Trim(*uuid))});
   }
   return view;
+}
+
+// Whether cryptsetup's stderr reads as a lack of privilege: without root it cannot open
+// device-mapper's control node.
+bool NeedsRoot(std::string_view err) {
+  return err.find("Cannot initialize device-mapper") != std::string_view::npos ||
+         err.find("Permission denied") != std::string_view::npos ||
+         err.find("Operation not permitted") != std::string_view::npos;
 }
 
 bool IsLuks(std::string_view type) { return type.starts_with("LUKS"); }
@@ -113,17 +104,14 @@ Outcome FromCryptsetup(const Host& host, Deadline deadline, const std::string& n
   // "--" so that a name can never be read as an option, whatever the validation allowed.
   command.argv = {"cryptsetup", "status", "--", name};
   command.timeout = kCryptsetupTimeout;
-  Result<CommandOutput> out = host.commands.Run(command, deadline);
+  // cryptsetup exits 4 for an inactive device; the message is what tells it from other failures.
+  Result<CommandOutput> out = RunChecked(host.commands, command, deadline,
+                                         {.name = std::string(kName), .any_exit_status = true});
   if (!out.ok()) {
-    o.error = fmt::format("{}, and cryptsetup could not run: {}", why_asked, out.error().message);
-    return o;
-  }
-  if (out->timed_out) {
-    o.error = fmt::format("{}, and cryptsetup status timed out", why_asked);
+    o.error = fmt::format("{}, and {}", why_asked, out.error().message);
     return o;
   }
   Result<CryptsetupStatus> status = ParseCryptsetupStatus(out->out);
-  // cryptsetup exits 4 for an inactive device; the message is what tells it from other failures.
   if (status.ok() && !status->active) {
     o.observation = "not active (cryptsetup)";
     o.finding = Finding{"volume_missing", fmt::format("{}: not active", name),
@@ -131,15 +119,12 @@ Outcome FromCryptsetup(const Host& host, Deadline deadline, const std::string& n
     return o;
   }
   if (out->exit_code != 0) {
-    const std::string how = out->exit_code < 0 ? fmt::format("killed by signal {}", out->signal)
-                                               : fmt::format("exit {}", out->exit_code);
-    o.error = fmt::format(
-        "{}, and cryptsetup status failed ({}; it needs root to query device-mapper): {}",
-        why_asked, how, OneLine(out->err));
+    o.error = fmt::format("{}, and {}", why_asked, ExitStatusReason(kName, *out));
+    if (NeedsRoot(out->err)) o.error += " (cryptsetup needs root to query device-mapper)";
     return o;
   }
   if (!status.ok()) {
-    o.error = fmt::format("{}, and cryptsetup status printed unexpected output: {}", why_asked,
+    o.error = fmt::format("{}, and {} printed unexpected output: {}", why_asked, kName,
                           status.error().message);
     return o;
   }
@@ -233,12 +218,9 @@ std::string VolumeTypeFromDmUuid(std::string_view uuid) {
 
 Result<CryptsetupStatus> ParseCryptsetupStatus(std::string_view text) {
   std::vector<std::string_view> lines;
-  for (std::size_t start = 0; start < text.size();) {
-    std::size_t end = text.find('\n', start);
-    if (end == std::string_view::npos) end = text.size();
-    std::string_view line = Trim(text.substr(start, end - start));
+  for (std::string_view line : SplitLines(text)) {
+    line = Trim(line);
     if (!line.empty()) lines.push_back(line);
-    start = end + 1;
   }
   if (lines.empty()) return Err("empty output");
   // The first line is "<dir>/<name> is inactive." or "<dir>/<name> is active[ and is in use]."

@@ -30,7 +30,7 @@ class FileCheck final : public Check {
     Result<FileStat> stat = host.fs.Stat(path_);
     if (!stat.ok()) {
       // A pinned file that is gone has drifted; any other failure means we could not look.
-      if (stat.error().sys_errno == ENOENT) {
+      if (IsNotFound(stat.error())) {
         return Conclude({{"file_missing", "no such file", "present", Severity::kNone}}, {}, {}, "");
       }
       return CheckResult::Error(stat.error().message);

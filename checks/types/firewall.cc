@@ -14,12 +14,12 @@
 #include "checks/params.h"
 #include "checks/steps.h"
 #include "checks/text_diff.h"
+#include "common/strings.h"
 
 namespace drift::checks::firewall {
 namespace {
 
 constexpr std::chrono::milliseconds kNftTimeout{10'000};
-constexpr std::size_t kMaxStderrInReason = 300;
 constexpr std::string_view kRulesMeasure = "drift_firewall_rules";
 
 constexpr std::array<MeasureSpec, 1> kMeasures{{
@@ -37,13 +37,6 @@ constexpr std::array<ControlRef, 2> kControls{{
     {"hipaa", "164.312(a)(1)"},
     {"hipaa", "164.312(e)(1)"},
 }};
-
-std::string_view Trim(std::string_view s) {
-  constexpr std::string_view kSpace = " \t\r\n";
-  std::size_t begin = s.find_first_not_of(kSpace);
-  if (begin == std::string_view::npos) return {};
-  return s.substr(begin, s.find_last_not_of(kSpace) - begin + 1);
-}
 
 std::vector<std::string_view> Words(std::string_view s) {
   std::vector<std::string_view> out;
@@ -63,51 +56,24 @@ bool IsFamily(std::string_view f) {
   return f == "ip" || f == "ip6" || f == "inet" || f == "arp" || f == "bridge" || f == "netdev";
 }
 
-// The stderr of a failed nft, made fit for a one-line reason.
-std::string OneLine(std::string_view text) {
-  std::string out;
-  for (char c : Trim(text)) {
-    if (c == '\n') {
-      out += "; ";
-    } else if (c != '\r') {
-      out += c;
-    }
-  }
-  if (out.size() > kMaxStderrInReason) {
-    out.resize(kMaxStderrInReason);
-    out += "...";
-  }
-  return out;
-}
-
 // The stateless ruleset listing, or why it could not be had.
 Result<std::string> ListRuleset(const Host& host, Deadline deadline) {
   Command command;
   command.argv = {"nft", "-s", "list", "ruleset"};
   command.timeout = kNftTimeout;
-  Result<CommandOutput> run = host.commands.Run(command, deadline);
-  if (!run.ok()) {
-    return Error{fmt::format("cannot run nft: {}", run.error().message), run.error().sys_errno};
-  }
-  const CommandOutput& out = *run;
-  if (out.timed_out) return Err("nft -s list ruleset did not finish in time and was killed");
-  if (out.truncated) {
-    return Err("nft -s list ruleset printed more than {} bytes; the ruleset was not hashed",
-               command.max_output_bytes);
-  }
-  if (out.exit_code != 0) {
-    std::string why = out.exit_code == -1 ? fmt::format("was killed by signal {}", out.signal)
-                                          : fmt::format("exited with status {}", out.exit_code);
-    std::string err = OneLine(out.err);
-    std::string reason = fmt::format("nft -s list ruleset {}", why);
-    if (!err.empty()) reason += ": " + err;
-    if (err.find("Operation not permitted") != std::string::npos) {
+  constexpr std::string_view kName = "nft -s list ruleset";
+  Result<CommandOutput> run = RunChecked(host.commands, command, deadline,
+                                         {.name = std::string(kName), .any_exit_status = true});
+  if (!run.ok()) return run.error();
+  if (run->exit_code != 0) {
+    std::string reason = ExitStatusReason(kName, *run);
+    if (run->err.find("Operation not permitted") != std::string::npos) {
       reason += " (reading the ruleset needs CAP_NET_ADMIN; grant it to the exporter's unit)";
       return Error{std::move(reason), EPERM};
     }
     return Error{std::move(reason)};
   }
-  return out.out;
+  return std::move(run->out);
 }
 
 // What changed from the listing kept at capture to `ruleset`: rule_removed / rule_added findings

@@ -4,7 +4,6 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <charconv>
 #include <chrono>
 #include <limits>
@@ -15,6 +14,7 @@
 #include "checks/steps.h"
 #include "common/duration.h"
 #include "common/rfc3339.h"
+#include "common/strings.h"
 
 namespace drift::checks::patching {
 namespace {
@@ -28,6 +28,7 @@ constexpr std::string_view kAptListsDir = "/var/lib/apt/lists";
 constexpr std::chrono::seconds kAptGetTimeout{60};
 // Enough to read in a reason; the full list stays in the observation count.
 constexpr std::size_t kMaxRebootPkgsShown = 10;
+constexpr std::size_t kMaxShownBytes = 200;
 
 constexpr ControlRef kControls[] = {{"hipaa", "164.308(a)(5)(ii)(B)"}};
 
@@ -69,42 +70,6 @@ struct DebianConfig {
   std::string reboot_required_file;
 };
 
-// ENOENT is the one failure that means "there is no file" rather than "could not look".
-bool IsNotFound(const Error& e) { return e.sys_errno == ENOENT; }
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) {
-    s.remove_suffix(1);
-  }
-  return s;
-}
-
-std::vector<std::string_view> Lines(std::string_view text) {
-  std::vector<std::string_view> lines;
-  for (std::size_t start = 0; start < text.size();) {
-    std::size_t end = text.find('\n', start);
-    if (end == std::string_view::npos) end = text.size();
-    lines.push_back(text.substr(start, end - start));
-    start = end + 1;
-  }
-  return lines;
-}
-
-// Command output ends up in reasons and evidence: its first line, quoted if odd, cut short.
-std::string OneLine(std::string_view s) {
-  std::vector<std::string_view> lines = Lines(s);
-  auto first =
-      std::find_if(lines.begin(), lines.end(), [](std::string_view l) { return !Trim(l).empty(); });
-  if (first == lines.end()) return "(no message)";
-  s = Trim(*first);
-  const bool plain = s.size() <= 200 &&
-                     std::all_of(s.begin(), s.end(), [](char c) { return c >= 0x20 && c < 0x7f; });
-  if (plain) return std::string(s);
-  if (s.size() > 200) return fmt::format("{:?}...", s.substr(0, 200));
-  return fmt::format("{:?}", s);
-}
-
 // Ages are shown to the second: "3d4h5s" reads better than milliseconds nobody acts on.
 std::string FormatAge(WallTime::duration age) {
   return FormatDuration(std::chrono::floor<std::chrono::seconds>(age));
@@ -116,11 +81,6 @@ WallTime::duration AgeSince(WallTime now, WallTime then) {
 }
 
 double Seconds(WallTime::duration d) { return std::chrono::duration<double>(d).count(); }
-
-milliseconds DurationOr(const Params& params, std::string_view key, milliseconds fallback) {
-  std::optional<ConfigNode> node = params.Find(key);
-  return node ? node->AsDuration() : fallback;
-}
 
 NixosConfig ReadNixosConfig(const Params& params) {
   NixosConfig c;
@@ -137,13 +97,13 @@ NixosConfig ReadNixosConfig(const Params& params) {
   if (std::optional<ConfigNode> node = params.Find("expected_generation")) {
     c.expected_generation = node->AsInt(1, std::numeric_limits<std::int32_t>::max());
   }
-  c.max_age = DurationOr(params, "max_age", std::chrono::days(30));
+  c.max_age = FindDuration(params, "max_age", std::chrono::days(30));
   return c;
 }
 
 DebianConfig ReadDebianConfig(const Params& params) {
   DebianConfig c;
-  c.apt_lists_max_age = DurationOr(params, "apt_lists_max_age", std::chrono::days(7));
+  c.apt_lists_max_age = FindDuration(params, "apt_lists_max_age", std::chrono::days(7));
   if (std::optional<ConfigNode> node = params.Find("max_pending_upgrades")) {
     c.max_pending_upgrades = node->AsInt(0, std::numeric_limits<std::int32_t>::max());
   }
@@ -307,27 +267,10 @@ class PatchingCheck final : public Check {
     Command command;
     command.argv = {"apt-get", "--simulate", "--quiet", "--quiet", "upgrade"};
     command.timeout = kAptGetTimeout;
-    Result<CommandOutput> out = host.commands.Run(command, deadline);
-    if (!out.ok()) {
-      return CheckResult::Error(
-          fmt::format("cannot count pending upgrades: {}", out.error().message));
-    }
-    if (out->timed_out) {
-      return CheckResult::Error(fmt::format("apt-get --simulate upgrade did not finish within {}",
-                                            FormatDuration(kAptGetTimeout)));
-    }
-    if (out->exit_code != 0) {
-      const std::string how = out->exit_code < 0 ? fmt::format("killed by signal {}", out->signal)
-                                                 : fmt::format("exit {}", out->exit_code);
-      return CheckResult::Error(
-          fmt::format("apt-get --simulate upgrade failed ({}): {}", how, OneLine(out->err)));
-    }
-    if (out->truncated) {
-      // A cut-off listing would undercount; better no number than a wrong one.
-      return CheckResult::Error(fmt::format(
-          "apt-get --simulate upgrade printed more than {} bytes; cannot count upgrades",
-          command.max_output_bytes));
-    }
+    // A cut-off listing would undercount: RunChecked fails on truncated output.
+    Result<CommandOutput> out =
+        RunChecked(host.commands, command, deadline, {.name = "apt-get --simulate upgrade"});
+    if (!out.ok()) return CheckResult::Error(out.error().message);
     Result<AptSimulation> simulation = ParseAptSimulate(out->out);
     if (!simulation.ok()) {
       return CheckResult::Error(fmt::format("unexpected output from apt-get --simulate upgrade: {}",
@@ -357,7 +300,7 @@ class PatchingCheck final : public Check {
     Result<std::string> text = fs.ReadFile(pkgs_file, kMaxRebootPkgsBytes);
     std::vector<std::string> packages;
     if (text.ok()) {
-      for (std::string_view line : Lines(*text)) {
+      for (std::string_view line : SplitLines(*text)) {
         line = Trim(line);
         if (line.empty()) continue;
         if (std::find(packages.begin(), packages.end(), line) == packages.end()) {
@@ -374,7 +317,7 @@ class PatchingCheck final : public Check {
     if (packages.size() > kMaxRebootPkgsShown) {
       shown += fmt::format(" and {} more", packages.size() - kMaxRebootPkgsShown);
     }
-    return fmt::format("required by {}", OneLine(shown));
+    return fmt::format("required by {}", OneLine(shown, kMaxShownBytes));
   }
 
   OsChoice os_;
@@ -421,7 +364,7 @@ std::string OsReleaseValue(std::string_view raw) {
 
 OsRelease ParseOsRelease(std::string_view text) {
   OsRelease out;
-  for (std::string_view line : Lines(text)) {
+  for (std::string_view line : SplitLines(text)) {
     line = Trim(line);
     if (line.empty() || line.front() == '#') continue;
     const std::size_t eq = line.find('=');
@@ -491,7 +434,7 @@ std::vector<std::int64_t> ParseGenerations(std::span<const std::string> names,
 
 Result<AptSimulation> ParseAptSimulate(std::string_view text) {
   AptSimulation out;
-  for (std::string_view line : Lines(text)) {
+  for (std::string_view line : SplitLines(text)) {
     line = Trim(line);
     if (line != "Inst" && !line.starts_with("Inst ")) continue;
     // "Inst <package> [<installed version>] (<candidate version> <suites> [<arch>])"; a new

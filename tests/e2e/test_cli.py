@@ -321,7 +321,7 @@ checks:
             "antivirus: cannot capture: the agent binary /opt/falcon/bin/falcon-sensor is not "
             "installed (no such file; is `binary` the agent's path?); install the agent, or "
             "correct params.binary, or disable the check with `enabled: false`",
-            "firewall: cannot capture: cannot run nft: nft is not installed (not found in "
+            "firewall: cannot capture: nft is not installed (not found in "
             f"command path {self.path('nobin')}); install nftables (the nft program) where host.command_path "
             "finds it, or disable the check with `enabled: false`",
             "2 of 4 check(s) could not be captured (antivirus, firewall); a check without its "

@@ -178,7 +178,8 @@ class Http(unittest.TestCase):
             with self.subTest(path=path):
                 r = self.exporter.get(path)
                 self.assertEqual(r.status, 200)
-                self.assertIn(f"systemctl is-active weird.service: {escaped}", r.text)
+                self.assertIn(f"systemctl is-active weird.service printed no unit state but: "
+                              f"{escaped}", r.text)
                 self.assertNotIn(raw, r.text)
                 self.assertNotIn("<script", r.text)
 

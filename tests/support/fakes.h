@@ -73,6 +73,11 @@ class FakeCommandRunner final : public checks::CommandRunner {
               std::string err = "") {
     Script(argv_joined, Exited(exit_code, std::move(out), std::move(err)));
   }
+  // Runs of `argv_joined` fail to start with `error` (a failed spawn, no pipes left...).
+  void Fail(const std::string& argv_joined, Error error) {
+    std::lock_guard lock(mu_);
+    errors_.insert_or_assign(argv_joined, std::move(error));
+  }
   // Runs of `program` fail as ProcessRunner fails for a program that is not installed.
   void NotInstalled(const std::string& program) {
     std::lock_guard lock(mu_);
@@ -96,10 +101,12 @@ class FakeCommandRunner final : public checks::CommandRunner {
         return Error{program + " is not installed (not found in command path /fake/bin)", ENOENT};
       }
     }
+    if (auto failed = errors_.find(joined); failed != errors_.end()) return failed->second;
     auto it = script_.find(joined);
     // ENOENT, as ProcessRunner says of a program it cannot find.
     if (it == script_.end()) {
-      return Error{fmt::format("{}: command not found (unscripted)", joined), ENOENT};
+      const std::string program = command.argv.empty() ? "" : command.argv.front();
+      return Error{fmt::format("{} is not installed (unscripted: {})", program, joined), ENOENT};
     }
     return it->second;
   }
@@ -108,6 +115,7 @@ class FakeCommandRunner final : public checks::CommandRunner {
   mutable std::mutex mu_;
   std::map<std::string, checks::CommandOutput> script_;
   std::vector<std::string> not_installed_;
+  std::map<std::string, Error> errors_;
   mutable std::vector<std::vector<std::string>> commands_ran_;
 };
 

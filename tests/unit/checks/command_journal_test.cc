@@ -60,13 +60,13 @@ TEST(CommandJournalTest, LoggerFailureIsAnErrorWithStderr) {
   Status s = WriteWhen(Exited(1, "", "logger: socket /dev/log: No such file or directory\n"));
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.error().message,
-            "logger: exit code 1: logger: socket /dev/log: No such file or directory");
+            "logger exited with status 1: logger: socket /dev/log: No such file or directory");
 }
 
 TEST(CommandJournalTest, LoggerTimeoutIsAnError) {
   Status s = WriteWhen(TimedOut());
   ASSERT_FALSE(s.ok());
-  EXPECT_EQ(s.error().message, "logger: timed out");
+  EXPECT_EQ(s.error().message, "logger timed out after 10s");
 }
 
 TEST(CommandJournalTest, LoggerNotRunnableIsAnError) {
@@ -74,9 +74,8 @@ TEST(CommandJournalTest, LoggerNotRunnableIsAnError) {
   CommandJournal journal(runner);
   Status s = journal.Write("drift-canary", "canary 42", kDeadline);
   ASSERT_FALSE(s.ok());
-  // The fake says of an unscripted command what the runner says of a missing program (ENOENT):
-  // the message names the command already, so no prefix is added.
-  EXPECT_EQ(s.error().message, kLogger + ": command not found (unscripted)");
+  // The fake says of an unscripted command what the runner says of a missing program (ENOENT).
+  EXPECT_EQ(s.error().message, "logger is not installed (unscripted: " + kLogger + ")");
 }
 
 TEST(CommandJournalTest, LoggerNotInstalledSaysSo) {
@@ -92,10 +91,11 @@ TEST(CommandJournalTest, JournalctlWithoutSystemdSaysSoInOneLine) {
                                "System has not been booted with systemd as init system (PID 1). "
                                "Can't operate.\nFailed to connect to bus: Host is down\n"));
   ASSERT_FALSE(lines.ok());
-  EXPECT_EQ(lines.error().message, "journalctl: systemd is not running here (container?)");
+  EXPECT_EQ(lines.error().message, "systemd is not running here (container?)");
   lines = ReadWhen(Exited(1, "", "first problem\n\n\tsecond problem\n"));
   ASSERT_FALSE(lines.ok());
-  EXPECT_EQ(lines.error().message, "journalctl: exit code 1: first problem; second problem");
+  EXPECT_EQ(lines.error().message,
+            "journalctl exited with status 1: first problem; second problem");
 }
 
 TEST(CommandJournalTest, RejectsBadIdentifiersWithoutRunningAnything) {
@@ -144,14 +144,14 @@ TEST(CommandJournalTest, JournalctlFailureIsAnError) {
       ReadWhen(Exited(1, "", "No journal files were opened due to insufficient permissions.\n"));
   ASSERT_FALSE(lines.ok());
   EXPECT_EQ(lines.error().message,
-            "journalctl: exit code 1: No journal files were opened due to insufficient "
+            "journalctl exited with status 1: No journal files were opened due to insufficient "
             "permissions.");
 }
 
 TEST(CommandJournalTest, JournalctlTimeoutIsAnError) {
   auto lines = ReadWhen(TimedOut("canary 42\n"));
   ASSERT_FALSE(lines.ok());
-  EXPECT_EQ(lines.error().message, "journalctl: timed out");
+  EXPECT_EQ(lines.error().message, "journalctl timed out after 10s");
 }
 
 TEST(CommandJournalTest, TruncatedOutputIsAnError) {
@@ -159,8 +159,7 @@ TEST(CommandJournalTest, TruncatedOutputIsAnError) {
   flood.truncated = true;
   auto lines = ReadWhen(flood);
   ASSERT_FALSE(lines.ok());
-  EXPECT_EQ(lines.error().message,
-            "journalctl: output larger than 1048576 bytes; the answer would be incomplete");
+  EXPECT_EQ(lines.error().message, "journalctl printed more than 1048576 bytes (output truncated)");
 }
 
 }  // namespace

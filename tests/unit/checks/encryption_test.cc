@@ -224,27 +224,24 @@ TEST(EncryptionRun, CryptsetupProblemsAreErrorsNeverCompliant) {
       *check, t,
       {
           {[](FakeCommandRunner&) {},
-           why + "cryptsetup could not run: cryptsetup status -- home: command not found "
-                 "(unscripted)"},
+           why + "cryptsetup is not installed (unscripted: cryptsetup status -- home)"},
           {[](FakeCommandRunner& c) {
              c.Script("cryptsetup status -- home", 1, "",
                       "Cannot initialize device-mapper. Is dm_mod kernel module loaded?\n");
            },
-           why + "cryptsetup status failed (exit 1; it needs root to query device-mapper): Cannot "
-                 "initialize device-mapper. Is dm_mod kernel module loaded?"},
+           why + "cryptsetup status exited with status 1: Cannot initialize device-mapper. Is "
+                 "dm_mod kernel module loaded? (cryptsetup needs root to query device-mapper)"},
           {[](FakeCommandRunner& c) {
              // Active, but reading the header failed part-way (e.g. permission on the device).
              c.Script("cryptsetup status -- home", 5, "/dev/mapper/home is active.\n", "");
            },
-           why + "cryptsetup status failed (exit 5; it needs root to query device-mapper): (no "
-                 "message)"},
+           why + "cryptsetup status exited with status 5"},
           {[](FakeCommandRunner& c) { c.Script("cryptsetup status -- home", testing::TimedOut()); },
-           why + "cryptsetup status timed out"},
+           why + "cryptsetup status timed out after 10s"},
           {[](FakeCommandRunner& c) {
              c.Script("cryptsetup status -- home", testing::KilledBy(11));
            },
-           why + "cryptsetup status failed (killed by signal 11; it needs root to query "
-                 "device-mapper): (no message)"},
+           why + "cryptsetup status was killed by signal 11"},
           {[](FakeCommandRunner& c) { c.Script("cryptsetup status -- home", 0, "all good\n"); },
            why + "cryptsetup status printed unexpected output: expected \"<device> is active.\" or "
                  "\"<device> is inactive.\", got \"all good\""},
@@ -259,7 +256,7 @@ TEST(EncryptionRun, AnUndeterminedVolumeMakesTheWholeRunAnError) {
   EXPECT_EQ(r.verdict, Verdict::kError);
   EXPECT_EQ(r.reason,
             "cryptroot: sysfs unreadable (/sys/block: No such file or directory), and cryptsetup "
-            "could not run: cryptsetup status -- cryptroot: command not found (unscripted)");
+            "is not installed (unscripted: cryptsetup status -- cryptroot)");
   EXPECT_EQ(Pairs(r.observations), (Pairs_t{{"sysfs", "/sys/block: No such file or directory"},
                                             {"volume swap", "PLAIN (cryptsetup)"}}));
 }

@@ -266,7 +266,7 @@ TEST_F(FirewallTest, MissingNftIsAnError) {
   CheckResult r =
       MakeWithBaseline()->Run(Host{t_.fs, no_nft, t_.services, t_.journal, t_.clock}, Later());
   EXPECT_EQ(r.verdict, Verdict::kError);
-  EXPECT_EQ(r.reason, "cannot run nft: nft -s list ruleset: command not found (unscripted)");
+  EXPECT_EQ(r.reason, "nft is not installed (unscripted: nft -s list ruleset)");
 }
 
 TEST_F(FirewallTest, NonZeroExitIsAnErrorWithStderr) {
@@ -301,7 +301,7 @@ TEST_F(FirewallTest, TimeoutIsAnError) {
   t_.commands.Script(std::string(kNft), testing::TimedOut());
   CheckResult r = MakeWithBaseline()->Run(t_.host(), Later());
   EXPECT_EQ(r.verdict, Verdict::kError);
-  EXPECT_EQ(r.reason, "nft -s list ruleset did not finish in time and was killed");
+  EXPECT_EQ(r.reason, "nft -s list ruleset timed out after 10s");
 }
 
 TEST_F(FirewallTest, TruncatedOutputIsAnError) {
@@ -310,8 +310,7 @@ TEST_F(FirewallTest, TruncatedOutputIsAnError) {
   t_.commands.Script(std::string(kNft), big);
   CheckResult r = MakeWithBaseline()->Run(t_.host(), Later());
   EXPECT_EQ(r.verdict, Verdict::kError);
-  EXPECT_EQ(r.reason,
-            "nft -s list ruleset printed more than 1048576 bytes; the ruleset was not hashed");
+  EXPECT_EQ(r.reason, "nft -s list ruleset printed more than 1048576 bytes (output truncated)");
 }
 
 TEST_F(FirewallTest, KnownDriftStandsWhenNftFails) {
@@ -323,8 +322,8 @@ TEST_F(FirewallTest, KnownDriftStandsWhenNftFails) {
   ASSERT_EQ(r.findings.size(), 1u);
   EXPECT_EQ(Str(r.findings[0]), "service_inactive | failed | active | none");
   EXPECT_EQ(Str(r.observations),
-            "service_state=failed;ruleset_sha256=unknown: cannot run nft: nft -s list ruleset: "
-            "command not found (unscripted);");
+            "service_state=failed;ruleset_sha256=unknown: nft is not installed (unscripted: nft "
+            "-s list ruleset);");
 }
 
 TEST_F(FirewallTest, CaptureReturnsTheCurrentHash) {
@@ -356,8 +355,8 @@ TEST_F(FirewallTest, CaptureSaysWhatToDo) {
       MakeWithBaseline()->Capture(Host{t_.fs, no_nft, t_.services, t_.journal, t_.clock}, Later());
   ASSERT_FALSE(captured.ok());
   EXPECT_EQ(captured.error().message,
-            "cannot run nft: nft -s list ruleset: command not found (unscripted); install "
-            "nftables (the nft program) where host.command_path finds it");
+            "nft is not installed (unscripted: nft -s list ruleset); install nftables (the nft "
+            "program) where host.command_path finds it");
   t_.commands.Script(std::string(kNft), 1, "", "Error: syntax error\n");
   captured = MakeWithBaseline()->Capture(t_.host(), Later());
   ASSERT_FALSE(captured.ok());

@@ -526,26 +526,24 @@ TEST_F(PatchingDebianTest, AptGetProblemsAreErrors) {
       *check, t,
       {
           {[](FakeCommandRunner&) {},
-           "cannot count pending upgrades: apt-get --simulate --quiet --quiet upgrade: command not "
-           "found (unscripted)"},
+           "apt-get is not installed (unscripted: apt-get --simulate --quiet --quiet upgrade)"},
           {[](FakeCommandRunner& c) {
              c.Script(kAptGet, 100, "",
                       "E: The package lists or status file could not be parsed or opened.\n"
                       "E: second line\n");
            },
-           "apt-get --simulate upgrade failed (exit 100): E: The package lists or status file "
-           "could "
-           "not be parsed or opened."},
+           "apt-get --simulate upgrade exited with status 100: E: The package lists or status "
+           "file could not be parsed or opened. E: second line"},
           {[](FakeCommandRunner& c) { c.Script(kAptGet, testing::KilledBy(9)); },
-           "apt-get --simulate upgrade failed (killed by signal 9): (no message)"},
+           "apt-get --simulate upgrade was killed by signal 9"},
           {[](FakeCommandRunner& c) { c.Script(kAptGet, testing::TimedOut()); },
-           "apt-get --simulate upgrade did not finish within 1m"},
+           "apt-get --simulate upgrade timed out after 60s"},
           {[](FakeCommandRunner& c) {
              CommandOutput o = testing::Exited(0, "Inst a (1 b)\n");
              o.truncated = true;
              c.Script(kAptGet, o);
            },
-           "apt-get --simulate upgrade printed more than 1048576 bytes; cannot count upgrades"},
+           "apt-get --simulate upgrade printed more than 1048576 bytes (output truncated)"},
           {[](FakeCommandRunner& c) { c.Script(kAptGet, 0, "Inst libc6\n"); },
            "unexpected output from apt-get --simulate upgrade: expected \"Inst <package> ... "
            "(<version> <suites>)\", got \"Inst libc6\""},

@@ -89,27 +89,28 @@ TEST(SystemctlServiceManagerTest, MultiLineStderrBecomesOneLine) {
   auto state = NftStateWhen(Exited(1, "", "Failed to get properties:\n  Access denied\nretry\n"));
   ASSERT_FALSE(state.ok());
   EXPECT_EQ(state.error().message,
-            "systemctl is-active nftables.service: Failed to get properties: Access denied; retry");
+            "systemctl is-active nftables.service exited with status 1: Failed to get "
+            "properties: Access denied; retry");
 }
 
 TEST(SystemctlServiceManagerTest, AnUnknownWordIsAnError) {
   auto state = NftStateWhen(Exited(4, "unknown\n"));
   ASSERT_FALSE(state.ok());
-  EXPECT_EQ(state.error().message, "systemctl is-active nftables.service: unknown");
+  EXPECT_EQ(state.error().message,
+            "systemctl is-active nftables.service printed no unit state but: unknown");
 }
 
 TEST(SystemctlServiceManagerTest, NoOutputIsAnError) {
   auto state = NftStateWhen(Exited(1, ""));
   ASSERT_FALSE(state.ok());
-  EXPECT_EQ(state.error().message,
-            "systemctl is-active nftables.service: no state printed (exit code 1)");
+  EXPECT_EQ(state.error().message, "systemctl is-active nftables.service exited with status 1");
 }
 
 TEST(SystemctlServiceManagerTest, TimeoutIsAnError) {
   // Whatever arrived before the kill is not an answer.
   auto state = NftStateWhen(testing::TimedOut("act"));
   ASSERT_FALSE(state.ok());
-  EXPECT_EQ(state.error().message, "systemctl is-active nftables.service: timed out");
+  EXPECT_EQ(state.error().message, "systemctl is-active nftables.service timed out after 10s");
 }
 
 TEST(SystemctlServiceManagerTest, TruncationIsAnError) {
@@ -118,7 +119,8 @@ TEST(SystemctlServiceManagerTest, TruncationIsAnError) {
   auto state = NftStateWhen(flood);
   ASSERT_FALSE(state.ok());
   EXPECT_EQ(state.error().message,
-            "systemctl is-active nftables.service: output larger than 65536 bytes");
+            "systemctl is-active nftables.service printed more than 65536 bytes (output "
+            "truncated)");
 }
 
 TEST(SystemctlServiceManagerTest, ARunnerErrorNamesTheUnit) {
@@ -126,9 +128,9 @@ TEST(SystemctlServiceManagerTest, ARunnerErrorNamesTheUnit) {
   SystemctlServiceManager services(runner);
   auto state = services.ActiveState("nftables.service", kDeadline);
   ASSERT_FALSE(state.ok());
-  // A program that cannot be found (ENOENT) is named by the runner's own message.
+  // A program that cannot be found (ENOENT) is named, with the runner's detail.
   EXPECT_EQ(state.error().message,
-            "systemctl is-active -- nftables.service: command not found (unscripted)");
+            "systemctl is not installed (unscripted: systemctl is-active -- nftables.service)");
 }
 
 TEST(SystemctlServiceManagerTest, AnInvalidUnitNameRunsNothing) {
