@@ -7,6 +7,7 @@
 
 #include "common/rfc3339.h"
 #include "tests/support/check_testing.h"
+#include "tests/support/memory_fs.h"
 
 namespace drift::checks::backup {
 namespace {
@@ -212,18 +213,18 @@ TEST(BackupRun, TruncatedStatusFileIsDrift) {
                 "a JSON object with RFC 3339 last_backup and last_restore_test");
 }
 
-// A status file written into a temporary root, for contents no fixture needs to keep.
+// A status file written into an in-memory root, for contents no fixture needs to keep.
 class BackupTempTest : public ::testing::Test {
  protected:
-  void Write(std::string_view content) { root_.Write("/var/lib/backup/status.json", content); }
-  testing::TempDir root_;
+  void Write(std::string_view content) { root_.AddFile("/var/lib/backup/status.json", content); }
+  testing::MemoryFileSystem root_;
 };
 
 TEST_F(BackupTempTest, TimestampsInTheFutureAreInvalid) {
   const WallTime now = FakeClock().Now();
   Write(fmt::format(R"({{"last_backup": "{}", "last_restore_test": "{}"}})",
                     FormatRfc3339(now + hours(2)), FormatRfc3339(now + days(3) + minutes(6))));
-  TestHost t(root_.root());
+  TestHost t(root_);
   CheckResult r = MakeCheck(kType, kStatusParams)->Run(t.host(), Later());
   EXPECT_EQ(r.verdict, Verdict::kDrifted);
   EXPECT_EQ(r.reason,
@@ -240,7 +241,7 @@ TEST_F(BackupTempTest, SmallClockSkewCountsAsJustNow) {
   const WallTime now = FakeClock().Now();
   Write(fmt::format(R"({{"last_backup": "{}", "last_restore_test": "{}", "status": "success"}})",
                     FormatRfc3339(now + minutes(4)), FormatRfc3339(now - days(1))));
-  TestHost t(root_.root());
+  TestHost t(root_);
   CheckResult r = MakeCheck(kType, kStatusParams)->Run(t.host(), Later());
   EXPECT_EQ(r.verdict, Verdict::kCompliant);
   EXPECT_EQ(r.reason, "last backup 0s ago, last restore test 1d ago");
@@ -253,7 +254,7 @@ TEST_F(BackupTempTest, OddStatusValuesAreQuotedAndShortened) {
   const WallTime now = FakeClock().Now();
   Write(fmt::format(R"({{"last_backup": "{}", "last_restore_test": "{}", "status": "{}"}})",
                     FormatRfc3339(now), FormatRfc3339(now), "partial\\nsee log"));
-  TestHost t(root_.root());
+  TestHost t(root_);
   CheckResult r = MakeCheck(kType, kStatusParams)->Run(t.host(), Later());
   EXPECT_EQ(r.verdict, Verdict::kDrifted);
   EXPECT_EQ(r.reason, "last_backup_failed: observed \"partial\\nsee log\", expected success");
@@ -261,7 +262,7 @@ TEST_F(BackupTempTest, OddStatusValuesAreQuotedAndShortened) {
 
 TEST_F(BackupTempTest, OversizedStatusFileIsAnError) {
   Write(std::string((1 << 20) + 1, ' '));
-  TestHost t(root_.root());
+  TestHost t(root_);
   CheckResult r = MakeCheck(kType, kStatusParams)->Run(t.host(), Later());
   EXPECT_EQ(r.verdict, Verdict::kError);
   EXPECT_EQ(r.reason,
@@ -276,27 +277,12 @@ TEST(BackupRun, StatusPathThatIsADirectoryIsAnError) {
   EXPECT_EQ(r.reason, "cannot read the backup status file: /var/lib/backup: Is a directory");
 }
 
-// Permission errors cannot be staged on disk when tests run as root, so this file system
-// answers every call with the error a RootedFileSystem gives for EACCES.
-class DeniedFileSystem final : public FileSystem {
- public:
-  Result<std::string> ReadFile(std::string_view path, std::size_t) const override {
-    return SysErr(path, EACCES);
-  }
-  Result<FileStat> Stat(std::string_view path) const override { return SysErr(path, EACCES); }
-  Result<std::vector<std::string>> ListDir(std::string_view path) const override {
-    return SysErr(path, EACCES);
-  }
-  Result<std::string> ReadLink(std::string_view path) const override {
-    return SysErr(path, EACCES);
-  }
-  Result<Sha256Digest> HashFile(std::string_view path, bool, Deadline) const override {
-    return SysErr(path, EACCES);
-  }
-};
-
+// Permission errors cannot be staged on disk when tests run as root; the in-memory file system
+// answers as a RootedFileSystem does for EACCES.
 TEST(BackupRun, UnreadableStatusFileIsAnErrorNotDrift) {
-  DeniedFileSystem denied;
+  testing::MemoryFileSystem denied;
+  denied.AddFile("/var/lib/backup/status.json", "{}");
+  denied.Deny("/var/lib/backup/status.json");
   TestHost t(denied);
   CheckResult r = MakeCheck(kType, kStatusParams)->Run(t.host(), Later());
   EXPECT_EQ(r.verdict, Verdict::kError);

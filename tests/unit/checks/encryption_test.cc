@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/support/check_testing.h"
+#include "tests/support/memory_fs.h"
 
 namespace drift::checks::encryption {
 namespace {
@@ -206,8 +207,8 @@ TEST(EncryptionRun, ActivePlainVolumeFromCryptsetupIsNotLuks) {
 }
 
 TEST(EncryptionRun, UnreadableSysfsFallsBackToCryptsetup) {
-  testing::TempDir empty;
-  TestHost t(empty.root());
+  testing::MemoryFileSystem empty;
+  TestHost t(empty);
   t.commands.Script("cryptsetup status -- cryptroot", 0,
                     "/dev/mapper/cryptroot is active and is in use.\n  type:    LUKS2\n");
   CheckResult r = MakeCheck(kType, "    volumes: [cryptroot]\n")->Run(t.host(), Later());
@@ -249,8 +250,8 @@ TEST(EncryptionRun, CryptsetupProblemsAreErrorsNeverCompliant) {
 }
 
 TEST(EncryptionRun, AnUndeterminedVolumeMakesTheWholeRunAnError) {
-  testing::TempDir empty;
-  TestHost t(empty.root());
+  testing::MemoryFileSystem empty;
+  TestHost t(empty);
   t.commands.Script("cryptsetup status -- swap", 0, "/dev/mapper/swap is active.\n  type: PLAIN\n");
   CheckResult r = MakeCheck(kType, "    volumes: [swap, cryptroot]\n")->Run(t.host(), Later());
   EXPECT_EQ(r.verdict, Verdict::kError);

@@ -1,31 +1,29 @@
 #include "checks/types/file.h"
 
 #include <gtest/gtest.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-#include <filesystem>
-
 #include "tests/support/check_testing.h"
+#include "tests/support/memory_fs.h"
 
 namespace drift::checks::file {
 namespace {
 
-namespace fs = std::filesystem;
 using testing::Later;
 using testing::MakeCheck;
 
 class FileCheckTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_.Write("/etc/ssh/sshd_config", "PermitRootLogin no\n");
-    ::chmod(root_.At("/etc/ssh/sshd_config").c_str(), 0600);
-    fs::create_symlink("sshd_config", root_.At("/etc/ssh/link"));
+    root_.AddFile("/etc/ssh/sshd_config", "PermitRootLogin no\n");
+    root_.SetMode("/etc/ssh/sshd_config", 0600);
+    root_.SetOwner("/etc/ssh/sshd_config", ::getuid());
+    root_.AddSymlink("/etc/ssh/link", "sshd_config");
   }
   CheckResult Run(const Check& c) { return c.Run(t_.host(), Later()); }
 
-  testing::TempDir root_;
-  testing::TestHost t_{root_.root()};
+  testing::MemoryFileSystem root_;
+  testing::TestHost t_{root_};
   const std::string hash_ = ToHex(Sha256Of("PermitRootLogin no\n"));
 };
 
@@ -36,11 +34,13 @@ TEST_F(FileCheckTest, CompliantWhenContentModeAndOwnerMatch) {
   CheckResult r = Run(*c);
   EXPECT_EQ(r.verdict, Verdict::kCompliant) << r.reason;
   EXPECT_EQ(r.reason, "/etc/ssh/sshd_config matches its baseline");
+  EXPECT_EQ(root_.files_read(), std::vector<std::string>{"/etc/ssh/sshd_config"});
 }
 
 TEST_F(FileCheckTest, EachDriftCause) {
-  root_.Write("/etc/ssh/sshd_config", "PermitRootLogin yes\n");
-  ::chmod(root_.At("/etc/ssh/sshd_config").c_str(), 0644);
+  root_.AddFile("/etc/ssh/sshd_config", "PermitRootLogin yes\n");
+  root_.SetMode("/etc/ssh/sshd_config", 0644);
+  root_.SetOwner("/etc/ssh/sshd_config", ::getuid());
   CheckPtr c = MakeCheck(
       kType, "    path: /etc/ssh/sshd_config\n    sha256: " + hash_ +
                  "\n    mode: \"0600\"\n    owner_uid: " + std::to_string(::getuid() + 1) + "\n");
@@ -62,14 +62,14 @@ TEST_F(FileCheckTest, MissingFileIsDriftAndSymlinkIsNotFollowed) {
   EXPECT_EQ(r.reason, "file_missing: observed no such file, expected present");
   CheckPtr link = MakeCheck(kType, "    path: /etc/ssh/link\n    sha256: " + hash_ + "\n");
   EXPECT_EQ(Run(*link).reason, "is_symlink: observed a symlink, expected a regular file");
+  EXPECT_TRUE(root_.files_read().empty());  // neither a missing file nor a symlink is read
   CheckPtr followed = MakeCheck(
       kType, "    path: /etc/ssh/link\n    sha256: " + hash_ + "\n    follow_symlinks: true\n");
   EXPECT_EQ(Run(*followed).verdict, Verdict::kCompliant);
 }
 
 TEST_F(FileCheckTest, UnreadableIsAnErrorNeverCompliant) {
-  if (::getuid() == 0) GTEST_SKIP() << "root reads files regardless of mode";
-  ::chmod(root_.At("/etc/ssh/sshd_config").c_str(), 0);
+  root_.Deny("/etc/ssh/sshd_config");
   CheckPtr c = MakeCheck(kType, "    path: /etc/ssh/sshd_config\n    sha256: " + hash_ + "\n");
   CheckResult r = Run(*c);
   EXPECT_EQ(r.verdict, Verdict::kError);

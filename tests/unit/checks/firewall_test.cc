@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "tests/support/check_testing.h"
+#include "tests/support/memory_fs.h"
 
 namespace drift::checks::firewall {
 namespace {
@@ -85,7 +86,8 @@ class FirewallTest : public ::testing::Test {
     t_.commands.Script(std::string(kNft), 0, std::string(kRuleset));
   }
 
-  testing::TestHost t_{testing::FixtureHost("")};  // the check reads no files
+  testing::MemoryFileSystem files_;  // empty: the check reads no files
+  testing::TestHost t_{files_};
 };
 
 TEST(FirewallType, Metadata) {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "tests/support/check_testing.h"
+#include "tests/support/memory_fs.h"
 
 namespace drift::checks::logging {
 namespace {
@@ -45,7 +46,8 @@ class LoggingTest : public ::testing::Test {
     t_.services.Set("rsyslog.service", "active");
   }
 
-  testing::TestHost t_{testing::FixtureHost("")};  // the check reads no files
+  testing::MemoryFileSystem files_;  // empty: the check reads no files
+  testing::TestHost t_{files_};
 };
 
 TEST(LoggingType, Metadata) {

@@ -3,14 +3,12 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
-#include <filesystem>
-
 #include "tests/support/check_testing.h"
+#include "tests/support/memory_fs.h"
 
 namespace drift::checks::patching {
 namespace {
 
-namespace fs = std::filesystem;
 using std::chrono::days;
 using std::chrono::hours;
 using std::chrono::minutes;
@@ -18,11 +16,12 @@ using testing::ExpectFinding;
 using testing::ExpectRejected;
 using testing::FakeClock;
 using testing::FakeCommandRunner;
+using testing::FixtureHost;
 using testing::Later;
 using testing::MakeCheck;
 using testing::Measures;
+using testing::MemoryFileSystem;
 using testing::Pairs;
-using testing::TempDir;
 using testing::TestHost;
 
 const std::string kAptGet = "apt-get --simulate --quiet --quiet upgrade";
@@ -207,14 +206,14 @@ TEST(PatchingFactory, ExpectedGenerationMayComeFromTheBaselineButNotBoth) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Run() against fixture trees
+// Run() against fixture trees, copied into memory
 
 const WallTime kNow = FakeClock().Now();  // 2023-11-14T22:13:20Z
 
 class PatchingNixosTest : public ::testing::Test {
  protected:
   // Generation links as a NixOS host has them: 40 and 41 older, 42 (current) 3 days old.
-  void Age(const TempDir& root) {
+  void Age(MemoryFileSystem& root) {
     root.SetMtime("/nix/var/nix/profiles/system-40-link", kNow - days(60));
     root.SetMtime("/nix/var/nix/profiles/system-41-link", kNow - days(20));
     root.SetMtime("/nix/var/nix/profiles/system-42-link", kNow - days(3));
@@ -222,9 +221,9 @@ class PatchingNixosTest : public ::testing::Test {
 };
 
 TEST_F(PatchingNixosTest, CurrentExpectedAndFreshGenerationIsCompliant) {
-  TempDir root("nixos-compliant");
+  MemoryFileSystem root(FixtureHost("nixos-compliant"));
   Age(root);
-  TestHost t(root.root());
+  TestHost t(root);
   CheckResult r =
       MakeCheck(kType, "    expected_generation: 42\n    max_age: 30d\n")->Run(t.host(), Later());
   EXPECT_EQ(r.verdict, Verdict::kCompliant);
@@ -241,22 +240,24 @@ TEST_F(PatchingNixosTest, CurrentExpectedAndFreshGenerationIsCompliant) {
   EXPECT_EQ(Measures(r), (std::vector<std::pair<std::string, double>>{
                              {"drift_patching_generation", 42},
                              {"drift_patching_generation_age_seconds", 3 * 86400}}));
-  // NixOS needs no command at all.
+  // NixOS needs no command at all, and reads no file but os-release (the generation comes from
+  // the profile link and the lstat of its target).
   EXPECT_TRUE(t.commands.commands_ran().empty());
+  EXPECT_EQ(root.files_read(), std::vector<std::string>{"/etc/os-release"});
 }
 
 TEST_F(PatchingNixosTest, WithoutAnExpectedGenerationOnlyAgeMatters) {
-  TempDir root("nixos-compliant");
+  MemoryFileSystem root(FixtureHost("nixos-compliant"));
   Age(root);
-  TestHost t(root.root());
+  TestHost t(root);
   EXPECT_EQ(MakeCheck(kType, "    os: nixos\n")->Run(t.host(), Later()).verdict,
             Verdict::kCompliant);
 }
 
 TEST_F(PatchingNixosTest, RolledBackGenerationIsAMismatch) {
-  TempDir root("nixos-rolled-back");
+  MemoryFileSystem root(FixtureHost("nixos-rolled-back"));
   Age(root);
-  TestHost t(root.root());
+  TestHost t(root);
   CheckResult r = MakeCheck(kType, "    expected_generation: 42\n")->Run(t.host(), Later());
   EXPECT_EQ(r.verdict, Verdict::kDrifted);
   EXPECT_EQ(r.reason, "generation_mismatch: observed generation 41, expected generation 42");
@@ -273,10 +274,10 @@ TEST_F(PatchingNixosTest, RolledBackGenerationIsAMismatch) {
 }
 
 TEST_F(PatchingNixosTest, OldGenerationIsTooOld) {
-  TempDir root("nixos-compliant");
+  MemoryFileSystem root(FixtureHost("nixos-compliant"));
   root.SetMtime("/nix/var/nix/profiles/system-42-link",
                 kNow - days(31) - hours(4) - minutes(1) - std::chrono::milliseconds(400));
-  TestHost t(root.root());
+  TestHost t(root);
   CheckResult r = MakeCheck(kType, "    max_age: 30d\n")->Run(t.host(), Later());
   EXPECT_EQ(r.verdict, Verdict::kDrifted);
   EXPECT_EQ(r.reason, "generation_too_old: observed 31d4h1m, expected at most 30d");
@@ -285,9 +286,9 @@ TEST_F(PatchingNixosTest, OldGenerationIsTooOld) {
 }
 
 TEST_F(PatchingNixosTest, BothCausesAreReported) {
-  TempDir root("nixos-rolled-back");
+  MemoryFileSystem root(FixtureHost("nixos-rolled-back"));
   root.SetMtime("/nix/var/nix/profiles/system-41-link", kNow - days(2));
-  TestHost t(root.root());
+  TestHost t(root);
   CheckResult r =
       MakeCheck(kType, "    expected_generation: 42\n    max_age: 1d\n")->Run(t.host(), Later());
   EXPECT_EQ(r.verdict, Verdict::kDrifted);
@@ -297,18 +298,18 @@ TEST_F(PatchingNixosTest, BothCausesAreReported) {
 }
 
 TEST_F(PatchingNixosTest, GenerationFromTheFutureCountsAsNew) {
-  TempDir root("nixos-compliant");
+  MemoryFileSystem root(FixtureHost("nixos-compliant"));
   root.SetMtime("/nix/var/nix/profiles/system-42-link", kNow + hours(1));
-  TestHost t(root.root());
+  TestHost t(root);
   CheckResult r = MakeCheck(kType, "    os: nixos\n")->Run(t.host(), Later());
   EXPECT_EQ(r.verdict, Verdict::kCompliant);
   EXPECT_EQ(r.reason, "on generation 42, created 0s ago");
 }
 
 TEST_F(PatchingNixosTest, ProblemsReadingTheProfileAreErrors) {
-  TempDir root("nixos-compliant");
+  MemoryFileSystem root(FixtureHost("nixos-compliant"));
   Age(root);
-  TestHost t(root.root());
+  TestHost t(root);
   CheckResult missing =
       MakeCheck(kType, "    profile: /nix/var/nix/profiles/gone\n")->Run(t.host(), Later());
   EXPECT_EQ(missing.verdict, Verdict::kError);
@@ -319,16 +320,14 @@ TEST_F(PatchingNixosTest, ProblemsReadingTheProfileAreErrors) {
   EXPECT_EQ(not_link.verdict, Verdict::kError);
   EXPECT_EQ(not_link.reason, "cannot read the system profile link: /etc/os-release: not a symlink");
 
-  fs::remove(root.At("/nix/var/nix/profiles/system"));
-  fs::create_symlink("/nix/store/9a2c4e6g-nixos-system", root.At("/nix/var/nix/profiles/system"));
+  root.AddSymlink("/nix/var/nix/profiles/system", "/nix/store/9a2c4e6g-nixos-system");
   CheckResult odd = MakeCheck(kType, "    os: nixos\n")->Run(t.host(), Later());
   EXPECT_EQ(odd.verdict, Verdict::kError);
   EXPECT_EQ(odd.reason,
             "/nix/var/nix/profiles/system: profile link points at "
             "\"/nix/store/9a2c4e6g-nixos-system\", expected system-<generation>-link");
 
-  fs::remove(root.At("/nix/var/nix/profiles/system"));
-  fs::create_symlink("system-43-link", root.At("/nix/var/nix/profiles/system"));
+  root.AddSymlink("/nix/var/nix/profiles/system", "system-43-link");
   CheckResult dangling = MakeCheck(kType, "    os: nixos\n")->Run(t.host(), Later());
   EXPECT_EQ(dangling.verdict, Verdict::kError);
   EXPECT_EQ(dangling.reason,
@@ -337,8 +336,8 @@ TEST_F(PatchingNixosTest, ProblemsReadingTheProfileAreErrors) {
 }
 
 TEST_F(PatchingNixosTest, CaptureRecordsTheCurrentGeneration) {
-  TempDir root("nixos-rolled-back");
-  TestHost t(root.root());
+  MemoryFileSystem root(FixtureHost("nixos-rolled-back"));
+  TestHost t(root);
   Result<std::vector<Observation>> captured = MakeCheck(kType, "")->Capture(t.host(), Later());
   ASSERT_TRUE(captured.ok()) << captured.error().message;
   EXPECT_EQ(Pairs(*captured),
@@ -346,8 +345,8 @@ TEST_F(PatchingNixosTest, CaptureRecordsTheCurrentGeneration) {
 }
 
 TEST(PatchingAutoDetect, UnsupportedOrUnreadableOsReleaseIsAnError) {
-  TempDir root("");
-  TestHost t(root.root());
+  MemoryFileSystem root;
+  TestHost t(root);
   CheckResult none = MakeCheck(kType, "")->Run(t.host(), Later());
   EXPECT_EQ(none.verdict, Verdict::kError);
   EXPECT_EQ(none.reason,
@@ -356,7 +355,7 @@ TEST(PatchingAutoDetect, UnsupportedOrUnreadableOsReleaseIsAnError) {
   EXPECT_EQ(MakeCheck(kType, "")->Capture(t.host(), Later()).error().message,
             none.reason + "; make /etc/os-release readable, or set params.os");
 
-  root.Write("/etc/os-release", "ID=fedora\nID_LIKE=\"rhel centos\"\n");
+  root.AddFile("/etc/os-release", "ID=fedora\nID_LIKE=\"rhel centos\"\n");
   CheckResult fedora = MakeCheck(kType, "")->Run(t.host(), Later());
   EXPECT_EQ(fedora.verdict, Verdict::kError);
   EXPECT_EQ(fedora.reason,
@@ -366,26 +365,26 @@ TEST(PatchingAutoDetect, UnsupportedOrUnreadableOsReleaseIsAnError) {
 
 // The runbook fits the host: a Debian host must not be told to switch NixOS generations.
 TEST(PatchingAutoDetect, TheDefaultActionFollowsTheOs) {
-  TempDir root("");
-  TestHost t(root.root());
+  MemoryFileSystem root;
+  TestHost t(root);
   // No os-release: the loader keeps the type's default.
   EXPECT_EQ(MakeCheck(kType, "")->HostDefaultAction(t.fs), "");
-  root.Write("/etc/os-release", "ID=nixos\n");
+  root.AddFile("/etc/os-release", "ID=nixos\n");
   EXPECT_EQ(MakeCheck(kType, "")->HostDefaultAction(t.fs), "update_to_baseline_generation");
-  root.Write("/etc/os-release", "ID=ubuntu\nID_LIKE=debian\n");
+  root.AddFile("/etc/os-release", "ID=ubuntu\nID_LIKE=debian\n");
   EXPECT_EQ(MakeCheck(kType, "")->HostDefaultAction(t.fs), "apply_security_upgrades");
   // A configured os wins over what the host says.
   EXPECT_EQ(MakeCheck(kType, "    os: nixos\n")->HostDefaultAction(t.fs),
             "update_to_baseline_generation");
-  root.Write("/etc/os-release", "ID=nixos\n");
+  root.AddFile("/etc/os-release", "ID=nixos\n");
   EXPECT_EQ(MakeCheck(kType, "    os: debian\n")->HostDefaultAction(t.fs),
             "apply_security_upgrades");
 }
 
 TEST(PatchingAutoDetect, FallsBackToUsrLibOsRelease) {
-  TempDir root("");
-  root.Write("/usr/lib/os-release", "ID=ubuntu\nID_LIKE=debian\n");
-  TestHost t(root.root());
+  MemoryFileSystem root;
+  root.AddFile("/usr/lib/os-release", "ID=ubuntu\nID_LIKE=debian\n");
+  TestHost t(root);
   // Detected as Debian: the apt lists are looked for.
   EXPECT_EQ(MakeCheck(kType, "")->Run(t.host(), Later()).reason,
             "cannot list apt lists: /var/lib/apt/lists: No such file or directory");
@@ -395,7 +394,7 @@ class PatchingDebianTest : public ::testing::Test {
  protected:
   // Lists refreshed 2 hours ago; the flat repository's Release is older; the Packages file is
   // the newest of all but is not a Release file, so it must not count.
-  static void Age(const TempDir& root, WallTime::duration newest_age) {
+  static void Age(MemoryFileSystem& root, WallTime::duration newest_age) {
     const std::string dir = "/var/lib/apt/lists/";
     root.SetMtime(dir + "deb.debian.org_debian_dists_bookworm_InRelease", kNow - days(40));
     root.SetMtime(dir + "deb.debian.org_debian_dists_bookworm-updates_InRelease",
@@ -410,9 +409,9 @@ class PatchingDebianTest : public ::testing::Test {
 };
 
 TEST_F(PatchingDebianTest, FreshListsNoUpgradesNoRebootIsCompliant) {
-  TempDir root("debian-compliant");
+  MemoryFileSystem root(FixtureHost("debian-compliant"));
   Age(root, hours(2));
-  TestHost t(root.root());
+  TestHost t(root);
   t.commands.Script(kAptGet, 0,
                     "NOTE: This is only a simulation!\n"
                     "      apt-get needs root privileges for real execution.\n");
@@ -437,9 +436,9 @@ TEST_F(PatchingDebianTest, FreshListsNoUpgradesNoRebootIsCompliant) {
 }
 
 TEST_F(PatchingDebianTest, PendingUpgradesAndRebootAreDrift) {
-  TempDir root("debian-pending-upgrades");
+  MemoryFileSystem root(FixtureHost("debian-pending-upgrades"));
   Age(root, hours(5));
-  TestHost t(root.root());
+  TestHost t(root);
   t.commands.Script(kAptGet, 0, std::string(kAptOutput));
   CheckResult r = MakeCheck(kType, "    os: debian\n")->Run(t.host(), Later());
   EXPECT_EQ(r.verdict, Verdict::kDrifted);
@@ -457,9 +456,9 @@ TEST_F(PatchingDebianTest, PendingUpgradesAndRebootAreDrift) {
 }
 
 TEST_F(PatchingDebianTest, UpgradesWithinTheAllowanceAreCompliant) {
-  TempDir root("debian-compliant");
+  MemoryFileSystem root(FixtureHost("debian-compliant"));
   Age(root, hours(2));
-  TestHost t(root.root());
+  TestHost t(root);
   t.commands.Script(kAptGet, 0, std::string(kAptOutput));
   CheckResult r = MakeCheck(kType, "    max_pending_upgrades: 5\n")->Run(t.host(), Later());
   EXPECT_EQ(r.verdict, Verdict::kCompliant);
@@ -467,10 +466,10 @@ TEST_F(PatchingDebianTest, UpgradesWithinTheAllowanceAreCompliant) {
 }
 
 TEST_F(PatchingDebianTest, RebootFlagWithoutPackageListNamesTheFile) {
-  TempDir root("debian-pending-upgrades");
+  MemoryFileSystem root(FixtureHost("debian-pending-upgrades"));
   Age(root, hours(2));
-  fs::remove(root.At("/run/reboot-required.pkgs"));
-  TestHost t(root.root());
+  root.Remove("/run/reboot-required.pkgs");
+  TestHost t(root);
   t.commands.Script(kAptGet, 0, "");
   CheckResult r = MakeCheck(kType, "")->Run(t.host(), Later());
   EXPECT_EQ(r.verdict, Verdict::kDrifted);
@@ -479,9 +478,9 @@ TEST_F(PatchingDebianTest, RebootFlagWithoutPackageListNamesTheFile) {
 }
 
 TEST_F(PatchingDebianTest, StaleListsAreDriftAndPackagesFilesDoNotCount) {
-  TempDir root("debian-compliant");
+  MemoryFileSystem root(FixtureHost("debian-compliant"));
   Age(root, days(8) + hours(3) + std::chrono::seconds(7));
-  TestHost t(root.root());
+  TestHost t(root);
   t.commands.Script(kAptGet, 0, "");
   CheckResult r = MakeCheck(kType, "    apt_lists_max_age: 7d\n")->Run(t.host(), Later());
   EXPECT_EQ(r.verdict, Verdict::kDrifted);
@@ -491,25 +490,26 @@ TEST_F(PatchingDebianTest, StaleListsAreDriftAndPackagesFilesDoNotCount) {
 }
 
 TEST_F(PatchingDebianTest, AptStateProblemsAreErrors) {
-  TempDir root("debian-compliant");
-  TestHost t(root.root());
-  for (const auto& entry : fs::directory_iterator(root.At("/var/lib/apt/lists"))) {
-    if (entry.path().filename().string().ends_with("Release")) fs::remove(entry.path());
+  MemoryFileSystem root(FixtureHost("debian-compliant"));
+  TestHost t(root);
+  const std::vector<std::string> lists = *root.ListDir("/var/lib/apt/lists");
+  for (const std::string& name : lists) {
+    if (name.ends_with("Release")) root.Remove("/var/lib/apt/lists/" + name);
   }
   CheckResult no_lists = MakeCheck(kType, "")->Run(t.host(), Later());
   EXPECT_EQ(no_lists.verdict, Verdict::kError);
   EXPECT_EQ(no_lists.reason, "no apt lists under /var/lib/apt/lists");
 
-  fs::remove_all(root.At("/var/lib/apt"));
+  root.Remove("/var/lib/apt");
   CheckResult no_dir = MakeCheck(kType, "")->Run(t.host(), Later());
   EXPECT_EQ(no_dir.verdict, Verdict::kError);
   EXPECT_EQ(no_dir.reason, "cannot list apt lists: /var/lib/apt/lists: No such file or directory");
 }
 
 TEST_F(PatchingDebianTest, UncheckableRebootFlagIsAnError) {
-  TempDir root("debian-compliant");
+  MemoryFileSystem root(FixtureHost("debian-compliant"));
   Age(root, hours(2));
-  TestHost t(root.root());
+  TestHost t(root);
   t.commands.Script(kAptGet, 0, "");
   CheckResult r =
       MakeCheck(kType, "    reboot_required_file: /etc/os-release/flag\n")->Run(t.host(), Later());
@@ -518,9 +518,9 @@ TEST_F(PatchingDebianTest, UncheckableRebootFlagIsAnError) {
 }
 
 TEST_F(PatchingDebianTest, AptGetProblemsAreErrors) {
-  TempDir root("debian-compliant");
+  MemoryFileSystem root(FixtureHost("debian-compliant"));
   Age(root, hours(2));
-  TestHost t(root.root());
+  TestHost t(root);
   CheckPtr check = MakeCheck(kType, "");
   testing::ExpectScriptedErrors(
       *check, t,
@@ -551,8 +551,8 @@ TEST_F(PatchingDebianTest, AptGetProblemsAreErrors) {
 }
 
 TEST_F(PatchingDebianTest, CaptureHasNothingToPin) {
-  TempDir root("debian-compliant");
-  TestHost t(root.root());
+  MemoryFileSystem root(FixtureHost("debian-compliant"));
+  TestHost t(root);
   Result<std::vector<Observation>> captured = MakeCheck(kType, "")->Capture(t.host(), Later());
   ASSERT_TRUE(captured.ok());
   EXPECT_TRUE(captured->empty());
