@@ -7,19 +7,16 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <condition_variable>
-#include <functional>
 #include <map>
-#include <mutex>
 #include <set>
-#include <thread>
+
+#include "evidence/fsync_pool.h"
+#include "evidence/head_writer.h"
 
 namespace drift::evidence {
 namespace {
 
 using std::chrono::milliseconds;
-
-constexpr std::string_view kHeadTag = "drift_evidence head v1";
 
 std::string Join(std::string_view a, std::string_view b) {
   std::string out(a);
@@ -67,321 +64,6 @@ std::string TempName(std::string_view name) {
   out += ".tmp";
   return out;
 }
-
-std::string HeadFileName(std::uint64_t seq) { return fmt::format("{}{:020}", kHeadPrefix, seq); }
-
-std::optional<std::uint64_t> ParseHeadFileName(std::string_view name) {
-  if (!name.starts_with(kHeadPrefix) || name.size() != kHeadPrefix.size() + 20) return std::nullopt;
-  std::string_view digits = name.substr(kHeadPrefix.size());
-  if (!std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-    return std::nullopt;
-  }
-  return std::stoull(std::string(digits));
-}
-
-std::string FormatHead(const SecretKey& key, std::uint64_t seq, const ChainValue& chain,
-                       std::string_view time) {
-  std::string text = fmt::format("{}\nseq: {}\nchain: {}\ntime: {}\nkey_id: {}\n", kHeadTag, seq,
-                                 ToHex(chain), time, FormatKeyId(key.id()));
-  Ed25519Signature sig = key.SignDetached(text);
-  text += "signature: ";
-  text += Base64Encode(sig.data(), sig.size());
-  text += '\n';
-  return text;
-}
-
-Result<Head> ParseHead(std::string_view text) {
-  auto fail = [] {
-    return Err(
-        "not a head file (expected the lines drift_evidence head v1, seq:, chain:, time:, "
-        "key_id:, signature:)");
-  };
-  std::size_t sig_at = text.find("\nsignature: ");
-  if (!text.starts_with(kHeadTag) || sig_at == std::string_view::npos || !text.ends_with('\n')) {
-    return fail();
-  }
-  Head head;
-  head.signed_text = std::string(text.substr(0, sig_at + 1));
-  std::string_view body = std::string_view(head.signed_text).substr(kHeadTag.size() + 1);
-  std::map<std::string, std::string, std::less<>> fields;
-  while (!body.empty()) {
-    std::size_t nl = body.find('\n');
-    std::string_view line = body.substr(0, nl);
-    std::size_t colon = line.find(": ");
-    if (colon == std::string_view::npos) return fail();
-    fields.emplace(std::string(line.substr(0, colon)), std::string(line.substr(colon + 2)));
-    body.remove_prefix(nl + 1);
-  }
-  if (fields.size() != 4 || !fields.contains("seq") || !fields.contains("chain") ||
-      !fields.contains("time") || !fields.contains("key_id")) {
-    return fail();
-  }
-  const std::string& seq = fields["seq"];
-  if (seq.empty() || seq.size() > 20 ||
-      !std::all_of(seq.begin(), seq.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-    return fail();
-  }
-  head.seq = std::stoull(seq);
-  Result<Sha256Digest> chain = ParseSha256Hex(fields["chain"]);
-  Result<KeyId> id = ParseKeyId(fields["key_id"]);
-  std::string_view sig_line = text.substr(sig_at + 12);
-  sig_line.remove_suffix(1);
-  Result<std::string> sig = Base64Decode(sig_line);
-  if (!chain.ok() || !id.ok() || !sig.ok() || sig->size() != 64) return fail();
-  head.chain = *chain;
-  head.time = fields["time"];
-  head.key_id = *id;
-  std::copy(sig->begin(), sig->end(), head.signature.begin());
-  return head;
-}
-
-Status VerifyHead(const PublicKey& key, const Head& head) {
-  if (head.key_id != key.id) {
-    return Err("signed by key {}, not by key {}", FormatKeyId(head.key_id), FormatKeyId(key.id));
-  }
-  return VerifyEd25519(key, head.signed_text, head.signature);
-}
-
-// The fsync helpers: two threads that fsync a batch's files while the publishing thread does
-// CPU work (verifying the signatures, signing the head). jbd2 (ext4) and XFS commit concurrent
-// fsyncs in one journal transaction, so a record and its signature cost about one commit, and
-// the verification is hidden behind it.
-struct Store::SyncHelper {
-  static constexpr int kThreads = 2;
-
-  explicit SyncHelper(StoreFs& fs) : fs_(fs) {
-    for (int i = 0; i < kThreads; ++i) threads_.emplace_back([this, i] { Loop(i); });
-  }
-  ~SyncHelper() {
-    {
-      std::lock_guard lock(mu_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    for (std::thread& t : threads_) t.join();
-  }
-
-  // fsyncs every descriptor on the helper threads while running `meanwhile` on this one.
-  // Returns the first fsync failure, else meanwhile's result.
-  Status SyncAll(const std::vector<int>& fds, const std::function<Status()>& meanwhile) {
-    {
-      std::lock_guard lock(mu_);
-      fds_ = fds;
-      results_.assign(kThreads, Status());
-      pending_ = kThreads;
-      ++generation_;
-    }
-    cv_.notify_all();
-    Status other = meanwhile ? meanwhile() : Status();
-    std::unique_lock lock(mu_);
-    cv_.wait(lock, [&] { return pending_ == 0; });
-    for (const Status& r : results_) {
-      if (!r.ok()) return r;
-    }
-    return other;
-  }
-
- private:
-  void Loop(int index) {
-    std::uint64_t seen = 0;
-    std::unique_lock lock(mu_);
-    for (;;) {
-      cv_.wait(lock, [&] { return stop_ || generation_ != seen; });
-      if (stop_) return;
-      seen = generation_;
-      std::vector<int> mine;
-      for (std::size_t i = static_cast<std::size_t>(index); i < fds_.size(); i += kThreads) {
-        mine.push_back(fds_[i]);
-      }
-      lock.unlock();
-      Status result;
-      for (int fd : mine) {
-        if (Status st = fs_.Sync(fd); !st.ok() && result.ok()) result = st;
-      }
-      lock.lock();
-      results_[static_cast<std::size_t>(index)] = result;
-      if (--pending_ == 0) cv_.notify_all();
-    }
-  }
-
-  StoreFs& fs_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<int> fds_;
-  std::vector<Status> results_;
-  int pending_ = 0;
-  std::uint64_t generation_ = 0;
-  bool stop_ = false;
-  std::vector<std::thread> threads_;
-};
-
-namespace {
-
-// One head update: head-<seq> written under a temporary name, renamed into place, the previous
-// head removed.
-struct HeadUpdate {
-  std::string dir;
-  std::string name;
-  std::string previous;  // "" when there is none
-  std::string text;
-  bool remove_stale_temp = false;
-};
-
-struct HeadOutcome {
-  Status status;
-  FsOp op = FsOp::kWrite;  // meaningful with a failed status
-  std::string name;
-};
-
-HeadOutcome UpdateHead(StoreFs& fs, const HeadUpdate& u) {
-  const std::string tmp = Join(u.dir, kHeadTemp);
-  if (u.remove_stale_temp) (void)fs.Remove(tmp);
-  Result<int> fd = fs.CreateExclusive(tmp, kFileMode);
-  if (!fd.ok()) return {fd.error(), FsOp::kOpen, u.name};
-  Status s = fs.Write(*fd, u.text);
-  Status c = fs.Close(*fd);
-  if (!s.ok()) return {s, FsOp::kWrite, u.name};
-  if (!c.ok()) return {c, FsOp::kClose, u.name};
-  // The previous head has the new one's name only when it is left from records that were lost
-  // (Recover found it ahead of the tail) and the store has grown back to its seq since: the one
-  // case where a head is renamed over another.
-  const bool replace = u.previous == u.name;
-  if (Status r = fs.Rename(tmp, Join(u.dir, u.name), !replace); !r.ok()) {
-    return {r, FsOp::kRename, u.name};
-  }
-  if (!u.previous.empty() && !replace) {
-    if (Status r = fs.Remove(Join(u.dir, u.previous)); !r.ok()) return {r, FsOp::kUnlink, u.name};
-  }
-  return {Status(), FsOp::kWrite, u.name};
-}
-
-}  // namespace
-
-// The head writer: one thread that writes head files (create, write, close, rename, unlink)
-// while the publishing thread goes on. It coalesces: Submit replaces a head not yet written
-// ("latest wins"), and a write starts at most once per interval, so a burst of publications costs
-// one head write instead of one each, and none is waited for. One write at a time, always of the
-// newest head submitted, which names durable records: heads appear in seq order, never ahead of
-// the store. After a failed write nothing more is written until Reset (Recover mends what it
-// left); the failure is reported once, by TakeFailure or Flush.
-struct Store::HeadWriter {
-  HeadWriter(StoreFs& fs, std::string dir, milliseconds interval)
-      : fs_(fs), dir_(std::move(dir)), interval_(interval), thread_([this] { Loop(); }) {}
-  ~HeadWriter() {
-    {
-      std::lock_guard lock(mu_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    thread_.join();
-  }
-
-  // The head file on disk ("" when there is none) and whether .head.tmp may be there, as
-  // Recover left them. Drops a head not yet written and a failure, and unblocks writing. Only
-  // while no write is under way (after Flush).
-  void Reset(std::string current, bool temp_may_exist) {
-    std::lock_guard lock(mu_);
-    current_ = std::move(current);
-    temp_may_exist_ = temp_may_exist;
-    pending_.reset();
-    failure_.reset();
-    blocked_ = false;
-  }
-
-  // The head for `seq`, signed as `text`, to be written within the interval.
-  void Submit(std::uint64_t seq, std::string text) {
-    bool wake = false;
-    {
-      std::lock_guard lock(mu_);
-      // A thread that already has a head to write (waiting for the interval to pass) or is
-      // writing one looks for the newest when it is done: waking it per publication would only
-      // cost the publishing thread a futex call and the helpers a CPU.
-      wake = !pending_ && !busy_;
-      pending_ = Pending{seq, std::move(text)};
-    }
-    if (wake) cv_.notify_all();
-  }
-
-  // A failed write not reported yet, if any; does not wait.
-  std::optional<HeadOutcome> TakeFailure() {
-    std::lock_guard lock(mu_);
-    return std::exchange(failure_, std::nullopt);
-  }
-
-  // Writes the submitted head now, waits until nothing is under way, and returns a failure not
-  // reported yet.
-  std::optional<HeadOutcome> Flush() {
-    std::unique_lock lock(mu_);
-    flush_ = true;
-    cv_.notify_all();
-    cv_.wait(lock, [&] { return Idle(); });
-    flush_ = false;
-    return std::exchange(failure_, std::nullopt);
-  }
-
-  std::string current() {
-    std::lock_guard lock(mu_);
-    return current_;
-  }
-
- private:
-  struct Pending {
-    std::uint64_t seq = 0;
-    std::string text;
-  };
-
-  bool Idle() const { return !busy_ && (!pending_ || blocked_); }
-
-  void Loop() {
-    std::unique_lock lock(mu_);
-    for (;;) {
-      if (stop_) return;  // the store flushed what it wanted written
-      if (!pending_ || blocked_) {
-        cv_.wait(lock);
-        continue;
-      }
-      if (!flush_ && std::chrono::steady_clock::now() < next_write_) {
-        cv_.wait_until(lock, next_write_);
-        continue;
-      }
-      HeadUpdate update{dir_, HeadFileName(pending_->seq), current_, std::move(pending_->text),
-                        temp_may_exist_};
-      pending_.reset();
-      busy_ = true;
-      next_write_ = std::chrono::steady_clock::now() + interval_;
-      lock.unlock();
-      HeadOutcome outcome = UpdateHead(fs_, update);
-      lock.lock();
-      busy_ = false;
-      if (outcome.status.ok()) {
-        current_ = std::move(outcome.name);
-      } else {
-        temp_may_exist_ = true;
-        blocked_ = true;
-        failure_ = std::move(outcome);
-      }
-      cv_.notify_all();
-    }
-  }
-
-  StoreFs& fs_;
-  const std::string dir_;
-  const milliseconds interval_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::optional<Pending> pending_;  // submitted, not yet being written
-  std::string current_;             // the head file on disk
-  // A failed write may have left .head.tmp; otherwise it is never there (Recover removes it),
-  // which saves a failing unlink per head write.
-  bool temp_may_exist_ = true;
-  std::optional<HeadOutcome> failure_;  // not reported yet
-  bool blocked_ = false;                // a write failed: none until Reset
-  bool busy_ = false;                   // a write is under way
-  bool flush_ = false;                  // write now, whatever the interval
-  bool stop_ = false;
-  std::chrono::steady_clock::time_point next_write_{};  // the earliest start of the next write
-  std::thread thread_;                                  // last: it uses the members above
-};
 
 Result<StoreLock> StoreLock::Acquire(const std::string& dir) {
   const std::string path = Join(dir, kLockFile);
@@ -449,8 +131,9 @@ Store::Store(std::string dir, std::string host, StoreFs& fs, const Clock& clock,
       fs_(fs),
       clock_(clock),
       options_(options),
-      sync_helper_(std::make_unique<SyncHelper>(fs)),
-      head_writer_(std::make_unique<HeadWriter>(fs, dir_, options.head_interval)) {}
+      fsync_pool_(std::make_unique<FsyncPool>(fs)),
+      head_writer_(std::make_unique<HeadWriter>(fs, dir_, options.head_interval,
+                                                *options.monotonic_clock)) {}
 
 // The last publication's head is written before the store goes (a failure is left for the next
 // Recover, which removes what it left, to mend).
@@ -499,6 +182,7 @@ Result<std::unique_ptr<Store>> Store::Open(std::string dir, std::string host, St
   Result<StoreLock> lock = StoreLock::Acquire(*checked);
   if (!lock.ok()) return lock.error();
   if (options.head_interval.count() < 0) options.head_interval = milliseconds(0);
+  if (options.monotonic_clock == nullptr) options.monotonic_clock = &SteadyClock::Get();
   return std::unique_ptr<Store>(
       new Store(std::move(*checked), std::move(host), fs, clock, options, std::move(*lock)));
 }
@@ -886,7 +570,7 @@ PublishOutcome Store::Publish(std::span<const Record> records, const SecretKey& 
   // head that will follow.
   bool self_check_failed = false;
   std::string head_text;
-  Status synced = sync_helper_->SyncAll(fds, [&]() -> Status {
+  Status synced = fsync_pool_->SyncAll(fds, [&]() -> Status {
     for (const Sealed& s : sealed) {
       if (Status v = VerifySignature(key.public_key(), s.json, s.signature); !v.ok()) {
         self_check_failed = true;
