@@ -193,102 +193,109 @@ Error Store::Fail(FsOp op, Error error) {
   return error;
 }
 
-Result<RecoveryReport> Store::Recover() {
-  (void)FinishHead();  // a failure is mended below like any interrupted head update
-  needs_recovery_ = true;
-  keys_written_.clear();
-  const std::string records = Join(dir_, kRecordsDir);
-  for (const std::string& d : {records, Join(dir_, kKeysDir)}) {
-    if (Status s = fs_.MakeDir(d, kDirMode); !s.ok()) return Fail(FsOp::kMkdir, s.error());
+Status Store::RemoveTemporariesIn(const std::string& rel, const std::vector<std::string>& names,
+                                  std::vector<std::string>& removed) {
+  const std::string folder = rel.empty() ? dir_ : Join(dir_, rel);
+  for (const std::string& name : names) {
+    if (!IsTempName(name)) continue;
+    if (Status s = fs_.Remove(Join(folder, name)); !s.ok()) return Fail(FsOp::kUnlink, s.error());
+    removed.push_back(rel.empty() ? name : Join(rel, name));
   }
-  RecoveryReport report;
-  Result<std::vector<std::string>> top = fs_.List(dir_);
-  if (!top.ok()) return Fail(FsOp::kList, top.error());
-  for (const std::string& name : *top) {
-    if (IsTempName(name)) {
-      if (Status s = fs_.Remove(Join(dir_, name)); !s.ok()) return Fail(FsOp::kUnlink, s.error());
-      report.removed.push_back(name);
-    }
-  }
-  Result<std::vector<std::string>> key_files = fs_.List(Join(dir_, kKeysDir));
-  if (!key_files.ok()) return Fail(FsOp::kList, key_files.error());
-  for (const std::string& name : *key_files) {
-    if (IsTempName(name)) {
-      if (Status s = fs_.Remove(Join(Join(dir_, kKeysDir), name)); !s.ok()) {
-        return Fail(FsOp::kUnlink, s.error());
-      }
-      report.removed.push_back(Join(kKeysDir, name));
-    }
-  }
-  const std::size_t removed_outside_records = report.removed.size();
-  Result<std::vector<std::string>> folders = ListDayFolders(fs_, records);
-  if (!folders.ok()) return Fail(FsOp::kList, folders.error());
+  return {};
+}
 
+namespace {
+
+// The highest record file in a day folder's listing, and what an interrupted publication left
+// in it: temporary files, and signatures above that record.
+struct FolderScan {
+  std::uint64_t top_seq = 0;  // 0: no record file
+  std::string top_name;
+  std::vector<std::string> leftovers;
+};
+
+FolderScan ScanDayFolder(const std::vector<std::string>& names) {
+  FolderScan scan;
+  for (const std::string& n : names) {
+    auto parsed = ParseRecordFileName(n);
+    if (parsed && !parsed->signature && parsed->seq > scan.top_seq) {
+      scan.top_seq = parsed->seq;
+      scan.top_name = n;
+    }
+  }
+  for (const std::string& n : names) {
+    auto parsed = ParseRecordFileName(n);
+    if (IsTempName(n) || (parsed && parsed->signature && parsed->seq > scan.top_seq)) {
+      scan.leftovers.push_back(n);
+    }
+  }
+  return scan;
+}
+
+}  // namespace
+
+Result<TailState> Store::ReadTail(const std::string& folder, const std::string& name,
+                                  std::uint64_t seq) {
+  const std::string folder_path = Join(Join(dir_, kRecordsDir), folder);
+  Result<std::string> bytes = fs_.Read(Join(folder_path, name), kMaxRecordBytes);
+  if (!bytes.ok()) return Fail(FsOp::kRead, bytes.error());
+  Result<std::string> sig_text = fs_.Read(Join(folder_path, name + ".minisig"), kMaxRecordBytes);
+  std::optional<Signature> sig;
+  if (sig_text.ok()) {
+    if (Result<Signature> s = ParseSignatureFile(*sig_text); s.ok()) sig = *s;
+  }
+  TailState tail;
+  tail.seq = seq;
+  tail.folder = folder;
+  Result<ParsedRecord> rec = ParseRecord(*bytes);
+  auto unreadable = [&] {
+    return Fail(FsOp::kRead,
+                Err("cannot read the last record {}/{}: {}; run `drift_exporter evidence verify`",
+                    folder, name, rec.error().message));
+  };
+  if (rec.ok()) {
+    tail.kind = rec->record.kind;
+    tail.time = rec->header.time;
+    tail.chain = NextChain(rec->header.prev_chain, seq, Sha256Of(*bytes));
+  } else if (sig) {
+    // The record no longer parses; its signed comment still says where the chain stands.
+    Result<TrustedComment> c = ParseTrustedComment(sig->trusted_comment);
+    Result<WallTime> t = c.ok() ? ParseRecordTime(c->time) : Result<WallTime>(c.error());
+    if (!c.ok() || !t.ok() || c->seq != seq) return unreadable();
+    tail.kind = c->kind;
+    tail.time = *t;
+    tail.chain = c->chain;
+  } else {
+    return unreadable();
+  }
+  if (sig) tail.key_id = sig->key_id;
+  return tail;
+}
+
+Result<TailState> Store::FindTail(std::vector<std::pair<std::string, std::string>>& leftovers) {
+  Result<std::vector<std::string>> folders = ListDayFolders(fs_, Join(dir_, kRecordsDir));
+  if (!folders.ok()) return Fail(FsOp::kList, folders.error());
   // Newest folder first, down to the one holding the highest record file. Everything in between
   // that is not a record is what an interrupted publication left behind.
-  TailState tail;
-  std::vector<std::pair<std::string, std::string>> leftovers;  // folder, name
   for (auto it = folders->rbegin(); it != folders->rend(); ++it) {
-    Result<std::vector<std::string>> names = fs_.List(Join(records, *it));
+    Result<std::vector<std::string>> names = fs_.List(Join(Join(dir_, kRecordsDir), *it));
     if (!names.ok()) return Fail(FsOp::kList, names.error());
-    std::uint64_t top_seq = 0;
-    std::string top_name;
-    for (const std::string& n : *names) {
-      auto parsed = ParseRecordFileName(n);
-      if (parsed && !parsed->signature && parsed->seq > top_seq) {
-        top_seq = parsed->seq;
-        top_name = n;
-      }
-    }
-    for (const std::string& n : *names) {
-      auto parsed = ParseRecordFileName(n);
-      if (IsTempName(n) || (parsed && parsed->signature && parsed->seq > top_seq)) {
-        leftovers.emplace_back(*it, n);
-      }
-    }
-    if (top_seq == 0) continue;
-    const std::string folder_path = Join(records, *it);
-    Result<std::string> bytes = fs_.Read(Join(folder_path, top_name), kMaxRecordBytes);
-    if (!bytes.ok()) return Fail(FsOp::kRead, bytes.error());
-    Result<std::string> sig_text =
-        fs_.Read(Join(folder_path, top_name + ".minisig"), kMaxRecordBytes);
-    std::optional<Signature> sig;
-    if (sig_text.ok()) {
-      if (Result<Signature> s = ParseSignatureFile(*sig_text); s.ok()) sig = *s;
-    }
-    tail.seq = top_seq;
-    tail.folder = *it;
-    if (Result<ParsedRecord> rec = ParseRecord(*bytes); rec.ok()) {
-      tail.kind = rec->record.kind;
-      tail.time = rec->header.time;
-      tail.chain = NextChain(rec->header.prev_chain, top_seq, Sha256Of(*bytes));
-    } else if (sig) {
-      // The record no longer parses; its signed comment still says where the chain stands.
-      Result<TrustedComment> c = ParseTrustedComment(sig->trusted_comment);
-      Result<WallTime> t = c.ok() ? ParseRecordTime(c->time) : Result<WallTime>(c.error());
-      if (!c.ok() || !t.ok() || c->seq != top_seq) {
-        return Fail(FsOp::kRead, Err("cannot read the last record {}/{}: {}; run `drift_exporter "
-                                     "evidence verify`",
-                                     *it, top_name, rec.error().message));
-      }
-      tail.kind = c->kind;
-      tail.time = *t;
-      tail.chain = c->chain;
-    } else {
-      return Fail(FsOp::kRead,
-                  Err("cannot read the last record {}/{}: {}; run `drift_exporter evidence verify`",
-                      *it, top_name, rec.error().message));
-    }
-    if (sig) tail.key_id = sig->key_id;
-    break;
+    FolderScan scan = ScanDayFolder(*names);
+    for (std::string& n : scan.leftovers) leftovers.emplace_back(*it, std::move(n));
+    if (scan.top_seq != 0) return ReadTail(*it, scan.top_name, scan.top_seq);
   }
+  return TailState{};
+}
 
+Status Store::RemoveLeftovers(const std::vector<std::pair<std::string, std::string>>& leftovers,
+                              std::vector<std::string>& removed) {
+  const std::string records = Join(dir_, kRecordsDir);
   std::set<std::string> touched;
   for (const auto& [folder, name] : leftovers) {
     if (Status s = fs_.Remove(Join(Join(records, folder), name)); !s.ok()) {
       return Fail(FsOp::kUnlink, s.error());
     }
-    report.removed.push_back(folder + "/" + name);
+    removed.push_back(folder + "/" + name);
     touched.insert(folder);
   }
   for (const std::string& folder : touched) {
@@ -296,15 +303,15 @@ Result<RecoveryReport> Store::Recover() {
       return Fail(FsOp::kFsyncDir, s.error());
     }
   }
-  if (removed_outside_records > 0) {  // the head's or a key's temporary file was removed
-    for (const std::string& d : {dir_, Join(dir_, kKeysDir)}) {
-      if (Status s = fs_.SyncDir(d); !s.ok()) return Fail(FsOp::kFsyncDir, s.error());
-    }
-  }
+  return {};
+}
+
+Result<std::string> Store::KeepNewestHead(const std::vector<std::string>& top,
+                                          std::optional<std::uint64_t>& head_seq) {
   // The newest head that parses counts; older ones are what an interrupted update left.
   std::string head_name;
   std::vector<std::string> heads;
-  for (const std::string& name : *top) {
+  for (const std::string& name : top) {
     if (ParseHeadFileName(name)) heads.push_back(name);
   }
   std::sort(heads.rbegin(), heads.rend());
@@ -312,20 +319,53 @@ Result<RecoveryReport> Store::Recover() {
     Result<std::string> text = fs_.Read(Join(dir_, name), 4096);
     Result<Head> h = text.ok() ? ParseHead(*text) : Result<Head>(text.error());
     if (h.ok() && head_name.empty() && h->seq == *ParseHeadFileName(name)) {
-      report.head_seq = h->seq;
+      head_seq = h->seq;
       head_name = name;
       continue;
     }
     if (Status s = fs_.Remove(Join(dir_, name)); !s.ok()) return Fail(FsOp::kUnlink, s.error());
   }
-  head_writer_->Reset(std::move(head_name), false);  // .head.tmp was removed above
-  report.tail = tail;
-  report.clean = (tail.seq == 0 || tail.kind == kinds::kStop) && report.removed.empty();
+  return head_name;
+}
+
+Result<RecoveryReport> Store::Recover() {
+  (void)FinishHead();  // a failure is mended below like any interrupted head update
+  needs_recovery_ = true;
+  keys_written_.clear();
+  const std::string keys = Join(dir_, kKeysDir);
+  for (const std::string& d : {Join(dir_, kRecordsDir), keys}) {
+    if (Status s = fs_.MakeDir(d, kDirMode); !s.ok()) return Fail(FsOp::kMkdir, s.error());
+  }
+  RecoveryReport report;
+  // The head's and the key files' temporaries first, then the records'.
+  Result<std::vector<std::string>> top = fs_.List(dir_);
+  if (!top.ok()) return Fail(FsOp::kList, top.error());
+  if (Status s = RemoveTemporariesIn("", *top, report.removed); !s.ok()) return s.error();
+  Result<std::vector<std::string>> key_files = fs_.List(keys);
+  if (!key_files.ok()) return Fail(FsOp::kList, key_files.error());
+  if (Status s = RemoveTemporariesIn(std::string(kKeysDir), *key_files, report.removed); !s.ok()) {
+    return s.error();
+  }
+  const std::size_t removed_outside_records = report.removed.size();
+  std::vector<std::pair<std::string, std::string>> leftovers;  // folder, name
+  Result<TailState> tail = FindTail(leftovers);
+  if (!tail.ok()) return tail.error();
+  if (Status s = RemoveLeftovers(leftovers, report.removed); !s.ok()) return s.error();
+  if (removed_outside_records > 0) {  // the head's or a key's temporary file was removed
+    for (const std::string& d : {dir_, keys}) {
+      if (Status s = fs_.SyncDir(d); !s.ok()) return Fail(FsOp::kFsyncDir, s.error());
+    }
+  }
+  Result<std::string> head_name = KeepNewestHead(*top, report.head_seq);
+  if (!head_name.ok()) return head_name.error();
+  head_writer_->Reset(std::move(*head_name), false);  // .head.tmp was removed above
+  report.tail = *tail;
+  report.clean = (tail->seq == 0 || tail->kind == kinds::kStop) && report.removed.empty();
   // What is on disk now is the store: the next publication lists the tail folder afresh.
   tail_folder_mtime_.reset();
-  checked_seq_ = tail.seq;
+  checked_seq_ = tail->seq;
   published_since_check_.clear();
-  tail_ = std::move(tail);
+  tail_ = std::move(*tail);
   needs_recovery_ = false;
   return report;
 }
@@ -436,140 +476,116 @@ Status Store::EnsureKeyFile(const PublicKey& key) {
   return {};
 }
 
-PublishOutcome Store::Publish(std::span<const Record> records, const SecretKey& key) {
-  PublishOutcome out;
-  if (needs_recovery_) {
-    out.error = Err("the evidence store needs recovery before it can publish");
-    out.failed_op = last_failed_op_;
-    return out;
-  }
-  struct Sealed {
-    Published pub;
-    std::string json;
-    std::string sig;
-    std::string folder_path;
-    std::string json_name;
-    int json_fd = -1;
-    int sig_fd = -1;
-    Signature signature;
-  };
-  std::vector<Sealed> sealed;
-  sealed.reserve(records.size());
-  TailState t = tail_;
-  const std::string records_dir = Join(dir_, kRecordsDir);
-  for (const Record& record : records) {
-    RecordHeader header;
-    header.seq = t.seq + 1;
-    header.time = std::chrono::floor<milliseconds>(clock_.Now());
-    header.host = host_;
-    header.prev_chain = t.chain;
-    Result<std::string> json = SerializeRecord(record, header);
-    if (!json.ok()) {
-      out.error = json.error();
-      out.failed_op = FsOp::kSign;
-      return out;  // nothing written: the store stays usable
-    }
-    Sha256Digest hash = Sha256Of(*json);
-    ChainValue chain = NextChain(t.chain, header.seq, hash);
-    std::string time = FormatRecordTime(header.time);
-    std::string comment = FormatTrustedComment({header.seq, time, record.kind, hash, chain});
-    Result<Signature> sig =
-        Sign(key, *json, comment,
-             fmt::format("drift_exporter evidence record {} of host {}", header.seq, host_));
-    if (!sig.ok()) {
-      out.error = sig.error();
-      out.failed_op = FsOp::kSign;
-      return out;
-    }
-    Sealed s;
-    s.signature = *sig;
-    std::string folder = std::max(DayFolder(header.time), t.folder);
-    s.pub = {header.seq,
-             record.kind,
-             record.check,
-             RecordStem(header.seq, record.kind),
-             Join(Join(kRecordsDir, folder), RecordStem(header.seq, record.kind) + ".json"),
-             header.time};
-    s.json = std::move(*json);
-    s.sig = FormatSignatureFile(*sig);
-    s.folder_path = Join(records_dir, folder);
-    s.json_name = s.pub.id + ".json";
-    sealed.push_back(std::move(s));
-    t.seq = header.seq;
-    t.chain = chain;
-    t.kind = record.kind;
-    t.time = header.time;
-    t.folder = folder;
-    t.key_id = key.id();
-  }
-  if (sealed.empty()) return out;
+// One record on its way to disk: its bytes, where they go, and the temporary files (open
+// while they are written and fsynced).
+struct Store::Sealed {
+  Published pub;
+  std::string json;
+  std::string sig;
+  std::string folder_path;  // <dir>/records/YYYY/MM/DD
+  std::string json_name;    // <id>.json
+  int json_fd = -1;
+  int sig_fd = -1;
+  Signature signature;
+};
 
-  auto close_all = [&] {
-    for (Sealed& s : sealed) {
-      if (s.sig_fd >= 0) (void)fs_.Close(s.sig_fd);
-      if (s.json_fd >= 0) (void)fs_.Close(s.json_fd);
-      s.sig_fd = s.json_fd = -1;
-    }
-  };
-  auto fail = [&](FsOp op, Error e) {
-    close_all();
-    out.error = Fail(op, std::move(e));
-    out.failed_op = op;
-    return out;
-  };
+Result<Store::Sealed> Store::Seal(const Record& record, const SecretKey& key,
+                                  TailState& tail) const {
+  RecordHeader header;
+  header.seq = tail.seq + 1;
+  header.time = std::chrono::floor<milliseconds>(clock_.Now());
+  header.host = host_;
+  header.prev_chain = tail.chain;
+  Result<std::string> json = SerializeRecord(record, header);
+  if (!json.ok()) return json.error();
+  Sha256Digest hash = Sha256Of(*json);
+  ChainValue chain = NextChain(tail.chain, header.seq, hash);
+  std::string time = FormatRecordTime(header.time);
+  std::string comment = FormatTrustedComment({header.seq, time, record.kind, hash, chain});
+  Result<Signature> sig =
+      Sign(key, *json, comment,
+           fmt::format("drift_exporter evidence record {} of host {}", header.seq, host_));
+  if (!sig.ok()) return sig.error();
+  Sealed s;
+  s.signature = *sig;
+  std::string folder = std::max(DayFolder(header.time), tail.folder);
+  s.pub = {header.seq,
+           record.kind,
+           record.check,
+           RecordStem(header.seq, record.kind),
+           Join(Join(kRecordsDir, folder), RecordStem(header.seq, record.kind) + ".json"),
+           header.time};
+  s.json = std::move(*json);
+  s.sig = FormatSignatureFile(*sig);
+  s.folder_path = Join(Join(dir_, kRecordsDir), folder);
+  s.json_name = s.pub.id + ".json";
+  tail.seq = header.seq;
+  tail.chain = chain;
+  tail.kind = record.kind;
+  tail.time = header.time;
+  tail.folder = folder;
+  tail.key_id = key.id();
+  return s;
+}
 
+Status Store::CheckBeforeWriting(const SecretKey& key, const std::vector<std::string>& folders) {
   // A failed background head write stops this publication before it writes anything. Not
   // waited for otherwise: the head thread coalesces (head_interval 0: each publication's head is
   // written before the next one, waited for only now, so that it overlapped the sealing).
   if (std::optional<HeadOutcome> h = options_.head_interval.count() == 0
                                          ? head_writer_->Flush()
                                          : head_writer_->TakeFailure()) {
-    return fail(h->op, h->status.error());
+    return Fail(h->op, h->status.error());
   }
+  const std::string records_dir = Join(dir_, kRecordsDir);
   if (!tail_.folder.empty()) {
     if (Status s = CheckForForeignRecords(Join(records_dir, tail_.folder), false); !s.ok()) {
-      return fail(FsOp::kTailCheck, s.error());
+      return Fail(FsOp::kTailCheck, s.error());
     }
   }
-  if (Status s = EnsureKeyFile(key.public_key()); !s.ok()) return fail(last_failed_op_, s.error());
+  if (Status s = EnsureKeyFile(key.public_key()); !s.ok()) return s;
   // A store always has a head once it has records: a new store gets one (seq 0, or the tail it
   // lost it at) before its first record, so that a crash right after that record leaves a head
   // that lags rather than none.
   if (head_writer_->current().empty()) {
     head_writer_->Submit(tail_.seq,
                          FormatHead(key, tail_.seq, tail_.chain, FormatRecordTime(tail_.time)));
-    if (Status h = FinishHead(); !h.ok()) return fail(last_failed_op_, h.error());
-  }
-  std::vector<std::string> folders;
-  for (const Sealed& s : sealed) {
-    if (folders.empty() || folders.back() != s.folder_path) folders.push_back(s.folder_path);
+    if (Status h = FinishHead(); !h.ok()) return h;
   }
   for (const std::string& f : folders) {
     if (f == Join(records_dir, tail_.folder)) continue;  // exists: the last record is in it
-    if (Status s = EnsureFolder(f.substr(records_dir.size() + 1)); !s.ok()) {
-      return fail(last_failed_op_, s.error());
-    }
+    if (Status s = EnsureFolder(f.substr(records_dir.size() + 1)); !s.ok()) return s;
     // A folder after the tail's holds nothing of ours (Recover removed what a failed
     // publication left), so anything in it is another writer's.
-    if (Status s = CheckForForeignRecords(f, true); !s.ok())
-      return fail(FsOp::kTailCheck, s.error());
+    if (Status s = CheckForForeignRecords(f, true); !s.ok()) {
+      return Fail(FsOp::kTailCheck, s.error());
+    }
   }
-  std::vector<int> fds;
+  return {};
+}
+
+Status Store::WriteTemporaries(std::vector<Sealed>& sealed) {
   for (Sealed& s : sealed) {
     for (auto [name, text, fd] : {std::tuple{s.json_name + ".minisig", &s.sig, &s.sig_fd},
                                   std::tuple{s.json_name, &s.json, &s.json_fd}}) {
       Result<int> opened = fs_.CreateExclusive(Join(s.folder_path, TempName(name)), kFileMode);
-      if (!opened.ok()) return fail(FsOp::kOpen, opened.error());
+      if (!opened.ok()) return Fail(FsOp::kOpen, opened.error());
       *fd = *opened;
-      fds.push_back(*opened);
-      if (Status w = fs_.Write(*fd, *text); !w.ok()) return fail(FsOp::kWrite, w.error());
+      if (Status w = fs_.Write(*fd, *text); !w.ok()) return Fail(FsOp::kWrite, w.error());
     }
   }
+  return {};
+}
+
+Status Store::SyncAndSelfCheck(const std::vector<Sealed>& sealed, const SecretKey& key,
+                               const TailState& next, std::string& head_text) {
+  std::vector<int> fds;
+  fds.reserve(2 * sealed.size());
+  for (const Sealed& s : sealed) fds.insert(fds.end(), {s.sig_fd, s.json_fd});
   // While the helpers fsync: verify every signature (as minisign does after signing, a record
   // that would not verify is never published; it is checked before any rename) and sign the
   // head that will follow.
   bool self_check_failed = false;
-  std::string head_text;
   Status synced = fsync_pool_->SyncAll(fds, [&]() -> Status {
     for (const Sealed& s : sealed) {
       if (Status v = VerifySignature(key.public_key(), s.json, s.signature); !v.ok()) {
@@ -577,17 +593,20 @@ PublishOutcome Store::Publish(std::span<const Record> records, const SecretKey& 
         return Err("signature self-check failed: {}", v.error().message);
       }
     }
-    head_text = FormatHead(key, t.seq, t.chain, FormatRecordTime(t.time));
+    head_text = FormatHead(key, next.seq, next.chain, FormatRecordTime(next.time));
     return {};
   });
-  if (!synced.ok()) {
-    return fail(self_check_failed ? FsOp::kSign : FsOp::kFsync, synced.error());
-  }
+  if (!synced.ok()) return Fail(self_check_failed ? FsOp::kSign : FsOp::kFsync, synced.error());
+  return {};
+}
+
+Status Store::RenameIntoPlace(std::vector<Sealed>& sealed, const std::vector<std::string>& folders,
+                              const std::string& tail_folder_path) {
   for (Sealed& s : sealed) {
     for (int* fd : {&s.sig_fd, &s.json_fd}) {
       Status c = fs_.Close(*fd);
       *fd = -1;
-      if (!c.ok()) return fail(FsOp::kClose, c.error());
+      if (!c.ok()) return Fail(FsOp::kClose, c.error());
     }
   }
   // The signature first: a record file in place always has its signature beside it.
@@ -596,21 +615,69 @@ PublishOutcome Store::Publish(std::span<const Record> records, const SecretKey& 
       if (Status r =
               fs_.Rename(Join(s.folder_path, TempName(name)), Join(s.folder_path, name), true);
           !r.ok()) {
-        return fail(FsOp::kRename, r.error());
+        return Fail(FsOp::kRename, r.error());
       }
     }
     published_since_check_.push_back(s.json_name);
   }
   // At once after the last rename, so that a change by anyone else from now on moves the mtime.
-  StampTailFolder(Join(records_dir, t.folder));
+  StampTailFolder(tail_folder_path);
   for (const std::string& f : folders) {
-    if (Status d = fs_.SyncDir(f); !d.ok()) return fail(FsOp::kFsyncDir, d.error());
+    if (Status d = fs_.SyncDir(f); !d.ok()) return Fail(FsOp::kFsyncDir, d.error());
   }
-  tail_ = t;
-  for (Sealed& s : sealed) out.published.push_back(std::move(s.pub));
-  head_writer_->Submit(t.seq, std::move(head_text));
+  return {};
+}
+
+void Store::CloseTemporaries(std::vector<Sealed>& sealed) {
+  for (Sealed& s : sealed) {
+    if (s.sig_fd >= 0) (void)fs_.Close(s.sig_fd);
+    if (s.json_fd >= 0) (void)fs_.Close(s.json_fd);
+    s.sig_fd = s.json_fd = -1;
+  }
+}
+
+PublishOutcome Store::Publish(std::span<const Record> records, const SecretKey& key) {
+  PublishOutcome out;
+  if (needs_recovery_) {
+    out.error = Err("the evidence store needs recovery before it can publish");
+    out.failed_op = last_failed_op_;
+    return out;
+  }
+  std::vector<Sealed> sealed;
+  sealed.reserve(records.size());
+  TailState next = tail_;
+  for (const Record& record : records) {
+    Result<Sealed> s = Seal(record, key, next);
+    if (!s.ok()) {
+      out.error = s.error();
+      out.failed_op = FsOp::kSign;
+      return out;  // nothing written: the store stays usable
+    }
+    sealed.push_back(std::move(*s));
+  }
+  if (sealed.empty()) return out;
+
+  std::vector<std::string> folders;  // the day folders written, each once, in order
+  for (const Sealed& s : sealed) {
+    if (folders.empty() || folders.back() != s.folder_path) folders.push_back(s.folder_path);
+  }
+  // Each step has called Fail() when it fails: last_failed_op_ says which operation.
+  std::string head_text;
+  Status s = CheckBeforeWriting(key, folders);
+  if (s.ok()) s = WriteTemporaries(sealed);
+  if (s.ok()) s = SyncAndSelfCheck(sealed, key, next, head_text);
+  if (s.ok()) s = RenameIntoPlace(sealed, folders, Join(Join(dir_, kRecordsDir), next.folder));
+  if (!s.ok()) {
+    CloseTemporaries(sealed);
+    out.error = s.error();
+    out.failed_op = last_failed_op_;
+    return out;
+  }
+  tail_ = next;
+  for (Sealed& sealed_record : sealed) out.published.push_back(std::move(sealed_record.pub));
+  head_writer_->Submit(next.seq, std::move(head_text));
   // After a `stop` nothing may follow for a long time (or ever): its head is written now.
-  if (t.kind == kinds::kStop) {
+  if (next.kind == kinds::kStop) {
     if (Status h = FinishHead(); !h.ok()) {
       out.error = h.error();
       out.failed_op = last_failed_op_;

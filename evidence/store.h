@@ -167,6 +167,45 @@ class Store {
  private:
   Store(std::string dir, std::string host, StoreFs& fs, const Clock& clock, StoreOptions options,
         StoreLock lock);
+  // Publish, step by step. Each step that fails has called Fail() (last_failed_op_ says which
+  // operation) and may leave temporary files open, which CloseTemporaries closes.
+  struct Sealed;
+  // Serialises, chains and signs `record` as the one after `tail`, which it advances.
+  Result<Sealed> Seal(const Record& record, const SecretKey& key, TailState& tail) const;
+  // Before anything is written: a failed background head write, records of another writer, the
+  // key file, the store's first head, the day folders `folders` (absolute) made.
+  Status CheckBeforeWriting(const SecretKey& key, const std::vector<std::string>& folders);
+  // Creates (O_EXCL) and writes each record's and signature's temporary file.
+  Status WriteTemporaries(std::vector<Sealed>& sealed);
+  // fsyncs the temporary files on the pool while verifying every signature and signing the
+  // head of `next` into `head_text`.
+  Status SyncAndSelfCheck(const std::vector<Sealed>& sealed, const SecretKey& key,
+                          const TailState& next, std::string& head_text);
+  // Closes the temporary files, renames each signature then its record into place, and fsyncs
+  // the day folders.
+  Status RenameIntoPlace(std::vector<Sealed>& sealed, const std::vector<std::string>& folders,
+                         const std::string& tail_folder_path);
+  void CloseTemporaries(std::vector<Sealed>& sealed);
+
+  // Recover, step by step; each failure has called Fail().
+  // Removes the temporary files among `names`, the listing of `rel` ("" for the store's top),
+  // adding their paths to `removed`.
+  Status RemoveTemporariesIn(const std::string& rel, const std::vector<std::string>& names,
+                             std::vector<std::string>& removed);
+  // The tail: the highest record file, in the newest day folder that holds one. Adds what an
+  // interrupted publication left in the folders above and in it to `leftovers` (folder, name).
+  Result<TailState> FindTail(std::vector<std::pair<std::string, std::string>>& leftovers);
+  // The tail from the record `name` (seq `seq`) in day folder `folder`, or from its signed
+  // comment when the record no longer parses.
+  Result<TailState> ReadTail(const std::string& folder, const std::string& name, std::uint64_t seq);
+  // Removes `leftovers` and fsyncs the folders they were in.
+  Status RemoveLeftovers(const std::vector<std::pair<std::string, std::string>>& leftovers,
+                         std::vector<std::string>& removed);
+  // Of the head files in `top` (the store's listing), keeps the newest that parses (its name
+  // returned, "" when none, its seq in `head_seq`) and removes the others.
+  Result<std::string> KeepNewestHead(const std::vector<std::string>& top,
+                                     std::optional<std::uint64_t>& head_seq);
+
   Status EnsureFolder(const std::string& folder);
   // The kTailCheck of Publish for the tail's folder; for a folder this publication starts
   // (`fresh`), that it holds nothing.
