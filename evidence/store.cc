@@ -7,19 +7,16 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <condition_variable>
-#include <functional>
 #include <map>
-#include <mutex>
 #include <set>
-#include <thread>
+
+#include "evidence/fsync_pool.h"
+#include "evidence/head_writer.h"
 
 namespace drift::evidence {
 namespace {
 
 using std::chrono::milliseconds;
-
-constexpr std::string_view kHeadTag = "drift_evidence head v1";
 
 std::string Join(std::string_view a, std::string_view b) {
   std::string out(a);
@@ -67,321 +64,6 @@ std::string TempName(std::string_view name) {
   out += ".tmp";
   return out;
 }
-
-std::string HeadFileName(std::uint64_t seq) { return fmt::format("{}{:020}", kHeadPrefix, seq); }
-
-std::optional<std::uint64_t> ParseHeadFileName(std::string_view name) {
-  if (!name.starts_with(kHeadPrefix) || name.size() != kHeadPrefix.size() + 20) return std::nullopt;
-  std::string_view digits = name.substr(kHeadPrefix.size());
-  if (!std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-    return std::nullopt;
-  }
-  return std::stoull(std::string(digits));
-}
-
-std::string FormatHead(const SecretKey& key, std::uint64_t seq, const ChainValue& chain,
-                       std::string_view time) {
-  std::string text = fmt::format("{}\nseq: {}\nchain: {}\ntime: {}\nkey_id: {}\n", kHeadTag, seq,
-                                 ToHex(chain), time, FormatKeyId(key.id()));
-  Ed25519Signature sig = key.SignDetached(text);
-  text += "signature: ";
-  text += Base64Encode(sig.data(), sig.size());
-  text += '\n';
-  return text;
-}
-
-Result<Head> ParseHead(std::string_view text) {
-  auto fail = [] {
-    return Err(
-        "not a head file (expected the lines drift_evidence head v1, seq:, chain:, time:, "
-        "key_id:, signature:)");
-  };
-  std::size_t sig_at = text.find("\nsignature: ");
-  if (!text.starts_with(kHeadTag) || sig_at == std::string_view::npos || !text.ends_with('\n')) {
-    return fail();
-  }
-  Head head;
-  head.signed_text = std::string(text.substr(0, sig_at + 1));
-  std::string_view body = std::string_view(head.signed_text).substr(kHeadTag.size() + 1);
-  std::map<std::string, std::string, std::less<>> fields;
-  while (!body.empty()) {
-    std::size_t nl = body.find('\n');
-    std::string_view line = body.substr(0, nl);
-    std::size_t colon = line.find(": ");
-    if (colon == std::string_view::npos) return fail();
-    fields.emplace(std::string(line.substr(0, colon)), std::string(line.substr(colon + 2)));
-    body.remove_prefix(nl + 1);
-  }
-  if (fields.size() != 4 || !fields.contains("seq") || !fields.contains("chain") ||
-      !fields.contains("time") || !fields.contains("key_id")) {
-    return fail();
-  }
-  const std::string& seq = fields["seq"];
-  if (seq.empty() || seq.size() > 20 ||
-      !std::all_of(seq.begin(), seq.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-    return fail();
-  }
-  head.seq = std::stoull(seq);
-  Result<Sha256Digest> chain = ParseSha256Hex(fields["chain"]);
-  Result<KeyId> id = ParseKeyId(fields["key_id"]);
-  std::string_view sig_line = text.substr(sig_at + 12);
-  sig_line.remove_suffix(1);
-  Result<std::string> sig = Base64Decode(sig_line);
-  if (!chain.ok() || !id.ok() || !sig.ok() || sig->size() != 64) return fail();
-  head.chain = *chain;
-  head.time = fields["time"];
-  head.key_id = *id;
-  std::copy(sig->begin(), sig->end(), head.signature.begin());
-  return head;
-}
-
-Status VerifyHead(const PublicKey& key, const Head& head) {
-  if (head.key_id != key.id) {
-    return Err("signed by key {}, not by key {}", FormatKeyId(head.key_id), FormatKeyId(key.id));
-  }
-  return VerifyEd25519(key, head.signed_text, head.signature);
-}
-
-// The fsync helpers: two threads that fsync a batch's files while the publishing thread does
-// CPU work (verifying the signatures, signing the head). jbd2 (ext4) and XFS commit concurrent
-// fsyncs in one journal transaction, so a record and its signature cost about one commit, and
-// the verification is hidden behind it.
-struct Store::SyncHelper {
-  static constexpr int kThreads = 2;
-
-  explicit SyncHelper(StoreFs& fs) : fs_(fs) {
-    for (int i = 0; i < kThreads; ++i) threads_.emplace_back([this, i] { Loop(i); });
-  }
-  ~SyncHelper() {
-    {
-      std::lock_guard lock(mu_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    for (std::thread& t : threads_) t.join();
-  }
-
-  // fsyncs every descriptor on the helper threads while running `meanwhile` on this one.
-  // Returns the first fsync failure, else meanwhile's result.
-  Status SyncAll(const std::vector<int>& fds, const std::function<Status()>& meanwhile) {
-    {
-      std::lock_guard lock(mu_);
-      fds_ = fds;
-      results_.assign(kThreads, Status());
-      pending_ = kThreads;
-      ++generation_;
-    }
-    cv_.notify_all();
-    Status other = meanwhile ? meanwhile() : Status();
-    std::unique_lock lock(mu_);
-    cv_.wait(lock, [&] { return pending_ == 0; });
-    for (const Status& r : results_) {
-      if (!r.ok()) return r;
-    }
-    return other;
-  }
-
- private:
-  void Loop(int index) {
-    std::uint64_t seen = 0;
-    std::unique_lock lock(mu_);
-    for (;;) {
-      cv_.wait(lock, [&] { return stop_ || generation_ != seen; });
-      if (stop_) return;
-      seen = generation_;
-      std::vector<int> mine;
-      for (std::size_t i = static_cast<std::size_t>(index); i < fds_.size(); i += kThreads) {
-        mine.push_back(fds_[i]);
-      }
-      lock.unlock();
-      Status result;
-      for (int fd : mine) {
-        if (Status st = fs_.Sync(fd); !st.ok() && result.ok()) result = st;
-      }
-      lock.lock();
-      results_[static_cast<std::size_t>(index)] = result;
-      if (--pending_ == 0) cv_.notify_all();
-    }
-  }
-
-  StoreFs& fs_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<int> fds_;
-  std::vector<Status> results_;
-  int pending_ = 0;
-  std::uint64_t generation_ = 0;
-  bool stop_ = false;
-  std::vector<std::thread> threads_;
-};
-
-namespace {
-
-// One head update: head-<seq> written under a temporary name, renamed into place, the previous
-// head removed.
-struct HeadUpdate {
-  std::string dir;
-  std::string name;
-  std::string previous;  // "" when there is none
-  std::string text;
-  bool remove_stale_temp = false;
-};
-
-struct HeadOutcome {
-  Status status;
-  FsOp op = FsOp::kWrite;  // meaningful with a failed status
-  std::string name;
-};
-
-HeadOutcome UpdateHead(StoreFs& fs, const HeadUpdate& u) {
-  const std::string tmp = Join(u.dir, kHeadTemp);
-  if (u.remove_stale_temp) (void)fs.Remove(tmp);
-  Result<int> fd = fs.CreateExclusive(tmp, kFileMode);
-  if (!fd.ok()) return {fd.error(), FsOp::kOpen, u.name};
-  Status s = fs.Write(*fd, u.text);
-  Status c = fs.Close(*fd);
-  if (!s.ok()) return {s, FsOp::kWrite, u.name};
-  if (!c.ok()) return {c, FsOp::kClose, u.name};
-  // The previous head has the new one's name only when it is left from records that were lost
-  // (Recover found it ahead of the tail) and the store has grown back to its seq since: the one
-  // case where a head is renamed over another.
-  const bool replace = u.previous == u.name;
-  if (Status r = fs.Rename(tmp, Join(u.dir, u.name), !replace); !r.ok()) {
-    return {r, FsOp::kRename, u.name};
-  }
-  if (!u.previous.empty() && !replace) {
-    if (Status r = fs.Remove(Join(u.dir, u.previous)); !r.ok()) return {r, FsOp::kUnlink, u.name};
-  }
-  return {Status(), FsOp::kWrite, u.name};
-}
-
-}  // namespace
-
-// The head writer: one thread that writes head files (create, write, close, rename, unlink)
-// while the publishing thread goes on. It coalesces: Submit replaces a head not yet written
-// ("latest wins"), and a write starts at most once per interval, so a burst of publications costs
-// one head write instead of one each, and none is waited for. One write at a time, always of the
-// newest head submitted, which names durable records: heads appear in seq order, never ahead of
-// the store. After a failed write nothing more is written until Reset (Recover mends what it
-// left); the failure is reported once, by TakeFailure or Flush.
-struct Store::HeadWriter {
-  HeadWriter(StoreFs& fs, std::string dir, milliseconds interval)
-      : fs_(fs), dir_(std::move(dir)), interval_(interval), thread_([this] { Loop(); }) {}
-  ~HeadWriter() {
-    {
-      std::lock_guard lock(mu_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    thread_.join();
-  }
-
-  // The head file on disk ("" when there is none) and whether .head.tmp may be there, as
-  // Recover left them. Drops a head not yet written and a failure, and unblocks writing. Only
-  // while no write is under way (after Flush).
-  void Reset(std::string current, bool temp_may_exist) {
-    std::lock_guard lock(mu_);
-    current_ = std::move(current);
-    temp_may_exist_ = temp_may_exist;
-    pending_.reset();
-    failure_.reset();
-    blocked_ = false;
-  }
-
-  // The head for `seq`, signed as `text`, to be written within the interval.
-  void Submit(std::uint64_t seq, std::string text) {
-    bool wake = false;
-    {
-      std::lock_guard lock(mu_);
-      // A thread that already has a head to write (waiting for the interval to pass) or is
-      // writing one looks for the newest when it is done: waking it per publication would only
-      // cost the publishing thread a futex call and the helpers a CPU.
-      wake = !pending_ && !busy_;
-      pending_ = Pending{seq, std::move(text)};
-    }
-    if (wake) cv_.notify_all();
-  }
-
-  // A failed write not reported yet, if any; does not wait.
-  std::optional<HeadOutcome> TakeFailure() {
-    std::lock_guard lock(mu_);
-    return std::exchange(failure_, std::nullopt);
-  }
-
-  // Writes the submitted head now, waits until nothing is under way, and returns a failure not
-  // reported yet.
-  std::optional<HeadOutcome> Flush() {
-    std::unique_lock lock(mu_);
-    flush_ = true;
-    cv_.notify_all();
-    cv_.wait(lock, [&] { return Idle(); });
-    flush_ = false;
-    return std::exchange(failure_, std::nullopt);
-  }
-
-  std::string current() {
-    std::lock_guard lock(mu_);
-    return current_;
-  }
-
- private:
-  struct Pending {
-    std::uint64_t seq = 0;
-    std::string text;
-  };
-
-  bool Idle() const { return !busy_ && (!pending_ || blocked_); }
-
-  void Loop() {
-    std::unique_lock lock(mu_);
-    for (;;) {
-      if (stop_) return;  // the store flushed what it wanted written
-      if (!pending_ || blocked_) {
-        cv_.wait(lock);
-        continue;
-      }
-      if (!flush_ && std::chrono::steady_clock::now() < next_write_) {
-        cv_.wait_until(lock, next_write_);
-        continue;
-      }
-      HeadUpdate update{dir_, HeadFileName(pending_->seq), current_, std::move(pending_->text),
-                        temp_may_exist_};
-      pending_.reset();
-      busy_ = true;
-      next_write_ = std::chrono::steady_clock::now() + interval_;
-      lock.unlock();
-      HeadOutcome outcome = UpdateHead(fs_, update);
-      lock.lock();
-      busy_ = false;
-      if (outcome.status.ok()) {
-        current_ = std::move(outcome.name);
-      } else {
-        temp_may_exist_ = true;
-        blocked_ = true;
-        failure_ = std::move(outcome);
-      }
-      cv_.notify_all();
-    }
-  }
-
-  StoreFs& fs_;
-  const std::string dir_;
-  const milliseconds interval_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::optional<Pending> pending_;  // submitted, not yet being written
-  std::string current_;             // the head file on disk
-  // A failed write may have left .head.tmp; otherwise it is never there (Recover removes it),
-  // which saves a failing unlink per head write.
-  bool temp_may_exist_ = true;
-  std::optional<HeadOutcome> failure_;  // not reported yet
-  bool blocked_ = false;                // a write failed: none until Reset
-  bool busy_ = false;                   // a write is under way
-  bool flush_ = false;                  // write now, whatever the interval
-  bool stop_ = false;
-  std::chrono::steady_clock::time_point next_write_{};  // the earliest start of the next write
-  std::thread thread_;                                  // last: it uses the members above
-};
 
 Result<StoreLock> StoreLock::Acquire(const std::string& dir) {
   const std::string path = Join(dir, kLockFile);
@@ -449,8 +131,9 @@ Store::Store(std::string dir, std::string host, StoreFs& fs, const Clock& clock,
       fs_(fs),
       clock_(clock),
       options_(options),
-      sync_helper_(std::make_unique<SyncHelper>(fs)),
-      head_writer_(std::make_unique<HeadWriter>(fs, dir_, options.head_interval)) {}
+      fsync_pool_(std::make_unique<FsyncPool>(fs)),
+      head_writer_(std::make_unique<HeadWriter>(fs, dir_, options.head_interval,
+                                                *options.monotonic_clock)) {}
 
 // The last publication's head is written before the store goes (a failure is left for the next
 // Recover, which removes what it left, to mend).
@@ -499,6 +182,7 @@ Result<std::unique_ptr<Store>> Store::Open(std::string dir, std::string host, St
   Result<StoreLock> lock = StoreLock::Acquire(*checked);
   if (!lock.ok()) return lock.error();
   if (options.head_interval.count() < 0) options.head_interval = milliseconds(0);
+  if (options.monotonic_clock == nullptr) options.monotonic_clock = &SteadyClock::Get();
   return std::unique_ptr<Store>(
       new Store(std::move(*checked), std::move(host), fs, clock, options, std::move(*lock)));
 }
@@ -509,102 +193,109 @@ Error Store::Fail(FsOp op, Error error) {
   return error;
 }
 
-Result<RecoveryReport> Store::Recover() {
-  (void)FinishHead();  // a failure is mended below like any interrupted head update
-  needs_recovery_ = true;
-  keys_written_.clear();
-  const std::string records = Join(dir_, kRecordsDir);
-  for (const std::string& d : {records, Join(dir_, kKeysDir)}) {
-    if (Status s = fs_.MakeDir(d, kDirMode); !s.ok()) return Fail(FsOp::kMkdir, s.error());
+Status Store::RemoveTemporariesIn(const std::string& rel, const std::vector<std::string>& names,
+                                  std::vector<std::string>& removed) {
+  const std::string folder = rel.empty() ? dir_ : Join(dir_, rel);
+  for (const std::string& name : names) {
+    if (!IsTempName(name)) continue;
+    if (Status s = fs_.Remove(Join(folder, name)); !s.ok()) return Fail(FsOp::kUnlink, s.error());
+    removed.push_back(rel.empty() ? name : Join(rel, name));
   }
-  RecoveryReport report;
-  Result<std::vector<std::string>> top = fs_.List(dir_);
-  if (!top.ok()) return Fail(FsOp::kList, top.error());
-  for (const std::string& name : *top) {
-    if (IsTempName(name)) {
-      if (Status s = fs_.Remove(Join(dir_, name)); !s.ok()) return Fail(FsOp::kUnlink, s.error());
-      report.removed.push_back(name);
-    }
-  }
-  Result<std::vector<std::string>> key_files = fs_.List(Join(dir_, kKeysDir));
-  if (!key_files.ok()) return Fail(FsOp::kList, key_files.error());
-  for (const std::string& name : *key_files) {
-    if (IsTempName(name)) {
-      if (Status s = fs_.Remove(Join(Join(dir_, kKeysDir), name)); !s.ok()) {
-        return Fail(FsOp::kUnlink, s.error());
-      }
-      report.removed.push_back(Join(kKeysDir, name));
-    }
-  }
-  const std::size_t removed_outside_records = report.removed.size();
-  Result<std::vector<std::string>> folders = ListDayFolders(fs_, records);
-  if (!folders.ok()) return Fail(FsOp::kList, folders.error());
+  return {};
+}
 
+namespace {
+
+// The highest record file in a day folder's listing, and what an interrupted publication left
+// in it: temporary files, and signatures above that record.
+struct FolderScan {
+  std::uint64_t top_seq = 0;  // 0: no record file
+  std::string top_name;
+  std::vector<std::string> leftovers;
+};
+
+FolderScan ScanDayFolder(const std::vector<std::string>& names) {
+  FolderScan scan;
+  for (const std::string& n : names) {
+    auto parsed = ParseRecordFileName(n);
+    if (parsed && !parsed->signature && parsed->seq > scan.top_seq) {
+      scan.top_seq = parsed->seq;
+      scan.top_name = n;
+    }
+  }
+  for (const std::string& n : names) {
+    auto parsed = ParseRecordFileName(n);
+    if (IsTempName(n) || (parsed && parsed->signature && parsed->seq > scan.top_seq)) {
+      scan.leftovers.push_back(n);
+    }
+  }
+  return scan;
+}
+
+}  // namespace
+
+Result<TailState> Store::ReadTail(const std::string& folder, const std::string& name,
+                                  std::uint64_t seq) {
+  const std::string folder_path = Join(Join(dir_, kRecordsDir), folder);
+  Result<std::string> bytes = fs_.Read(Join(folder_path, name), kMaxRecordBytes);
+  if (!bytes.ok()) return Fail(FsOp::kRead, bytes.error());
+  Result<std::string> sig_text = fs_.Read(Join(folder_path, name + ".minisig"), kMaxRecordBytes);
+  std::optional<Signature> sig;
+  if (sig_text.ok()) {
+    if (Result<Signature> s = ParseSignatureFile(*sig_text); s.ok()) sig = *s;
+  }
+  TailState tail;
+  tail.seq = seq;
+  tail.folder = folder;
+  Result<ParsedRecord> rec = ParseRecord(*bytes);
+  auto unreadable = [&] {
+    return Fail(FsOp::kRead,
+                Err("cannot read the last record {}/{}: {}; run `drift_exporter evidence verify`",
+                    folder, name, rec.error().message));
+  };
+  if (rec.ok()) {
+    tail.kind = rec->record.kind;
+    tail.time = rec->header.time;
+    tail.chain = NextChain(rec->header.prev_chain, seq, Sha256Of(*bytes));
+  } else if (sig) {
+    // The record no longer parses; its signed comment still says where the chain stands.
+    Result<TrustedComment> c = ParseTrustedComment(sig->trusted_comment);
+    Result<WallTime> t = c.ok() ? ParseRecordTime(c->time) : Result<WallTime>(c.error());
+    if (!c.ok() || !t.ok() || c->seq != seq) return unreadable();
+    tail.kind = c->kind;
+    tail.time = *t;
+    tail.chain = c->chain;
+  } else {
+    return unreadable();
+  }
+  if (sig) tail.key_id = sig->key_id;
+  return tail;
+}
+
+Result<TailState> Store::FindTail(std::vector<std::pair<std::string, std::string>>& leftovers) {
+  Result<std::vector<std::string>> folders = ListDayFolders(fs_, Join(dir_, kRecordsDir));
+  if (!folders.ok()) return Fail(FsOp::kList, folders.error());
   // Newest folder first, down to the one holding the highest record file. Everything in between
   // that is not a record is what an interrupted publication left behind.
-  TailState tail;
-  std::vector<std::pair<std::string, std::string>> leftovers;  // folder, name
   for (auto it = folders->rbegin(); it != folders->rend(); ++it) {
-    Result<std::vector<std::string>> names = fs_.List(Join(records, *it));
+    Result<std::vector<std::string>> names = fs_.List(Join(Join(dir_, kRecordsDir), *it));
     if (!names.ok()) return Fail(FsOp::kList, names.error());
-    std::uint64_t top_seq = 0;
-    std::string top_name;
-    for (const std::string& n : *names) {
-      auto parsed = ParseRecordFileName(n);
-      if (parsed && !parsed->signature && parsed->seq > top_seq) {
-        top_seq = parsed->seq;
-        top_name = n;
-      }
-    }
-    for (const std::string& n : *names) {
-      auto parsed = ParseRecordFileName(n);
-      if (IsTempName(n) || (parsed && parsed->signature && parsed->seq > top_seq)) {
-        leftovers.emplace_back(*it, n);
-      }
-    }
-    if (top_seq == 0) continue;
-    const std::string folder_path = Join(records, *it);
-    Result<std::string> bytes = fs_.Read(Join(folder_path, top_name), kMaxRecordBytes);
-    if (!bytes.ok()) return Fail(FsOp::kRead, bytes.error());
-    Result<std::string> sig_text =
-        fs_.Read(Join(folder_path, top_name + ".minisig"), kMaxRecordBytes);
-    std::optional<Signature> sig;
-    if (sig_text.ok()) {
-      if (Result<Signature> s = ParseSignatureFile(*sig_text); s.ok()) sig = *s;
-    }
-    tail.seq = top_seq;
-    tail.folder = *it;
-    if (Result<ParsedRecord> rec = ParseRecord(*bytes); rec.ok()) {
-      tail.kind = rec->record.kind;
-      tail.time = rec->header.time;
-      tail.chain = NextChain(rec->header.prev_chain, top_seq, Sha256Of(*bytes));
-    } else if (sig) {
-      // The record no longer parses; its signed comment still says where the chain stands.
-      Result<TrustedComment> c = ParseTrustedComment(sig->trusted_comment);
-      Result<WallTime> t = c.ok() ? ParseRecordTime(c->time) : Result<WallTime>(c.error());
-      if (!c.ok() || !t.ok() || c->seq != top_seq) {
-        return Fail(FsOp::kRead, Err("cannot read the last record {}/{}: {}; run `drift_exporter "
-                                     "evidence verify`",
-                                     *it, top_name, rec.error().message));
-      }
-      tail.kind = c->kind;
-      tail.time = *t;
-      tail.chain = c->chain;
-    } else {
-      return Fail(FsOp::kRead,
-                  Err("cannot read the last record {}/{}: {}; run `drift_exporter evidence verify`",
-                      *it, top_name, rec.error().message));
-    }
-    if (sig) tail.key_id = sig->key_id;
-    break;
+    FolderScan scan = ScanDayFolder(*names);
+    for (std::string& n : scan.leftovers) leftovers.emplace_back(*it, std::move(n));
+    if (scan.top_seq != 0) return ReadTail(*it, scan.top_name, scan.top_seq);
   }
+  return TailState{};
+}
 
+Status Store::RemoveLeftovers(const std::vector<std::pair<std::string, std::string>>& leftovers,
+                              std::vector<std::string>& removed) {
+  const std::string records = Join(dir_, kRecordsDir);
   std::set<std::string> touched;
   for (const auto& [folder, name] : leftovers) {
     if (Status s = fs_.Remove(Join(Join(records, folder), name)); !s.ok()) {
       return Fail(FsOp::kUnlink, s.error());
     }
-    report.removed.push_back(folder + "/" + name);
+    removed.push_back(folder + "/" + name);
     touched.insert(folder);
   }
   for (const std::string& folder : touched) {
@@ -612,15 +303,15 @@ Result<RecoveryReport> Store::Recover() {
       return Fail(FsOp::kFsyncDir, s.error());
     }
   }
-  if (removed_outside_records > 0) {  // the head's or a key's temporary file was removed
-    for (const std::string& d : {dir_, Join(dir_, kKeysDir)}) {
-      if (Status s = fs_.SyncDir(d); !s.ok()) return Fail(FsOp::kFsyncDir, s.error());
-    }
-  }
+  return {};
+}
+
+Result<std::string> Store::KeepNewestHead(const std::vector<std::string>& top,
+                                          std::optional<std::uint64_t>& head_seq) {
   // The newest head that parses counts; older ones are what an interrupted update left.
   std::string head_name;
   std::vector<std::string> heads;
-  for (const std::string& name : *top) {
+  for (const std::string& name : top) {
     if (ParseHeadFileName(name)) heads.push_back(name);
   }
   std::sort(heads.rbegin(), heads.rend());
@@ -628,20 +319,53 @@ Result<RecoveryReport> Store::Recover() {
     Result<std::string> text = fs_.Read(Join(dir_, name), 4096);
     Result<Head> h = text.ok() ? ParseHead(*text) : Result<Head>(text.error());
     if (h.ok() && head_name.empty() && h->seq == *ParseHeadFileName(name)) {
-      report.head_seq = h->seq;
+      head_seq = h->seq;
       head_name = name;
       continue;
     }
     if (Status s = fs_.Remove(Join(dir_, name)); !s.ok()) return Fail(FsOp::kUnlink, s.error());
   }
-  head_writer_->Reset(std::move(head_name), false);  // .head.tmp was removed above
-  report.tail = tail;
-  report.clean = (tail.seq == 0 || tail.kind == kinds::kStop) && report.removed.empty();
+  return head_name;
+}
+
+Result<RecoveryReport> Store::Recover() {
+  (void)FinishHead();  // a failure is mended below like any interrupted head update
+  needs_recovery_ = true;
+  keys_written_.clear();
+  const std::string keys = Join(dir_, kKeysDir);
+  for (const std::string& d : {Join(dir_, kRecordsDir), keys}) {
+    if (Status s = fs_.MakeDir(d, kDirMode); !s.ok()) return Fail(FsOp::kMkdir, s.error());
+  }
+  RecoveryReport report;
+  // The head's and the key files' temporaries first, then the records'.
+  Result<std::vector<std::string>> top = fs_.List(dir_);
+  if (!top.ok()) return Fail(FsOp::kList, top.error());
+  if (Status s = RemoveTemporariesIn("", *top, report.removed); !s.ok()) return s.error();
+  Result<std::vector<std::string>> key_files = fs_.List(keys);
+  if (!key_files.ok()) return Fail(FsOp::kList, key_files.error());
+  if (Status s = RemoveTemporariesIn(std::string(kKeysDir), *key_files, report.removed); !s.ok()) {
+    return s.error();
+  }
+  const std::size_t removed_outside_records = report.removed.size();
+  std::vector<std::pair<std::string, std::string>> leftovers;  // folder, name
+  Result<TailState> tail = FindTail(leftovers);
+  if (!tail.ok()) return tail.error();
+  if (Status s = RemoveLeftovers(leftovers, report.removed); !s.ok()) return s.error();
+  if (removed_outside_records > 0) {  // the head's or a key's temporary file was removed
+    for (const std::string& d : {dir_, keys}) {
+      if (Status s = fs_.SyncDir(d); !s.ok()) return Fail(FsOp::kFsyncDir, s.error());
+    }
+  }
+  Result<std::string> head_name = KeepNewestHead(*top, report.head_seq);
+  if (!head_name.ok()) return head_name.error();
+  head_writer_->Reset(std::move(*head_name), false);  // .head.tmp was removed above
+  report.tail = *tail;
+  report.clean = (tail->seq == 0 || tail->kind == kinds::kStop) && report.removed.empty();
   // What is on disk now is the store: the next publication lists the tail folder afresh.
   tail_folder_mtime_.reset();
-  checked_seq_ = tail.seq;
+  checked_seq_ = tail->seq;
   published_since_check_.clear();
-  tail_ = std::move(tail);
+  tail_ = std::move(*tail);
   needs_recovery_ = false;
   return report;
 }
@@ -752,158 +476,137 @@ Status Store::EnsureKeyFile(const PublicKey& key) {
   return {};
 }
 
-PublishOutcome Store::Publish(std::span<const Record> records, const SecretKey& key) {
-  PublishOutcome out;
-  if (needs_recovery_) {
-    out.error = Err("the evidence store needs recovery before it can publish");
-    out.failed_op = last_failed_op_;
-    return out;
-  }
-  struct Sealed {
-    Published pub;
-    std::string json;
-    std::string sig;
-    std::string folder_path;
-    std::string json_name;
-    int json_fd = -1;
-    int sig_fd = -1;
-    Signature signature;
-  };
-  std::vector<Sealed> sealed;
-  sealed.reserve(records.size());
-  TailState t = tail_;
-  const std::string records_dir = Join(dir_, kRecordsDir);
-  for (const Record& record : records) {
-    RecordHeader header;
-    header.seq = t.seq + 1;
-    header.time = std::chrono::floor<milliseconds>(clock_.Now());
-    header.host = host_;
-    header.prev_chain = t.chain;
-    Result<std::string> json = SerializeRecord(record, header);
-    if (!json.ok()) {
-      out.error = json.error();
-      out.failed_op = FsOp::kSign;
-      return out;  // nothing written: the store stays usable
-    }
-    Sha256Digest hash = Sha256Of(*json);
-    ChainValue chain = NextChain(t.chain, header.seq, hash);
-    std::string time = FormatRecordTime(header.time);
-    std::string comment = FormatTrustedComment({header.seq, time, record.kind, hash, chain});
-    Result<Signature> sig =
-        Sign(key, *json, comment,
-             fmt::format("drift_exporter evidence record {} of host {}", header.seq, host_));
-    if (!sig.ok()) {
-      out.error = sig.error();
-      out.failed_op = FsOp::kSign;
-      return out;
-    }
-    Sealed s;
-    s.signature = *sig;
-    std::string folder = std::max(DayFolder(header.time), t.folder);
-    s.pub = {header.seq,
-             record.kind,
-             record.check,
-             RecordStem(header.seq, record.kind),
-             Join(Join(kRecordsDir, folder), RecordStem(header.seq, record.kind) + ".json"),
-             header.time};
-    s.json = std::move(*json);
-    s.sig = FormatSignatureFile(*sig);
-    s.folder_path = Join(records_dir, folder);
-    s.json_name = s.pub.id + ".json";
-    sealed.push_back(std::move(s));
-    t.seq = header.seq;
-    t.chain = chain;
-    t.kind = record.kind;
-    t.time = header.time;
-    t.folder = folder;
-    t.key_id = key.id();
-  }
-  if (sealed.empty()) return out;
+// One record on its way to disk: its bytes, where they go, and the temporary files (open
+// while they are written and fsynced).
+struct Store::Sealed {
+  Published pub;
+  std::string json;
+  std::string sig;
+  std::string folder_path;  // <dir>/records/YYYY/MM/DD
+  std::string json_name;    // <id>.json
+  int json_fd = -1;
+  int sig_fd = -1;
+  Signature signature;
+};
 
-  auto close_all = [&] {
-    for (Sealed& s : sealed) {
-      if (s.sig_fd >= 0) (void)fs_.Close(s.sig_fd);
-      if (s.json_fd >= 0) (void)fs_.Close(s.json_fd);
-      s.sig_fd = s.json_fd = -1;
-    }
-  };
-  auto fail = [&](FsOp op, Error e) {
-    close_all();
-    out.error = Fail(op, std::move(e));
-    out.failed_op = op;
-    return out;
-  };
+Result<Store::Sealed> Store::Seal(const Record& record, const SecretKey& key,
+                                  TailState& tail) const {
+  RecordHeader header;
+  header.seq = tail.seq + 1;
+  header.time = std::chrono::floor<milliseconds>(clock_.Now());
+  header.host = host_;
+  header.prev_chain = tail.chain;
+  Result<std::string> json = SerializeRecord(record, header);
+  if (!json.ok()) return json.error();
+  Sha256Digest hash = Sha256Of(*json);
+  ChainValue chain = NextChain(tail.chain, header.seq, hash);
+  std::string time = FormatRecordTime(header.time);
+  std::string comment = FormatTrustedComment({header.seq, time, record.kind, hash, chain});
+  Result<Signature> sig =
+      Sign(key, *json, comment,
+           fmt::format("drift_exporter evidence record {} of host {}", header.seq, host_));
+  if (!sig.ok()) return sig.error();
+  Sealed s;
+  s.signature = *sig;
+  std::string folder = std::max(DayFolder(header.time), tail.folder);
+  s.pub = {header.seq,
+           record.kind,
+           record.check,
+           RecordStem(header.seq, record.kind),
+           Join(Join(kRecordsDir, folder), RecordStem(header.seq, record.kind) + ".json"),
+           header.time};
+  s.json = std::move(*json);
+  s.sig = FormatSignatureFile(*sig);
+  s.folder_path = Join(Join(dir_, kRecordsDir), folder);
+  s.json_name = s.pub.id + ".json";
+  tail.seq = header.seq;
+  tail.chain = chain;
+  tail.kind = record.kind;
+  tail.time = header.time;
+  tail.folder = folder;
+  tail.key_id = key.id();
+  return s;
+}
 
+Status Store::CheckBeforeWriting(const SecretKey& key, const std::vector<std::string>& folders) {
   // A failed background head write stops this publication before it writes anything. Not
   // waited for otherwise: the head thread coalesces (head_interval 0: each publication's head is
   // written before the next one, waited for only now, so that it overlapped the sealing).
   if (std::optional<HeadOutcome> h = options_.head_interval.count() == 0
                                          ? head_writer_->Flush()
                                          : head_writer_->TakeFailure()) {
-    return fail(h->op, h->status.error());
+    return Fail(h->op, h->status.error());
   }
+  const std::string records_dir = Join(dir_, kRecordsDir);
   if (!tail_.folder.empty()) {
     if (Status s = CheckForForeignRecords(Join(records_dir, tail_.folder), false); !s.ok()) {
-      return fail(FsOp::kTailCheck, s.error());
+      return Fail(FsOp::kTailCheck, s.error());
     }
   }
-  if (Status s = EnsureKeyFile(key.public_key()); !s.ok()) return fail(last_failed_op_, s.error());
+  if (Status s = EnsureKeyFile(key.public_key()); !s.ok()) return s;
   // A store always has a head once it has records: a new store gets one (seq 0, or the tail it
   // lost it at) before its first record, so that a crash right after that record leaves a head
   // that lags rather than none.
   if (head_writer_->current().empty()) {
     head_writer_->Submit(tail_.seq,
                          FormatHead(key, tail_.seq, tail_.chain, FormatRecordTime(tail_.time)));
-    if (Status h = FinishHead(); !h.ok()) return fail(last_failed_op_, h.error());
-  }
-  std::vector<std::string> folders;
-  for (const Sealed& s : sealed) {
-    if (folders.empty() || folders.back() != s.folder_path) folders.push_back(s.folder_path);
+    if (Status h = FinishHead(); !h.ok()) return h;
   }
   for (const std::string& f : folders) {
     if (f == Join(records_dir, tail_.folder)) continue;  // exists: the last record is in it
-    if (Status s = EnsureFolder(f.substr(records_dir.size() + 1)); !s.ok()) {
-      return fail(last_failed_op_, s.error());
-    }
+    if (Status s = EnsureFolder(f.substr(records_dir.size() + 1)); !s.ok()) return s;
     // A folder after the tail's holds nothing of ours (Recover removed what a failed
     // publication left), so anything in it is another writer's.
-    if (Status s = CheckForForeignRecords(f, true); !s.ok())
-      return fail(FsOp::kTailCheck, s.error());
+    if (Status s = CheckForForeignRecords(f, true); !s.ok()) {
+      return Fail(FsOp::kTailCheck, s.error());
+    }
   }
-  std::vector<int> fds;
+  return {};
+}
+
+Status Store::WriteTemporaries(std::vector<Sealed>& sealed) {
   for (Sealed& s : sealed) {
     for (auto [name, text, fd] : {std::tuple{s.json_name + ".minisig", &s.sig, &s.sig_fd},
                                   std::tuple{s.json_name, &s.json, &s.json_fd}}) {
       Result<int> opened = fs_.CreateExclusive(Join(s.folder_path, TempName(name)), kFileMode);
-      if (!opened.ok()) return fail(FsOp::kOpen, opened.error());
+      if (!opened.ok()) return Fail(FsOp::kOpen, opened.error());
       *fd = *opened;
-      fds.push_back(*opened);
-      if (Status w = fs_.Write(*fd, *text); !w.ok()) return fail(FsOp::kWrite, w.error());
+      if (Status w = fs_.Write(*fd, *text); !w.ok()) return Fail(FsOp::kWrite, w.error());
     }
   }
+  return {};
+}
+
+Status Store::SyncAndSelfCheck(const std::vector<Sealed>& sealed, const SecretKey& key,
+                               const TailState& next, std::string& head_text) {
+  std::vector<int> fds;
+  fds.reserve(2 * sealed.size());
+  for (const Sealed& s : sealed) fds.insert(fds.end(), {s.sig_fd, s.json_fd});
   // While the helpers fsync: verify every signature (as minisign does after signing, a record
   // that would not verify is never published; it is checked before any rename) and sign the
   // head that will follow.
   bool self_check_failed = false;
-  std::string head_text;
-  Status synced = sync_helper_->SyncAll(fds, [&]() -> Status {
+  Status synced = fsync_pool_->SyncAll(fds, [&]() -> Status {
     for (const Sealed& s : sealed) {
       if (Status v = VerifySignature(key.public_key(), s.json, s.signature); !v.ok()) {
         self_check_failed = true;
         return Err("signature self-check failed: {}", v.error().message);
       }
     }
-    head_text = FormatHead(key, t.seq, t.chain, FormatRecordTime(t.time));
+    head_text = FormatHead(key, next.seq, next.chain, FormatRecordTime(next.time));
     return {};
   });
-  if (!synced.ok()) {
-    return fail(self_check_failed ? FsOp::kSign : FsOp::kFsync, synced.error());
-  }
+  if (!synced.ok()) return Fail(self_check_failed ? FsOp::kSign : FsOp::kFsync, synced.error());
+  return {};
+}
+
+Status Store::RenameIntoPlace(std::vector<Sealed>& sealed, const std::vector<std::string>& folders,
+                              const std::string& tail_folder_path) {
   for (Sealed& s : sealed) {
     for (int* fd : {&s.sig_fd, &s.json_fd}) {
       Status c = fs_.Close(*fd);
       *fd = -1;
-      if (!c.ok()) return fail(FsOp::kClose, c.error());
+      if (!c.ok()) return Fail(FsOp::kClose, c.error());
     }
   }
   // The signature first: a record file in place always has its signature beside it.
@@ -912,21 +615,69 @@ PublishOutcome Store::Publish(std::span<const Record> records, const SecretKey& 
       if (Status r =
               fs_.Rename(Join(s.folder_path, TempName(name)), Join(s.folder_path, name), true);
           !r.ok()) {
-        return fail(FsOp::kRename, r.error());
+        return Fail(FsOp::kRename, r.error());
       }
     }
     published_since_check_.push_back(s.json_name);
   }
   // At once after the last rename, so that a change by anyone else from now on moves the mtime.
-  StampTailFolder(Join(records_dir, t.folder));
+  StampTailFolder(tail_folder_path);
   for (const std::string& f : folders) {
-    if (Status d = fs_.SyncDir(f); !d.ok()) return fail(FsOp::kFsyncDir, d.error());
+    if (Status d = fs_.SyncDir(f); !d.ok()) return Fail(FsOp::kFsyncDir, d.error());
   }
-  tail_ = t;
-  for (Sealed& s : sealed) out.published.push_back(std::move(s.pub));
-  head_writer_->Submit(t.seq, std::move(head_text));
+  return {};
+}
+
+void Store::CloseTemporaries(std::vector<Sealed>& sealed) {
+  for (Sealed& s : sealed) {
+    if (s.sig_fd >= 0) (void)fs_.Close(s.sig_fd);
+    if (s.json_fd >= 0) (void)fs_.Close(s.json_fd);
+    s.sig_fd = s.json_fd = -1;
+  }
+}
+
+PublishOutcome Store::Publish(std::span<const Record> records, const SecretKey& key) {
+  PublishOutcome out;
+  if (needs_recovery_) {
+    out.error = Err("the evidence store needs recovery before it can publish");
+    out.failed_op = last_failed_op_;
+    return out;
+  }
+  std::vector<Sealed> sealed;
+  sealed.reserve(records.size());
+  TailState next = tail_;
+  for (const Record& record : records) {
+    Result<Sealed> s = Seal(record, key, next);
+    if (!s.ok()) {
+      out.error = s.error();
+      out.failed_op = FsOp::kSign;
+      return out;  // nothing written: the store stays usable
+    }
+    sealed.push_back(std::move(*s));
+  }
+  if (sealed.empty()) return out;
+
+  std::vector<std::string> folders;  // the day folders written, each once, in order
+  for (const Sealed& s : sealed) {
+    if (folders.empty() || folders.back() != s.folder_path) folders.push_back(s.folder_path);
+  }
+  // Each step has called Fail() when it fails: last_failed_op_ says which operation.
+  std::string head_text;
+  Status s = CheckBeforeWriting(key, folders);
+  if (s.ok()) s = WriteTemporaries(sealed);
+  if (s.ok()) s = SyncAndSelfCheck(sealed, key, next, head_text);
+  if (s.ok()) s = RenameIntoPlace(sealed, folders, Join(Join(dir_, kRecordsDir), next.folder));
+  if (!s.ok()) {
+    CloseTemporaries(sealed);
+    out.error = s.error();
+    out.failed_op = last_failed_op_;
+    return out;
+  }
+  tail_ = next;
+  for (Sealed& sealed_record : sealed) out.published.push_back(std::move(sealed_record.pub));
+  head_writer_->Submit(next.seq, std::move(head_text));
   // After a `stop` nothing may follow for a long time (or ever): its head is written now.
-  if (t.kind == kinds::kStop) {
+  if (next.kind == kinds::kStop) {
     if (Status h = FinishHead(); !h.ok()) {
       out.error = h.error();
       out.failed_op = last_failed_op_;

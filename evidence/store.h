@@ -13,11 +13,15 @@
 
 #include "common/clock.h"
 #include "common/result.h"
+#include "evidence/head_file.h"
 #include "evidence/minisign.h"
 #include "evidence/record.h"
 #include "evidence/store_fs.h"
 
 namespace drift::evidence {
+
+class FsyncPool;
+class HeadWriter;
 
 // Store layout (docs/evidence.md, "Store"):
 //   <dir>/records/YYYY/MM/DD/<seq>-<kind>.json and .json.minisig   the records
@@ -26,39 +30,10 @@ namespace drift::evidence {
 //   <dir>/writer.lock                                               the writer's lock and pid
 inline constexpr std::string_view kRecordsDir = "records";
 inline constexpr std::string_view kKeysDir = "keys";
-inline constexpr std::string_view kHeadPrefix = "head-";
-inline constexpr std::string_view kHeadTemp = ".head.tmp";
 inline constexpr std::string_view kLockFile = "writer.lock";
 inline constexpr std::size_t kMaxRecordBytes = 1 << 20;
 inline constexpr mode_t kDirMode = 0750;
 inline constexpr mode_t kFileMode = 0640;
-
-// The head file: a published seq and its chain value, signed, so that deleting records from the
-// end of the store (a truncated tail) is detected. Named head-<seq, 20 digits>; written (temporary
-// file, rename to the new name) and the previous one removed by a helper thread, at most once per
-// StoreOptions::head_interval, always naming the newest publication it has been handed, so a
-// burst of records costs one head write. Not renamed over an existing file (but a stale head of
-// lost records with the same name): ext4 flushes a file renamed over another (auto_da_alloc),
-// which would cost as much as an fsync. Not fsynced, and only written once the records it names
-// are durable: it may lag the tail (by up to about head_interval while running, by more after a
-// crash), never lead it.
-//   "drift_evidence head v1\nseq: <n>\nchain: <hex>\ntime: <time>\nkey_id: <ID>\n"
-//   "signature: <base64 Ed25519 over every byte before this line>\n"
-struct Head {
-  std::uint64_t seq = 0;
-  ChainValue chain{};
-  std::string time;
-  KeyId key_id{};
-  Ed25519Signature signature{};
-  std::string signed_text;  // the bytes the signature covers
-};
-std::string HeadFileName(std::uint64_t seq);
-// The seq a head file's name carries, or nullopt for other names.
-std::optional<std::uint64_t> ParseHeadFileName(std::string_view name);
-std::string FormatHead(const SecretKey& key, std::uint64_t seq, const ChainValue& chain,
-                       std::string_view time);
-Result<Head> ParseHead(std::string_view text);
-Status VerifyHead(const PublicKey& key, const Head& head);
 
 // Where the store ended when it was (re)opened.
 struct TailState {
@@ -131,6 +106,8 @@ struct StoreOptions {
   // published inside the window can be cut from the end unseen, as after a crash. 0: a head
   // write after every publication, which the next Publish waits for.
   std::chrono::milliseconds head_interval = kDefaultHeadInterval;
+  // Times the head interval. Not owned; outlives the store.
+  const MonotonicClock* monotonic_clock = &SteadyClock::Get();
 };
 
 // The crash-safe, append-only evidence store. Single writer: one Store object per directory, in
@@ -190,6 +167,45 @@ class Store {
  private:
   Store(std::string dir, std::string host, StoreFs& fs, const Clock& clock, StoreOptions options,
         StoreLock lock);
+  // Publish, step by step. Each step that fails has called Fail() (last_failed_op_ says which
+  // operation) and may leave temporary files open, which CloseTemporaries closes.
+  struct Sealed;
+  // Serialises, chains and signs `record` as the one after `tail`, which it advances.
+  Result<Sealed> Seal(const Record& record, const SecretKey& key, TailState& tail) const;
+  // Before anything is written: a failed background head write, records of another writer, the
+  // key file, the store's first head, the day folders `folders` (absolute) made.
+  Status CheckBeforeWriting(const SecretKey& key, const std::vector<std::string>& folders);
+  // Creates (O_EXCL) and writes each record's and signature's temporary file.
+  Status WriteTemporaries(std::vector<Sealed>& sealed);
+  // fsyncs the temporary files on the pool while verifying every signature and signing the
+  // head of `next` into `head_text`.
+  Status SyncAndSelfCheck(const std::vector<Sealed>& sealed, const SecretKey& key,
+                          const TailState& next, std::string& head_text);
+  // Closes the temporary files, renames each signature then its record into place, and fsyncs
+  // the day folders.
+  Status RenameIntoPlace(std::vector<Sealed>& sealed, const std::vector<std::string>& folders,
+                         const std::string& tail_folder_path);
+  void CloseTemporaries(std::vector<Sealed>& sealed);
+
+  // Recover, step by step; each failure has called Fail().
+  // Removes the temporary files among `names`, the listing of `rel` ("" for the store's top),
+  // adding their paths to `removed`.
+  Status RemoveTemporariesIn(const std::string& rel, const std::vector<std::string>& names,
+                             std::vector<std::string>& removed);
+  // The tail: the highest record file, in the newest day folder that holds one. Adds what an
+  // interrupted publication left in the folders above and in it to `leftovers` (folder, name).
+  Result<TailState> FindTail(std::vector<std::pair<std::string, std::string>>& leftovers);
+  // The tail from the record `name` (seq `seq`) in day folder `folder`, or from its signed
+  // comment when the record no longer parses.
+  Result<TailState> ReadTail(const std::string& folder, const std::string& name, std::uint64_t seq);
+  // Removes `leftovers` and fsyncs the folders they were in.
+  Status RemoveLeftovers(const std::vector<std::pair<std::string, std::string>>& leftovers,
+                         std::vector<std::string>& removed);
+  // Of the head files in `top` (the store's listing), keeps the newest that parses (its name
+  // returned, "" when none, its seq in `head_seq`) and removes the others.
+  Result<std::string> KeepNewestHead(const std::vector<std::string>& top,
+                                     std::optional<std::uint64_t>& head_seq);
+
   Status EnsureFolder(const std::string& folder);
   // The kTailCheck of Publish for the tail's folder; for a folder this publication starts
   // (`fresh`), that it holds nothing.
@@ -200,8 +216,6 @@ class Store {
   // Records an I/O failure: the op for the metric, and that recovery is needed.
   Error Fail(FsOp op, Error error);
 
-  struct SyncHelper;
-  struct HeadWriter;
   StoreLock lock_;  // first: released last, after the head writer's last write
   std::string dir_;
   std::string host_;
@@ -218,7 +232,7 @@ class Store {
   std::optional<timespec> tail_folder_mtime_;
   std::uint64_t checked_seq_ = 0;
   std::vector<std::string> published_since_check_;
-  std::unique_ptr<SyncHelper> sync_helper_;
+  std::unique_ptr<FsyncPool> fsync_pool_;
   // Owns the head files between recoveries: which one is current, whether .head.tmp may exist.
   std::unique_ptr<HeadWriter> head_writer_;  // declared last: stopped first
 };
