@@ -11,7 +11,6 @@ namespace drift::alerts {
 namespace {
 
 using std::chrono::milliseconds;
-using SteadyTime = std::chrono::steady_clock::time_point;
 
 std::string QueueKey(const Alert& a) {
   return fmt::format("{}\x01{}", Fingerprint(a.content.labels),
@@ -60,13 +59,15 @@ milliseconds Backoff(int attempt, const DeliveryOptions& options, std::mt19937& 
 
 AlertmanagerSink::AlertmanagerSink(AlertmanagerConfig target, std::size_t capacity,
                                    std::unique_ptr<HttpPoster> poster, DeliveryObserver& observer,
-                                   const Clock& clock, DeliveryOptions options)
+                                   const Clock& clock, DeliveryOptions options,
+                                   const MonotonicClock& monotonic)
     : target_(std::move(target)),
       capacity_(std::max<std::size_t>(1, capacity)),
       poster_(std::move(poster)),
       observer_(observer),
       clock_(clock),
       options_(options),
+      monotonic_(monotonic),
       rng_(std::random_device{}()) {
   observer_.QueueLength(target_.url, 0);
   thread_ = std::thread([this] { Run(); });
@@ -75,7 +76,7 @@ AlertmanagerSink::AlertmanagerSink(AlertmanagerConfig target, std::size_t capaci
 AlertmanagerSink::~AlertmanagerSink() { Stop(milliseconds(0)); }
 
 std::size_t AlertmanagerSink::queue_length() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return queue_.size();
 }
 
@@ -106,14 +107,14 @@ void AlertmanagerSink::TrimLocked() {
 void AlertmanagerSink::Enqueue(std::span<const Alert> alerts) {
   if (alerts.empty()) return;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     // Only a reload that removed this Alertmanager races a dispatch into a stopped sink: the
     // alerts were meant for a sink that is gone, not lost from one that exists.
     if (stopping_) return;
     for (const Alert& a : alerts) PushBack({a, QueueKey(a)});
     TrimLocked();
   }
-  cv_.notify_all();
+  cv_.NotifyAll();
 }
 
 void AlertmanagerSink::Requeue(std::vector<Queued> batch) {
@@ -133,20 +134,21 @@ void AlertmanagerSink::Stop(milliseconds flush_timeout) {
 
 void AlertmanagerSink::RequestStop(milliseconds flush_timeout) {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (!stopping_) {
       stopping_ = true;
-      flush_deadline_ = std::chrono::steady_clock::now() + flush_timeout;
+      flush_deadline_ = monotonic_.Now() + flush_timeout;
     }
   }
-  cv_.notify_all();
+  cv_.NotifyAll();
 }
 
 void AlertmanagerSink::Join() {
   if (!thread_.joinable()) return;
   {
-    std::unique_lock lock(mu_);
-    done_cv_.wait_until(lock, flush_deadline_, [this] { return done_; });
+    MutexLock lock(mu_);
+    while (!done_ && monotonic_.WaitUntil(done_cv_, mu_, flush_deadline_)) {
+    }
     // Past the deadline with a POST still running (its timeout began before the stop).
     if (!done_) poster_->Cancel();
   }
@@ -157,16 +159,16 @@ void AlertmanagerSink::Run() {
   // Named for top -H and for the benchmark that measures alerting's CPU.
   pthread_setname_np(pthread_self(), "drift-am-send");
   int failures = 0;  // consecutive failed attempts
-  std::unique_lock lock(mu_);
+  MutexLock lock(mu_);
   for (;;) {
-    SteadyTime now = std::chrono::steady_clock::now();
+    Deadline now = monotonic_.Now();
     if (stopping_ && (queue_.empty() || now >= flush_deadline_)) break;
     if (queue_.empty()) {
-      cv_.wait(lock);
+      cv_.Wait(mu_);
       continue;
     }
     if (now < retry_at_) {
-      cv_.wait_until(lock, stopping_ ? std::min(retry_at_, flush_deadline_) : retry_at_);
+      monotonic_.WaitUntil(cv_, mu_, stopping_ ? std::min(retry_at_, flush_deadline_) : retry_at_);
       continue;
     }
 
@@ -184,13 +186,13 @@ void AlertmanagerSink::Run() {
     if (stopping_) {
       timeout = std::min(timeout, std::chrono::duration_cast<milliseconds>(flush_deadline_ - now));
     }
-    lock.unlock();
+    mu_.Unlock();
 
     Result<HttpReply> reply = poster_->Post(EncodeAlerts(alerts), timeout);
     Outcome outcome = Classify(reply);
     observer_.Sent(target_.url, outcome, batch.size());
 
-    lock.lock();
+    mu_.Lock();
     switch (outcome) {
       case Outcome::kSuccess:
         observer_.Delivered(target_.url, clock_.Now());
@@ -213,7 +215,7 @@ void AlertmanagerSink::Run() {
       case Outcome::kError: {
         ++failures;
         milliseconds delay = Backoff(failures, options_, rng_);
-        retry_at_ = std::chrono::steady_clock::now() + delay;
+        retry_at_ = monotonic_.Now() + delay;
         std::string err = reply.ok()
                               ? fmt::format("HTTP {}: {}", reply->status, LogBody(reply->body))
                               : reply.error().message;
@@ -234,7 +236,7 @@ void AlertmanagerSink::Run() {
     }
   }
   done_ = true;
-  done_cv_.notify_all();
+  done_cv_.NotifyAll();
   if (!queue_.empty()) {
     log::Warn("dropping alerts not delivered before shutdown",
               {{"alertmanager", target_.url}, {"alerts", queue_.size()}});

@@ -1,12 +1,10 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
 #include <list>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <random>
 #include <span>
 #include <string>
@@ -19,6 +17,8 @@
 #include "alerts/config.h"
 #include "alerts/http_poster.h"
 #include "common/clock.h"
+#include "common/mutex.h"
+#include "common/thread_annotations.h"
 
 namespace drift::alerts {
 
@@ -64,40 +64,42 @@ std::chrono::milliseconds Backoff(int attempt, const DeliveryOptions& options, s
 // still waiting with the same labels and start by its newer state (a resend or its resolution),
 // so an outage fills the queue with distinct alerts rather than copies. Alertmanagers never
 // share a sink: one that is down delays no other.
-// Thread-safe; Enqueue never waits for the network.
+// Thread-safe; Enqueue never waits for the network. `clock` stamps deliveries; backoff and the
+// flush deadline run on `monotonic`.
 class AlertmanagerSink {
  public:
   AlertmanagerSink(AlertmanagerConfig target, std::size_t capacity,
                    std::unique_ptr<HttpPoster> poster, DeliveryObserver& observer,
-                   const Clock& clock, DeliveryOptions options = {});
+                   const Clock& clock, DeliveryOptions options = {},
+                   const MonotonicClock& monotonic = SteadyClock::Get());
   // Stops without flushing if Stop() was not called.
   ~AlertmanagerSink();
   AlertmanagerSink(const AlertmanagerSink&) = delete;
   AlertmanagerSink& operator=(const AlertmanagerSink&) = delete;
 
   // Ignored once stopping.
-  void Enqueue(std::span<const Alert> alerts);
+  void Enqueue(std::span<const Alert> alerts) DRIFT_EXCLUDES(mu_);
   // Takes no more alerts, keeps sending what is queued until `flush_timeout` has passed (each
   // POST's timeout shortened to fit; one already running is cancelled at the deadline), then
   // drops and counts the rest and joins the thread.
   // Stop = RequestStop + Join; calling RequestStop on several sinks first flushes them at once.
-  void Stop(std::chrono::milliseconds flush_timeout);
-  void RequestStop(std::chrono::milliseconds flush_timeout);
-  void Join();
+  void Stop(std::chrono::milliseconds flush_timeout) DRIFT_EXCLUDES(mu_);
+  void RequestStop(std::chrono::milliseconds flush_timeout) DRIFT_EXCLUDES(mu_);
+  void Join() DRIFT_EXCLUDES(mu_);
 
   const AlertmanagerConfig& target() const { return target_; }
-  std::size_t queue_length() const;
+  std::size_t queue_length() const DRIFT_EXCLUDES(mu_);
 
  private:
   struct Queued {
     Alert alert;
     std::string key;  // fingerprint + start: the same alert in a newer state replaces it
   };
-  void Run();
+  void Run() DRIFT_EXCLUDES(mu_);
   // Puts a failed batch back at the front, behind nothing newer of the same alert; trims.
-  void Requeue(std::vector<Queued> batch);
-  void PushBack(Queued q);
-  void TrimLocked();
+  void Requeue(std::vector<Queued> batch) DRIFT_REQUIRES(mu_);
+  void PushBack(Queued q) DRIFT_REQUIRES(mu_);
+  void TrimLocked() DRIFT_REQUIRES(mu_);
 
   const AlertmanagerConfig target_;
   const std::size_t capacity_;
@@ -105,18 +107,20 @@ class AlertmanagerSink {
   DeliveryObserver& observer_;
   const Clock& clock_;
   const DeliveryOptions options_;
-  std::mt19937 rng_;
+  const MonotonicClock& monotonic_;
+  std::mt19937 rng_;  // the sender thread's
 
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::condition_variable done_cv_;
-  bool done_ = false;  // Run() has returned
-  std::list<Queued> queue_;
-  std::unordered_map<std::string, std::list<Queued>::iterator> index_;
-  bool stopping_ = false;
-  bool overflowing_ = false;  // log a full queue once per outage (until a delivery)
-  std::chrono::steady_clock::time_point flush_deadline_{};
-  std::chrono::steady_clock::time_point retry_at_{};
+  mutable Mutex mu_;
+  CondVar cv_;
+  CondVar done_cv_;
+  bool done_ DRIFT_GUARDED_BY(mu_) = false;  // Run() has returned
+  std::list<Queued> queue_ DRIFT_GUARDED_BY(mu_);
+  std::unordered_map<std::string, std::list<Queued>::iterator> index_ DRIFT_GUARDED_BY(mu_);
+  bool stopping_ DRIFT_GUARDED_BY(mu_) = false;
+  // Log a full queue once per outage (until a delivery).
+  bool overflowing_ DRIFT_GUARDED_BY(mu_) = false;
+  Deadline flush_deadline_ DRIFT_GUARDED_BY(mu_);
+  Deadline retry_at_ DRIFT_GUARDED_BY(mu_);
   std::thread thread_;
 };
 

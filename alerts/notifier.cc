@@ -16,11 +16,12 @@ constexpr std::chrono::milliseconds kMaxIdle{1'000};
 }  // namespace
 
 Notifier::Notifier(const Clock& clock, DeliveryObserver& observer, PosterFactory make_poster,
-                   DeliveryOptions options)
+                   DeliveryOptions options, const MonotonicClock& monotonic)
     : clock_(clock),
       observer_(observer),
       make_poster_(std::move(make_poster)),
       options_(options),
+      monotonic_(monotonic),
       tracker_(std::chrono::minutes(1)) {
   thread_ = std::thread([this] { Run(); });
 }
@@ -28,12 +29,12 @@ Notifier::Notifier(const Clock& clock, DeliveryObserver& observer, PosterFactory
 Notifier::~Notifier() { Stop(std::chrono::milliseconds(0)); }
 
 void Notifier::Configure(const AlertingConfig& config) {
-  std::lock_guard configure_lock(configure_mu_);
+  MutexLock configure_lock(configure_mu_);
   std::vector<SinkEntry> keep;
   std::vector<SinkEntry> gone;
   std::vector<SinkEntry> added;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (stopped_) return;
     tracker_.SetResendInterval(config.resend_interval);
     for (SinkEntry& e : sinks_) {
@@ -60,11 +61,11 @@ void Notifier::Configure(const AlertingConfig& config) {
         std::any_of(keep.begin(), keep.end(), [&](const SinkEntry& e) { return e.target == t; });
     if (kept) continue;
     auto sink = std::make_shared<AlertmanagerSink>(t, config.queue_capacity, make_poster_(t),
-                                                   observer_, clock_, options_);
+                                                   observer_, clock_, options_, monotonic_);
     added.push_back({t, config.queue_capacity, std::move(sink)});
     log::Info("sending alerts to Alertmanager", {{"alertmanager", t.url}});
   }
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   std::vector<Alert> current = tracker_.Current(clock_.Now());
   for (SinkEntry& e : added) e.sink->Enqueue(current);
   // Configuration order, for predictable logs and tests.
@@ -80,48 +81,48 @@ void Notifier::Configure(const AlertingConfig& config) {
 void Notifier::Fire(const std::string& slot, AlertContent content,
                     std::optional<WallTime> starts_at) {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     bool was = tracker_.Firing(slot);
     // Every run of a drifted check lands here; only a new alert needs the dispatcher now.
     if (!tracker_.Fire(slot, std::move(content), clock_.Now(), starts_at)) return;
     active_changed_ = active_changed_ || !was;
     kicked_ = true;
   }
-  cv_.notify_all();
+  cv_.NotifyAll();
 }
 
 void Notifier::Resolve(const std::string& slot) {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (!tracker_.Firing(slot)) return;
     tracker_.Resolve(slot, clock_.Now());
     active_changed_ = true;
     kicked_ = true;
   }
-  cv_.notify_all();
+  cv_.NotifyAll();
 }
 
 bool Notifier::Firing(const std::string& slot) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return tracker_.Firing(slot);
 }
 
 std::vector<std::string> Notifier::FiringSlots() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return tracker_.FiringSlots();
 }
 
 void Notifier::Kick() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     kicked_ = true;
   }
-  cv_.notify_all();
+  cv_.NotifyAll();
 }
 
 void Notifier::Run() {
   pthread_setname_np(pthread_self(), "drift-alerts");
-  std::unique_lock lock(mu_);
+  MutexLock lock(mu_);
   for (;;) {
     bool last = stopping_;
     kicked_ = false;
@@ -133,10 +134,10 @@ void Notifier::Run() {
       active = tracker_.FiringByAlertname();
       active_changed_ = false;
     }
-    lock.unlock();
+    mu_.Unlock();
     if (active) observer_.Active(*active);
     for (const auto& s : sinks) s->Enqueue(due);
-    lock.lock();
+    mu_.Lock();
     if (last) return;
     if (kicked_ || stopping_) continue;
     std::chrono::milliseconds idle = kMaxIdle;
@@ -147,24 +148,26 @@ void Notifier::Run() {
                  ? std::chrono::milliseconds(0)
                  : std::min(kMaxIdle, std::chrono::ceil<std::chrono::milliseconds>(*next - now));
     }
-    cv_.wait_for(lock, idle, [this] { return kicked_ || stopping_; });
+    const Deadline until = monotonic_.Now() + idle;
+    while (!kicked_ && !stopping_ && monotonic_.WaitUntil(cv_, mu_, until)) {
+    }
   }
 }
 
 void Notifier::Stop(std::chrono::milliseconds flush_timeout) {
-  std::lock_guard configure_lock(configure_mu_);
+  MutexLock configure_lock(configure_mu_);
   std::vector<SinkEntry> sinks;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (stopped_) return;
     stopped_ = true;
     stopping_ = true;
   }
-  cv_.notify_all();
+  cv_.NotifyAll();
   // The dispatcher makes one last pass (a resolution made just now still goes out), then exits.
   if (thread_.joinable()) thread_.join();
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     sinks.swap(sinks_);
   }
   for (SinkEntry& e : sinks) e.sink->RequestStop(flush_timeout);

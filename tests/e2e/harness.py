@@ -35,6 +35,10 @@ GOLDEN_DIR = os.path.join(SOURCE_DIR, "tests", "e2e", "golden")
 PROMETHEUS = "/usr/bin/prometheus"
 PROMTOOL = "/usr/bin/promtool"
 
+# What ThreadSanitizer prints for a data race, a lock-order inversion and the like (./test.sh runs
+# every module against a TSan build too): in the daemon's output, it fails the test.
+TSAN_WARNING = "WARNING: ThreadSanitizer"
+
 # How long the exporter may take to print its listening line, and to run every check once.
 START_TIMEOUT = 15
 READY_TIMEOUT = 30
@@ -57,6 +61,12 @@ def terminate(proc):
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(timeout=10)
+
+
+def check_sanitizer_output(what, output):
+    """Raises if `output` (a drift_exporter's stdout and stderr) holds a ThreadSanitizer report."""
+    if TSAN_WARNING in output:
+        raise AssertionError(f"{what} reported a ThreadSanitizer warning:\n{output}")
 
 
 def wait_for(predicate, timeout, what, interval=0.05):
@@ -304,14 +314,17 @@ class Exporter:
         if self._reader is not None:
             self._reader.join(timeout=5)
         self.proc.stdout.close()
+        check_sanitizer_output("drift_exporter", self.log())
 
 
 def run_cli(*args, timeout=60, env=None):
     """Runs drift_exporter with `args` to completion; returns the CompletedProcess (text).
     `env`: variables to set on top of this process's environment."""
-    return subprocess.run([EXPORTER, *args], stdin=subprocess.DEVNULL, capture_output=True,
-                          text=True, timeout=timeout, preexec_fn=_die_with_parent,
-                          env={**os.environ, **env} if env else None)
+    run = subprocess.run([EXPORTER, *args], stdin=subprocess.DEVNULL, capture_output=True,
+                         text=True, timeout=timeout, preexec_fn=_die_with_parent,
+                         env={**os.environ, **env} if env else None)
+    check_sanitizer_output(f"drift_exporter {' '.join(args)}", run.stderr)
+    return run
 
 
 # --- metrics text ---------------------------------------------------------------------------

@@ -69,11 +69,15 @@ class FakeAlertmanager {
   std::size_t accepted_count_locked() const { return accepted_.size(); }
   const std::vector<nlohmann::json>& accepted_locked() const { return accepted_; }
   std::size_t post_count_locked() const { return posts_.size(); }
+  // Posts begun, answered or not (posts() records a post when it returns).
+  std::size_t started_count_locked() const { return started_; }
 
   Result<HttpReply> Post(std::string_view json, std::chrono::milliseconds timeout) {
     Answer a;
     {
       std::lock_guard lock(mu_);
+      ++started_;
+      cv_.notify_all();
       if (!script_.empty()) {
         a = script_.front();
         script_.pop_front();
@@ -106,6 +110,7 @@ class FakeAlertmanager {
   std::vector<nlohmann::json> posts_;
   std::vector<std::chrono::milliseconds> timeouts_;
   std::vector<nlohmann::json> accepted_;
+  std::size_t started_ = 0;
   bool cancelled_ = false;
 };
 

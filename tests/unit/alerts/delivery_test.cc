@@ -7,6 +7,7 @@
 
 #include "common/log.h"
 #include "common/rfc3339.h"
+#include "tests/support/fake_monotonic_clock.h"
 #include "tests/support/fakes.h"
 #include "tests/unit/alerts/alert_fakes.h"
 
@@ -82,8 +83,17 @@ class DeliveryTest : public ::testing::Test {
     options.initial_backoff = initial_backoff;
     options.max_backoff = std::max(initial_backoff, milliseconds(40));
     return std::make_unique<AlertmanagerSink>(target, capacity, std::make_unique<FakePoster>(am_),
-                                              observer_, clock_, options);
+                                              observer_, clock_, options, *monotonic_);
   }
+  // The sink is parked in its backoff (waiting on the fake monotonic clock): moves the clock past
+  // the longest backoff MakeSink's options allow, so that it retries now.
+  void Retry() {
+    ASSERT_TRUE(mono_.AwaitWaiters(1));
+    mono_.Advance(milliseconds(40));
+  }
+  // For the tests of Stop's deadline, which cancels a real POST: backoff and deadlines on the
+  // real monotonic clock.
+  void UseSteadyClock() { monotonic_ = &SteadyClock::Get(); }
   bool WaitAccepted(std::size_t n) {
     return am_.WaitFor([&] { return am_.accepted_count_locked() >= n; });
   }
@@ -92,6 +102,8 @@ class DeliveryTest : public ::testing::Test {
   }
 
   drift::testing::FakeClock clock_{kStart + seconds(5)};
+  drift::testing::FakeMonotonicClock mono_;
+  const MonotonicClock* monotonic_ = &mono_;
   FakeAlertmanager am_;
   RecordingObserver observer_;
 };
@@ -168,6 +180,11 @@ TEST_F(DeliveryTest, ServerErrorsAndTooManyRequestsAreRetriedUntilAccepted) {
   am_.Script({{500, "internal"}, {503, "unavailable"}, {502, ""}, {429, "slow down"}});
   std::vector<Alert> alerts = {MakeAlert("a")};
   sink->Enqueue(alerts);
+  ASSERT_TRUE(WaitPosts(1));
+  for (std::size_t posts = 2; posts <= 5; ++posts) {
+    Retry();
+    ASSERT_TRUE(WaitPosts(posts));
+  }
   ASSERT_TRUE(WaitAccepted(1));
   sink->Stop(seconds(1));
   EXPECT_EQ(am_.posts().size(), 5u);
@@ -188,6 +205,10 @@ TEST_F(DeliveryTest, TransportErrorsAndTimeoutsAreRetriedWithTheConfiguredTimeou
               {200, "", "", milliseconds(200)}});  // answers after the timeout: a timeout
   std::vector<Alert> alerts = {MakeAlert("a")};
   sink->Enqueue(alerts);
+  ASSERT_TRUE(WaitPosts(1));
+  Retry();
+  ASSERT_TRUE(WaitPosts(2));
+  Retry();
   ASSERT_TRUE(WaitAccepted(1));
   sink->Stop(seconds(1));
   EXPECT_EQ(am_.posts().size(), 3u);
@@ -204,14 +225,20 @@ TEST_F(DeliveryTest, FullQueueDropsTheOldestAndNeverExceedsItsBound) {
   for (const char* c : {"a0", "a1", "a2", "a3", "a4"}) alerts.push_back(MakeAlert(c));
   sink->Enqueue(alerts);
   EXPECT_EQ(observer_.dropped(kUrl), 2u);
+  ASSERT_TRUE(WaitPosts(1));
+  Retry();
   ASSERT_TRUE(WaitPosts(2));
   std::vector<Alert> more = {MakeAlert("a5")};
   sink->Enqueue(more);
+  Retry();
+  ASSERT_TRUE(WaitPosts(3));
+  Retry();
   ASSERT_TRUE(WaitPosts(4));
   EXPECT_LE(sink->queue_length(), 3u);
   EXPECT_EQ(observer_.dropped(kUrl), 3u);
   EXPECT_EQ(observer_.max_queue(kUrl), 3u);
   am_.SetFallback({200, ""});
+  Retry();
   ASSERT_TRUE(WaitAccepted(3));
   sink->Stop(seconds(1));
   EXPECT_EQ(Checks(am_.accepted()), (std::vector<std::string>{"a3", "a4", "a5"}));
@@ -233,6 +260,7 @@ TEST_F(DeliveryTest, ANewerStateOfAQueuedAlertReplacesIt) {
   std::vector<Alert> again = {MakeAlert("a", kStart + seconds(120), kStart + seconds(360))};
   sink->Enqueue(again);
   am_.SetFallback({200, ""});
+  Retry();
   ASSERT_TRUE(WaitAccepted(2));
   sink->Stop(seconds(1));
   std::vector<nlohmann::json> got = am_.accepted();
@@ -255,6 +283,7 @@ TEST_F(DeliveryTest, StopFlushesWhatItCanBeforeTheDeadline) {
 TEST_F(DeliveryTest, StopWithAnAlertmanagerDownDropsAndCountsAtTheDeadline) {
   LogCapture logs;
   am_.SetFallback({0, "", "connection refused"});
+  UseSteadyClock();
   auto sink = MakeSink();
   std::vector<Alert> alerts = {MakeAlert("a"), MakeAlert("b")};
   sink->Enqueue(alerts);
@@ -279,11 +308,12 @@ TEST_F(DeliveryTest, StopWithAnAlertmanagerDownDropsAndCountsAtTheDeadline) {
 TEST_F(DeliveryTest, StopCancelsAHangingPostAtTheDeadline) {
   FakeAlertmanager::Answer hang{200, "", "", seconds(30)};
   am_.Script({hang});
+  UseSteadyClock();
   auto sink = MakeSink(100, seconds(30));
   std::vector<Alert> alerts = {MakeAlert("a")};
   sink->Enqueue(alerts);
   // The POST is running (it records itself when it returns, so wait for it to start instead).
-  std::this_thread::sleep_for(milliseconds(100));
+  ASSERT_TRUE(am_.WaitFor([&] { return am_.started_count_locked() >= 1; }));
   auto t0 = std::chrono::steady_clock::now();
   sink->Stop(milliseconds(300));
   auto took = std::chrono::steady_clock::now() - t0;
@@ -295,6 +325,7 @@ TEST_F(DeliveryTest, StopCancelsAHangingPostAtTheDeadline) {
 
 TEST_F(DeliveryTest, PostsDuringStopHaveTheirTimeoutCutToTheDeadline) {
   am_.Script({{0, "", "connection refused"}});
+  UseSteadyClock();
   auto sink = MakeSink(100, seconds(30), 64, milliseconds(500));
   std::vector<Alert> alerts = {MakeAlert("a")};
   sink->Enqueue(alerts);
@@ -304,6 +335,23 @@ TEST_F(DeliveryTest, PostsDuringStopHaveTheirTimeoutCutToTheDeadline) {
   EXPECT_EQ(am_.timeouts()[0], seconds(30));
   EXPECT_LE(am_.timeouts()[1], milliseconds(2000));
   EXPECT_EQ(Checks(am_.accepted()), std::vector<std::string>{"a"});
+}
+
+TEST_F(DeliveryTest, RetriesWaitForTheBackoffOnTheMonotonicClock) {
+  am_.Script({{503, ""}});
+  auto sink = MakeSink();
+  std::vector<Alert> alerts = {MakeAlert("a")};
+  sink->Enqueue(alerts);
+  ASSERT_TRUE(WaitPosts(1));
+  // The first backoff is 5 to 10 ms: still waiting after 4.
+  ASSERT_TRUE(mono_.AwaitWaits(1));
+  mono_.Advance(milliseconds(4));
+  ASSERT_TRUE(mono_.AwaitWaits(2));
+  EXPECT_EQ(am_.posts().size(), 1u) << "no retry before the backoff has passed";
+  mono_.Advance(milliseconds(6));
+  ASSERT_TRUE(WaitAccepted(1));
+  sink->Stop(seconds(1));
+  EXPECT_EQ(am_.posts().size(), 2u);
 }
 
 TEST(Backoff, GrowsExponentiallyWithJitterUpToTheCap) {
