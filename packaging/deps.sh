@@ -11,7 +11,8 @@ build=(cmake g++ make pkg-config git
   libssl-dev libsodium-dev libyaml-cpp-dev libfmt-dev libcivetweb-dev prometheus-cpp-dev
   nlohmann-json3-dev libcurl4-openssl-dev libcli11-dev)
 test=(googletest libgtest-dev clang-format python3 prometheus prometheus-alertmanager minisign
-  wrk prometheus-node-exporter hyperfine)
+  wrk prometheus-node-exporter hyperfine
+  clang-14 libclang-rt-14-dev)  # bench/fuzz.sh: libFuzzer and the sanitizers
 
 wanted=("${build[@]}")
 if [[ "${1:-}" == "--test" ]]; then wanted+=("${test[@]}"); fi
