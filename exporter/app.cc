@@ -39,18 +39,9 @@ struct OwnedHost {
   checks::Host host;
 };
 
-// Prometheus tells how long it will wait; answer a little before that (on_scrape mode).
 Deadline ScrapeDeadline(const HttpRequest& req) {
-  double seconds = 10;
-  if (auto h = req.Header("X-Prometheus-Scrape-Timeout-Seconds")) {
-    double parsed = 0;
-    auto [end, ec] = std::from_chars(h->data(), h->data() + h->size(), parsed);
-    if (ec == std::errc() && parsed > 0) seconds = parsed;
-  }
-  seconds = std::max(0.1, seconds - 0.5);
   return std::chrono::steady_clock::now() +
-         std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-             std::chrono::duration<double>(seconds));
+         ScrapeBudget(req.Header("X-Prometheus-Scrape-Timeout-Seconds"));
 }
 
 using std::chrono::steady_clock;
@@ -389,6 +380,28 @@ HttpResponse App::ServeReload() {
   return HttpResponse::Text(503, "reload not done: shutting down");
 }
 
+std::chrono::steady_clock::duration ScrapeBudget(std::optional<std::string_view> timeout_header) {
+  double seconds = 10;
+  if (timeout_header) {
+    double parsed = 0;
+    auto [end, ec] = std::from_chars(timeout_header->data(),
+                                     timeout_header->data() + timeout_header->size(), parsed);
+    // An hour at most: "inf" or 1e300 would overflow the deadline's nanoseconds.
+    if (ec == std::errc() && parsed > 0) seconds = std::min(parsed, 3600.0);
+  }
+  return std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+      std::chrono::duration<double>(std::max(0.1, seconds - 0.5)));
+}
+
+HttpResponse CheckPageResponse(const Snapshot& snapshot, std::string_view name, WallTime now) {
+  std::optional<std::string> page = RenderCheckPage(snapshot, name, now);
+  if (!page) return HttpResponse::Text(404, fmt::format("no check named {:?}", name));
+  HttpResponse r;
+  r.content_type = "text/html; charset=utf-8";
+  r.body = std::move(*page);
+  return r;
+}
+
 std::vector<Route> App::Routes() {
   // Each route but /-/healthy answers 503 until Start() has returned.
   auto when_started = [this](std::function<HttpResponse(const HttpRequest&)> handler) {
@@ -409,16 +422,8 @@ std::vector<Route> App::Routes() {
                       return r;
                     })});
   routes.push_back({"/checks/", {"GET"}, when_started([this](const HttpRequest& req) {
-                      std::string_view name = std::string_view(req.path).substr(8);
-                      std::optional<std::string> page =
-                          RenderCheckPage(*scheduler_->snapshot(), name, clock_.Now());
-                      if (!page) {
-                        return HttpResponse::Text(404, fmt::format("no check named {:?}", name));
-                      }
-                      HttpResponse r;
-                      r.content_type = "text/html; charset=utf-8";
-                      r.body = std::move(*page);
-                      return r;
+                      return CheckPageResponse(*scheduler_->snapshot(),
+                                               std::string_view(req.path).substr(8), clock_.Now());
                     })});
   routes.push_back({"/-/healthy", {"GET"}, [](const HttpRequest&) {
                       return HttpResponse::Text(200, "Healthy");

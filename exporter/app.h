@@ -9,6 +9,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include "checks/host.h"
@@ -32,6 +33,14 @@ std::shared_ptr<const checks::Host> MakeHost(const HostSettings& settings, const
 
 // The scheduler's plan for a loaded configuration (enabled checks only).
 std::shared_ptr<const Plan> MakePlan(const Config& config, const Clock& clock);
+
+// How long an on_scrape run may take: a little less than the scrape timeout Prometheus sends in
+// X-Prometheus-Scrape-Timeout-Seconds (`timeout_header`, the header's value; an hour at most),
+// 10s without a usable one, at least 0.1s. Pure.
+std::chrono::steady_clock::duration ScrapeBudget(std::optional<std::string_view> timeout_header);
+
+// GET /checks/<name>: the check's page, or 404 naming `name` when there is no such check. Pure.
+HttpResponse CheckPageResponse(const Snapshot& snapshot, std::string_view name, WallTime now);
 
 // How long a shutdown (SIGTERM, SIGINT) may take before the process ends anyway.
 inline constexpr std::chrono::seconds kShutdownDeadline{10};

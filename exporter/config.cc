@@ -187,8 +187,9 @@ std::vector<std::string> DefaultCommandPath() {
   return {"/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"};
 }
 
-Config LoadConfig(const std::string& path) {
-  ConfigNode root = ConfigNode::Load(path);
+namespace {
+
+Config ReadConfig(ConfigNode root, const std::string& path) {
   Config config;
   // The hash of the text parsed, not of a second read that could see another file.
   config.files.push_back({path, root.source_sha256()});
@@ -319,6 +320,14 @@ Config LoadConfig(const std::string& path) {
     f.spec->fingerprint = CheckFingerprint(f.spec->type->name, f.params, f.baseline);
   }
   return config;
+}
+
+}  // namespace
+
+Config LoadConfig(const std::string& path) { return ReadConfig(ConfigNode::Load(path), path); }
+
+Config ParseConfig(std::string_view text, const std::string& path) {
+  return ReadConfig(ConfigNode::Parse(text, path), path);
 }
 
 std::vector<std::string> ConfigWarnings(const Config& config) {

@@ -89,6 +89,9 @@ struct Config {
 // exist and pins that are absent are not problems (see ConfigWarnings); a pin that is present
 // but malformed is.
 Config LoadConfig(const std::string& path);
+// LoadConfig of `text` as if read from `path` (files it names resolve against path's folder).
+// Reads no configuration file but the baseline file the text names.
+Config ParseConfig(std::string_view text, const std::string& path);
 
 // What a loaded configuration lacks without being invalid, one sentence each, for the log and
 // `--config.check`: a missing baseline file, enabled checks that are not pinned.

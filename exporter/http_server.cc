@@ -35,19 +35,9 @@ int LogMessage(const mg_connection*, const char* message) {
 // (should_keep_alive): the client's Connection header if it sent one, else HTTP/1.1's default.
 bool KeepAlive(const mg_connection* conn, const mg_request_info& info) {
   const char* connection = mg_get_header(conn, "Connection");
-  if (connection == nullptr) {
-    return info.http_version != nullptr && std::strcmp(info.http_version, "1.1") == 0;
-  }
-  std::string_view tokens(connection);
-  while (!tokens.empty()) {
-    std::size_t comma = tokens.find(',');
-    // Optional whitespace (RFC 9110) around the token.
-    std::string_view token = Trim(tokens.substr(0, comma));
-    if (token.size() == 10 && strncasecmp(token.data(), "keep-alive", 10) == 0) return true;
-    if (comma == std::string_view::npos) break;
-    tokens.remove_prefix(comma + 1);
-  }
-  return false;
+  return KeepAliveRequested(
+      connection != nullptr ? std::optional<std::string_view>(connection) : std::nullopt,
+      info.http_version != nullptr ? info.http_version : "");
 }
 
 // The Date header's value, formatted once a second per thread.
@@ -102,6 +92,50 @@ bool ValidPort(std::string_view p) {
 }
 
 }  // namespace
+
+bool KeepAliveRequested(std::optional<std::string_view> connection, std::string_view http_version) {
+  if (!connection) return http_version == "1.1";
+  std::string_view tokens = *connection;
+  while (!tokens.empty()) {
+    std::size_t comma = tokens.find(',');
+    // Optional whitespace (RFC 9110) around the token.
+    std::string_view token = Trim(tokens.substr(0, comma));
+    if (token.size() == 10 && strncasecmp(token.data(), "keep-alive", 10) == 0) return true;
+    if (comma == std::string_view::npos) break;
+    tokens.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
+const Route* FindRoute(const std::vector<Route>& routes, std::string_view path) {
+  for (const Route& r : routes) {
+    bool prefix = r.path.size() > 1 && r.path.back() == '/';
+    if (prefix ? path.starts_with(r.path) && path.size() > r.path.size() : path == r.path) {
+      return &r;
+    }
+  }
+  return nullptr;
+}
+
+HttpResponse RouteRequest(const std::vector<Route>& routes, const HttpRequest& req) {
+  const Route* route = FindRoute(routes, req.path);
+  if (route == nullptr) {
+    return HttpResponse::Text(404, fmt::format("404 page not found: {}", req.path));
+  }
+  std::string method = req.method == "HEAD" ? "GET" : req.method;
+  if (std::find(route->methods.begin(), route->methods.end(), method) == route->methods.end()) {
+    std::string allow;
+    for (const std::string& m : route->methods) {
+      allow += (allow.empty() ? "" : ", ") + m;
+      if (m == "GET") allow += ", HEAD";  // served for every GET route
+    }
+    HttpResponse resp =
+        HttpResponse::Text(405, fmt::format("method {} not allowed; use {}", req.method, allow));
+    resp.headers.emplace_back("Allow", allow);
+    return resp;
+  }
+  return route->handler(req);
+}
 
 std::optional<std::string_view> HttpRequest::Header(const char* name) const {
   const char* v = mg_get_header(conn, name);
@@ -227,34 +261,7 @@ int HttpServer::Dispatch(mg_connection* conn, void* self_ptr) {
   req.query = info->query_string != nullptr ? info->query_string : "";
   req.remote_addr = info->remote_addr;
 
-  HttpResponse resp;
-  const Route* route = nullptr;
-  for (const Route& r : self->routes_) {
-    bool prefix = r.path.size() > 1 && r.path.back() == '/';
-    if (prefix ? req.path.starts_with(r.path) && req.path.size() > r.path.size()
-               : req.path == r.path) {
-      route = &r;
-      break;
-    }
-  }
-  if (route == nullptr) {
-    resp = HttpResponse::Text(404, fmt::format("404 page not found: {}", req.path));
-  } else {
-    std::string method = req.method == "HEAD" ? "GET" : req.method;
-    if (std::find(route->methods.begin(), route->methods.end(), method) == route->methods.end()) {
-      std::string allow;
-      for (const std::string& m : route->methods) {
-        allow += (allow.empty() ? "" : ", ") + m;
-        if (m == "GET") allow += ", HEAD";  // served for every GET route
-      }
-      resp =
-          HttpResponse::Text(405, fmt::format("method {} not allowed; use {}", req.method, allow));
-      resp.headers.emplace_back("Allow", allow);
-    } else {
-      resp = route->handler(req);
-    }
-  }
-
+  HttpResponse resp = RouteRequest(self->routes_, req);
   SendResponse(conn, *info, resp, resp.shared_body ? *resp.shared_body : resp.body,
                req.method == "HEAD");
   return resp.status;

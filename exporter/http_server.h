@@ -48,6 +48,20 @@ struct HttpOptions {
   int max_connections = 16;              // worker threads; each keeps one keep-alive connection
 };
 
+// Which route serves `path` (decoded, without the query): the first whose path equals it, or
+// ends in '/' and is a proper prefix of it. nullptr if none. Pure.
+const Route* FindRoute(const std::vector<Route>& routes, std::string_view path);
+
+// The response to `req`: its route's handler's, 404 when no route matches, 405 with an Allow
+// header when the route does not take the method (HEAD is served wherever GET is). Pure but for
+// what the handler does.
+HttpResponse RouteRequest(const std::vector<Route>& routes, const HttpRequest& req);
+
+// Whether the connection stays open after the response, by the rule civetweb applies
+// (should_keep_alive): a keep-alive token in the client's Connection header value if it sent one,
+// else HTTP/1.1's default ("1.1" as `http_version`). Pure.
+bool KeepAliveRequested(std::optional<std::string_view> connection, std::string_view http_version);
+
 // civetweb with no document root (it serves no files), TCP_NODELAY, bounded threads, request
 // size and keep-alive limits, routing to handlers. Handlers run on civetweb's worker threads and
 // must be thread-safe.

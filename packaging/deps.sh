@@ -10,9 +10,10 @@ set -euo pipefail
 build=(cmake g++ make pkg-config git
   libssl-dev libsodium-dev libyaml-cpp-dev libfmt-dev libcivetweb-dev prometheus-cpp-dev
   nlohmann-json3-dev libcurl4-openssl-dev libcli11-dev)
-# clang and its sanitizer runtimes: the ASan/UBSan and TSan stages and -Wthread-safety.
-test=(googletest libgtest-dev clang-format clang libclang-rt-14-dev python3 prometheus prometheus-alertmanager minisign
-  wrk prometheus-node-exporter hyperfine)
+# clang and its sanitizer runtimes: the ASan/UBSan and TSan stages, -Wthread-safety and
+# bench/fuzz.sh (libFuzzer).
+test=(googletest libgtest-dev clang-format clang libclang-rt-14-dev python3 prometheus
+  prometheus-alertmanager minisign wrk prometheus-node-exporter hyperfine)
 
 wanted=("${build[@]}")
 if [[ "${1:-}" == "--test" ]]; then wanted+=("${test[@]}"); fi

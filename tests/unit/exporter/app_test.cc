@@ -188,6 +188,27 @@ TEST_F(AppTest, StuckReloadBlocksNeitherRequestsNorStop) {
   gate_->Open();  // the abandoned thread returns and touches nothing of the App
 }
 
+TEST(ScrapeBudget, AnswersHalfASecondBeforePrometheusGivesUp) {
+  using Seconds = std::chrono::duration<double>;
+  EXPECT_EQ(Seconds(ScrapeBudget(std::nullopt)), Seconds(9.5));
+  EXPECT_EQ(Seconds(ScrapeBudget("2.5")), Seconds(2.0));
+  EXPECT_EQ(Seconds(ScrapeBudget("0.3")), Seconds(0.1)) << "at least 0.1s";
+  for (const char* unusable : {"", "ten", "-3", "0", "nan", "1e400"}) {
+    EXPECT_EQ(Seconds(ScrapeBudget(unusable)), Seconds(9.5)) << unusable;
+  }
+  // Found by tests/fuzz/http_fuzz (corpus/http/check_page_unknown): "inf" overflowed the
+  // nanoseconds of the deadline, which then lay in the past.
+  for (const char* huge : {"inf", "1e300", "86400"}) {
+    EXPECT_EQ(Seconds(ScrapeBudget(huge)), Seconds(3599.5)) << huge;
+  }
+}
+
+TEST(CheckPageResponse, NamesAnUnknownCheckQuoted) {
+  HttpResponse r = CheckPageResponse(Snapshot{}, "no\xffsuch", WallTime{});
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(r.body, "no check named \"no\\xffsuch\"\n");
+}
+
 TEST(ShutdownDeadline, ExpiresWithTheStageItWasIn) {
   std::mutex mu;
   std::condition_variable cv;

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <optional>
 #include <ostream>
 #include <set>
@@ -402,6 +404,23 @@ TEST(LoadConfig, MissingBaselineFileIsAWarning) {
                     "`drift_exporter baseline capture`",
                 "check agent is not pinned (binary_sha256): it reports an error until "
                 "`drift_exporter baseline capture` pins it"}));
+}
+
+TEST(ParseConfig, ReadsTextAsLoadConfigReadsTheFile) {
+  const std::string path = kGood + "full.yml";  // names baseline.yml
+  std::ifstream in(path);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  Config loaded = LoadConfig(path);
+  Config parsed = ParseConfig(text, path);
+  ASSERT_EQ(parsed.checks.size(), loaded.checks.size());
+  for (std::size_t i = 0; i < parsed.checks.size(); ++i) {
+    EXPECT_EQ(parsed.checks[i]->name, loaded.checks[i]->name);
+    EXPECT_EQ(parsed.checks[i]->fingerprint, loaded.checks[i]->fingerprint);
+  }
+  ASSERT_EQ(parsed.files.size(), 2u) << "the baseline file it names is read";
+  EXPECT_EQ(parsed.files[0].sha256, loaded.files[0].sha256);
+  EXPECT_EQ(parsed.files[1].path, loaded.files[1].path);
+  EXPECT_THROW(ParseConfig("checks: []\n", path), ConfigError);
 }
 
 }  // namespace

@@ -137,5 +137,33 @@ TEST(ExternalUrl, TheFlagWinsAndIsChecked) {
             "--web.external-url must not contain credentials");
 }
 
+TEST(RouteRequest, RoutesWithoutAServer) {
+  std::vector<Route> routes = {
+      {"/checks/", {"GET"}, [](const HttpRequest& r) { return HttpResponse::Text(200, r.path); }},
+      {"/-/reload", {"POST"}, [](const HttpRequest&) { return HttpResponse::Text(200, "ok"); }}};
+  auto answer = [&](std::string method, std::string path) {
+    HttpRequest req;
+    req.method = std::move(method);
+    req.path = std::move(path);
+    return RouteRequest(routes, req);
+  };
+  EXPECT_EQ(answer("HEAD", "/checks/fw").body, "/checks/fw\n");
+  EXPECT_EQ(answer("GET", "/checks/").status, 404) << "a prefix route needs a name after it";
+  EXPECT_EQ(FindRoute(routes, "/checks"), nullptr);
+  HttpResponse wrong = answer("GET", "/-/reload");
+  EXPECT_EQ(wrong.status, 405);
+  EXPECT_EQ(wrong.headers, (std::vector<std::pair<std::string, std::string>>{{"Allow", "POST"}}));
+  EXPECT_EQ(answer("POST", "/checks/x").headers.front().second, "GET, HEAD");
+}
+
+TEST(KeepAliveRequested, FollowsTheConnectionHeaderElseTheVersion) {
+  EXPECT_TRUE(KeepAliveRequested(std::nullopt, "1.1"));
+  EXPECT_FALSE(KeepAliveRequested(std::nullopt, "1.0"));
+  EXPECT_TRUE(KeepAliveRequested(" Upgrade ,\tKeep-Alive ", "1.0"));
+  EXPECT_FALSE(KeepAliveRequested("close", "1.1"));
+  EXPECT_FALSE(KeepAliveRequested("", "1.1"));
+  EXPECT_FALSE(KeepAliveRequested("keep-alives", "1.1"));
+}
+
 }  // namespace
 }  // namespace drift::exporter

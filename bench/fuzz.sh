@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# Fuzzing: builds the libFuzzer targets of tests/fuzz (clang 14, DRIFT_FUZZ=ON: ASan + UBSan +
+# coverage, in its own build tree) and runs each one in turn under `nice -n 19`, from its seed
+# corpus and dictionary, until it has run FUZZ_RUNS inputs or for FUZZ_MAX_TIME seconds, whichever
+# comes first. Prints its markdown section for bench/RESULTS.md on stdout: per target the inputs
+# run, exec/s, duration, CPU time (and inputs per CPU second, the rate that does not depend on
+# what else the machine runs), coverage, corpus growth and findings (crash, leak, timeout,
+# out-of-memory, slow unit).
+# A finding's input is kept in $FUZZ_OUT/findings/<target>/; reproduce it with
+# `$BUILD/fuzz/<target>_fuzz <file>`, then add it to tests/fuzz/corpus/<target>/ with the fix.
+#
+#   bench/fuzz.sh [target...]        (default: every target in tests/fuzz/CMakeLists.txt)
+#
+# Environment:
+#   FUZZ_RUNS            inputs per target (default 10000000)
+#   FUZZ_MAX_TIME        seconds per target at most (default 3600)
+#   FUZZ_TIMEOUT         seconds one input may take before it counts as a timeout (default 10)
+#   FUZZ_RSS_LIMIT_MB    memory limit, a finding when exceeded (default 2048)
+#   DRIFT_FUZZ_BUILD_DIR build tree (default <repo>/build-fuzz)
+#   FUZZ_OUT             grown corpora, findings and logs (default <build tree>/fuzz-out)
+#   DRIFT_FUZZ_SKIP_BUILD  1 = use the binaries already built
+set -euo pipefail
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BUILD="${DRIFT_FUZZ_BUILD_DIR:-$REPO/build-fuzz}"
+OUT="${FUZZ_OUT:-$BUILD/fuzz-out}"
+RUNS="${FUZZ_RUNS:-10000000}"
+MAX_TIME="${FUZZ_MAX_TIME:-3600}"
+TIMEOUT="${FUZZ_TIMEOUT:-10}"
+RSS_LIMIT="${FUZZ_RSS_LIMIT_MB:-2048}"
+CORPUS="$REPO/tests/fuzz/corpus"
+DICTS="$REPO/tests/fuzz/dict"
+
+log() { echo "[fuzz] $*" >&2; }
+die() {
+  echo "[fuzz] error: $*" >&2
+  exit 1
+}
+command -v clang++-14 >/dev/null || die "clang++-14 missing; install with packaging/deps.sh --test"
+
+targets=("$@")
+if [[ ${#targets[@]} -eq 0 ]]; then
+  read -r -a targets <<<"$(sed -nE 's/^set\(DRIFT_FUZZ_TARGETS (.*)\)$/\1/p' \
+    "$REPO/tests/fuzz/CMakeLists.txt")"
+fi
+[[ ${#targets[@]} -gt 0 ]] || die "no fuzz targets found"
+
+if [[ "${DRIFT_FUZZ_SKIP_BUILD:-0}" != 1 ]]; then
+  log "building ${targets[*]} in $BUILD"
+  launcher=()
+  command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+  cmake -S "$REPO" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_CXX_COMPILER=clang++-14 -DDRIFT_FUZZ=ON -DDRIFT_BUILD_BENCH=OFF \
+    "${launcher[@]}" >&2
+  cmake --build "$BUILD" -j"$(nproc)" \
+    --target "${targets[@]/%/_fuzz}" >&2
+fi
+
+# The dictionary of each target.
+dict_of() {
+  case "$1" in
+    config) echo "$DICTS/config.dict" ;;
+    record | minisign | verify) echo "$DICTS/evidence.dict" ;;
+    http) echo "$DICTS/http.dict" ;;
+  esac
+}
+
+# CPU seconds (user + system) of the children this shell has waited for: on a shared machine a
+# fuzzer at nice 19 may get little of the wall time, so the rate per CPU second is the one that
+# says how fast a target is.
+# (`times` runs in this shell: in a $(...) subshell it would count that subshell's children.)
+children_cpu() {
+  times >"$OUT/.times"
+  tail -1 "$OUT/.times" | awk '{
+    t = 0
+    for (i = 1; i <= 2; i++) { split($i, p, "m"); t += p[1] * 60 + p[2] }
+    printf "%.1f", t
+  }'
+}
+
+rows=()
+total_findings=0
+start_date="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+start_load="$(cut -d' ' -f1 /proc/loadavg)"
+for t in "${targets[@]}"; do
+  bin="$BUILD/fuzz/${t}_fuzz"
+  [[ -x "$bin" ]] || die "$bin not built"
+  work="$OUT/corpus/$t"
+  findings="$OUT/findings/$t"
+  logf="$OUT/logs/$t.log"
+  mkdir -p "$work" "$findings" "$(dirname "$logf")"
+  dict=()
+  [[ -n "$(dict_of "$t")" ]] && dict=(-dict="$(dict_of "$t")")
+  seeds="$(find "$CORPUS/$t" -type f | wc -l)"
+  log "$t: up to $RUNS inputs or ${MAX_TIME}s; log $logf"
+  start=$(date +%s)
+  mkdir -p "$OUT"
+  children_cpu >"$OUT/.cpu_before"
+  # New inputs go to the first folder (the work corpus); the seeds are only read.
+  set +e
+  nice -n 19 "$bin" -runs="$RUNS" -max_total_time="$MAX_TIME" -timeout="$TIMEOUT" \
+    -rss_limit_mb="$RSS_LIMIT" -print_final_stats=1 -artifact_prefix="$findings/" \
+    "${dict[@]}" "$work" "$CORPUS/$t" </dev/null >"$logf" 2>&1
+  rc=$?
+  set -e
+  secs=$(($(date +%s) - start))
+  children_cpu >"$OUT/.cpu_after"
+  cpu="$(awk -v a="$(cat "$OUT/.cpu_before")" -v b="$(cat "$OUT/.cpu_after")" \
+    'BEGIN { printf "%.1f", b - a }')"
+  execs="$(sed -nE 's/^stat::number_of_executed_units: *([0-9]+).*/\1/p' "$logf" | tail -1)"
+  per_cpu="$(awk -v n="${execs:-0}" -v c="$cpu" 'BEGIN { if (c > 0) printf "%.0f", n / c; else print "?" }')"
+  rate="$(sed -nE 's/^stat::average_exec_per_sec: *([0-9]+).*/\1/p' "$logf" | tail -1)"
+  cov="$(grep -oE 'cov: [0-9]+' "$logf" | tail -1 | cut -d' ' -f2)"
+  grown="$(find "$work" -type f | wc -l)"
+  found=()
+  for kind in crash leak timeout oom slow-unit; do
+    n="$(find "$findings" -name "$kind-*" | wc -l)"
+    [[ "$n" -gt 0 ]] && found+=("$n $kind")
+  done
+  [[ ${#found[@]} -gt 0 ]] && total_findings=$((total_findings + ${#found[@]}))
+  [[ $rc -ne 0 && ${#found[@]} -eq 0 ]] && found+=("exit $rc, see $logf")
+  summary="${found[*]:-none}"
+  log "$t: ${execs:-?} inputs in ${secs}s (${rate:-?}/s; ${cpu} CPU s, $per_cpu per CPU s)," \
+    "coverage ${cov:-?}, findings: $summary"
+  rows+=("| $t | ${execs:-?} | ${rate:-?} | ${secs}s | ${cpu}s | $per_cpu | ${cov:-?} | $seeds → $grown | $summary |")
+done
+
+echo "## Fuzzing"
+echo
+echo "\`bench/fuzz.sh ${targets[*]}\` with FUZZ_RUNS=$RUNS FUZZ_MAX_TIME=$MAX_TIME: each target"
+echo "in turn under \`nice -n 19\`, \`-runs=$RUNS -max_total_time=$MAX_TIME -timeout=$TIMEOUT"
+echo "-rss_limit_mb=$RSS_LIMIT\`, from its seed corpus (tests/fuzz/corpus) and dictionary; built"
+echo "with $(clang++-14 --version | head -1), ASan + UBSan + libFuzzer (DRIFT_FUZZ=ON,"
+echo "RelWithDebInfo). Run $start_date to $(date -u +%Y-%m-%dT%H:%M:%SZ) (UTC), load average (1 min)"
+echo "$start_load before it, on $(nproc) CPUs."
+echo
+echo "| target | inputs run | exec/s (wall) | duration | CPU time | inputs per CPU s | coverage (edges) | corpus (seeds → grown) | findings |"
+echo "|---|---:|---:|---:|---:|---:|---:|---|---|"
+printf '%s\n' "${rows[@]}"
+[[ $total_findings -eq 0 ]]
