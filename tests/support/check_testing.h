@@ -17,10 +17,10 @@
 #include <vector>
 
 #include "checks/check.h"
-#include "checks/rooted_fs.h"
 #include "common/config_node.h"
 #include "tests/support/config_testing.h"
 #include "tests/support/fakes.h"
+#include "tests/support/memory_fs.h"
 #include "tests/support/temp_dir.h"
 
 namespace drift::testing {
@@ -95,15 +95,15 @@ inline void ExpectTypeDefaults(const checks::CheckType& type, const TypeDefaults
 
 // The fakes and a file system, assembled into a Host. The clock stands at 2023-11-14T22:13:20Z.
 struct TestHost {
-  // Files come from the directory `root` (a fixture tree or a TempDir).
+  // Files come from a copy in memory of the directory `root` (a fixture host), made now.
   explicit TestHost(const std::string& root)
-      : rooted(std::make_unique<checks::RootedFileSystem>(root)), fs(*rooted) {}
+      : memory(std::make_unique<MemoryFileSystem>(root)), fs(*memory) {}
   // Files come from `files`, which must outlive this.
   explicit TestHost(const checks::FileSystem& files) : fs(files) {}
 
   checks::Host host() const { return checks::Host{fs, commands, services, journal, clock}; }
 
-  std::unique_ptr<checks::RootedFileSystem> rooted;  // what `fs` is, unless given one
+  std::unique_ptr<MemoryFileSystem> memory;  // what `fs` is, unless given one
   const checks::FileSystem& fs;
   FakeCommandRunner commands;
   FakeServiceManager services;

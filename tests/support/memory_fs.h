@@ -96,8 +96,8 @@ class MemoryFileSystem final : public checks::FileSystem {
   void AddTree(const std::string& dir, std::string_view at = "/") {
     namespace fs = std::filesystem;
     for (const fs::directory_entry& e : fs::recursive_directory_iterator(dir)) {
-      std::string host =
-          std::string(at == "/" ? "" : at) + "/" + fs::relative(e.path(), dir).generic_string();
+      std::string host = std::string(at == "/" ? "" : at) + "/" +
+                         e.path().lexically_relative(dir).generic_string();
       if (e.is_symlink()) {
         AddSymlink(host, fs::read_symlink(e.path()).string());
       } else if (e.is_directory()) {

@@ -9,7 +9,6 @@
 #include <vector>
 
 #include "tests/support/check_testing.h"
-#include "tests/support/memory_fs.h"
 
 namespace drift::checks::av_edr {
 namespace {
@@ -33,13 +32,12 @@ std::string ParamsWith(std::string_view binary = "/usr/sbin/clamd", std::string_
 
 class AvEdrTest : public ::testing::Test {
  protected:
-  explicit AvEdrTest(std::string_view scenario = "av_edr_healthy") {
-    files_.AddTree(testing::FixtureHost(scenario));
+  explicit AvEdrTest(std::string_view scenario = "av_edr_healthy")
+      : t_(testing::FixtureHost(scenario)) {
     t_.services.Set("clamav-daemon.service", "active");
   }
 
-  testing::MemoryFileSystem files_;  // a copy of the fixture host
-  testing::TestHost t_{files_};
+  testing::TestHost t_;
 };
 
 class AvEdrTamperedTest : public AvEdrTest {
@@ -69,7 +67,7 @@ TEST_F(AvEdrTest, CompliantWhenActiveAndHashMatches) {
   EXPECT_EQ(Str(r.observations),
             fmt::format("service_state=active;binary_sha256={};", kHealthySha));
   EXPECT_TRUE(r.measures.empty());
-  EXPECT_EQ(files_.files_read(), std::vector<std::string>{"/usr/sbin/clamd"});  // hashed once
+  EXPECT_EQ(t_.memory->files_read(), std::vector<std::string>{"/usr/sbin/clamd"});  // hashed once
 }
 
 TEST_F(AvEdrTest, InactiveServiceIsHighDrift) {

@@ -145,6 +145,7 @@ TEST(BackupRun, FreshBackupAndRestoreTestAreCompliant) {
                              {"drift_backup_age_seconds", 8000},
                              {"drift_backup_restore_test_age_seconds", 13 * 86400 + 72800}}));
   EXPECT_TRUE(t.commands.commands_ran().empty());
+  EXPECT_EQ(t.memory->files_read(), std::vector<std::string>{"/var/lib/backup/status.json"});
 }
 
 TEST(BackupRun, OldBackupIsDrift) {

@@ -149,6 +149,13 @@ TEST(EncryptionRun, LuksVolumesInSysfsAreCompliantWithoutAnyCommand) {
             (Pairs_t{{"volume cryptroot", "LUKS2 (dm-0)"}, {"volume cryptdata", "LUKS1 (dm-1)"}}));
   EXPECT_TRUE(r.measures.empty());
   EXPECT_TRUE(t.commands.commands_ran().empty());
+  // Every device-mapper device's name and uuid, and nothing of sda or loop0.
+  std::vector<std::string> read;
+  for (int dm = 0; dm <= 4; ++dm) {
+    read.push_back(fmt::format("/sys/block/dm-{}/dm/name", dm));
+    read.push_back(fmt::format("/sys/block/dm-{}/dm/uuid", dm));
+  }
+  EXPECT_EQ(t.memory->files_read(), read);
 }
 
 TEST(EncryptionRun, PlainDmCryptAndLvmAreNotLuks) {

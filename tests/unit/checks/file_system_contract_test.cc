@@ -269,6 +269,14 @@ TEST(MemoryFileSystem, AddTreeCopiesAFixtureHost) {
             *real.ReadLink("/nix/var/nix/profiles/system"));
   EXPECT_EQ(*mem.ReadFile("/etc/os-release", 4096), *real.ReadFile("/etc/os-release", 4096));
   EXPECT_EQ(mem.Stat("/etc/os-release")->mode, real.Stat("/etc/os-release")->mode);
+  // Symlinks are copied as links, where they are, with their targets as written.
+  testing::MemoryFileSystem sys(testing::FixtureHost("encryption-mixed"));
+  RootedFileSystem real_sys(testing::FixtureHost("encryption-mixed"));
+  EXPECT_EQ(*sys.ListDir("/sys/block"), *real_sys.ListDir("/sys/block"));
+  EXPECT_EQ(*sys.ReadLink("/sys/block/dm-0"), "../devices/virtual/block/dm-0");
+  EXPECT_EQ(*sys.ReadFile("/sys/block/dm-0/dm/name", 100),
+            *real_sys.ReadFile("/sys/block/dm-0/dm/name", 100));
+  EXPECT_EQ(sys.Stat("/sys/devices/virtual/block/dm-0")->type, FileStat::Type::kDirectory);
 }
 
 }  // namespace
