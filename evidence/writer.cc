@@ -10,7 +10,6 @@ namespace drift::evidence {
 namespace {
 
 using std::chrono::milliseconds;
-using std::chrono::steady_clock;
 
 Status CheckRecord(const Record& record) {
   if (Status s = ValidateRecord(record); !s.ok()) return s;
@@ -23,14 +22,16 @@ Status CheckRecord(const Record& record) {
 }  // namespace
 
 Writer::Writer(std::unique_ptr<Store> store, SecretKey key, const Clock& clock,
-               WriterOptions options, WriterEvents events, std::function<Record()> attestation)
+               WriterOptions options, WriterEvents events, std::function<Record()> attestation,
+               const MonotonicClock& monotonic_clock)
     : store_(std::move(store)),
       key_(std::move(key)),
       clock_(clock),
       options_(std::move(options)),
       events_(std::move(events)),
-      attestation_(std::move(attestation)) {
-  started_ = steady_clock::now();
+      attestation_(std::move(attestation)),
+      monotonic_(monotonic_clock) {
+  started_ = monotonic_.Now();
   next_attestation_ = started_ + options_.attestation_interval;
   next_prune_ = started_;
   retry_at_ = started_;
@@ -39,8 +40,23 @@ Writer::Writer(std::unique_ptr<Store> store, SecretKey key, const Clock& clock,
 
 Writer::~Writer() { Stop(); }
 
+void Writer::Completion::Set(Result<Published> result) {
+  MutexLock lock(mu_);
+  result_ = std::move(result);
+  cv_.NotifyAll();
+}
+
+std::optional<Result<Published>> Writer::Completion::Await(const MonotonicClock& clock,
+                                                           Deadline deadline) {
+  MutexLock lock(mu_);
+  while (!result_) {
+    if (!clock.WaitUntil(cv_, mu_, deadline)) break;
+  }
+  return std::move(result_);
+}
+
 std::size_t Writer::queue_length() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return queue_.size();
 }
 
@@ -50,11 +66,11 @@ bool Writer::Enqueue(Record record) {
     return false;
   }
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (stop_) return false;
     if (queue_.size() < options_.queue_capacity) {
       queue_.push_back({std::move(record), nullptr, std::nullopt});
-      cv_.notify_all();
+      cv_.NotifyAll();
       return true;
     }
     ++dropped_;
@@ -68,39 +84,40 @@ bool Writer::Enqueue(Record record) {
 Result<Published> Writer::Append(Record record, milliseconds timeout) {
   if (Status s = CheckRecord(record); !s.ok()) return s.error();
   if (!healthy_.load()) return Err("the evidence store is unhealthy; the record was not written");
-  auto done = std::make_shared<std::promise<Result<Published>>>();
-  std::future<Result<Published>> result = done->get_future();
+  const Deadline deadline = monotonic_.Now() + timeout;
+  auto done = std::make_shared<Completion>();
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (stop_) return Err("the evidence writer is stopping");
     if (queue_.size() >= options_.queue_capacity) return Err("the evidence queue is full");
     queue_.push_back({std::move(record), done, std::nullopt});
-    cv_.notify_all();
+    cv_.NotifyAll();
   }
-  if (result.wait_for(timeout) != std::future_status::ready) {
+  std::optional<Result<Published>> result = done->Await(monotonic_, deadline);
+  if (!result) {
     return Err(
         "no confirmation from the evidence writer within {} ms; the record may still be "
         "written",
         timeout.count());
   }
-  return result.get();
+  return std::move(*result);
 }
 
 void Writer::RotateKey(SecretKey next) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (stop_) return;
   queue_.push_back({Record{}, nullptr, std::move(next)});
-  cv_.notify_all();
+  cv_.NotifyAll();
 }
 
 void Writer::Stop() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (stopped_) return;
     stop_ = true;
     stopped_ = true;
   }
-  cv_.notify_all();
+  cv_.NotifyAll();
   if (thread_.joinable()) thread_.join();
   store_.reset();  // writes the last head and releases the store's lock
 }
@@ -120,7 +137,7 @@ void Writer::Failed(FsOp op, const Error& error) {
   opened_ = false;
   backoff_ =
       backoff_.count() == 0 ? options_.retry_initial : std::min(backoff_ * 2, options_.retry_max);
-  retry_at_ = steady_clock::now() + backoff_;
+  retry_at_ = monotonic_.Now() + backoff_;
   if (failure_.empty()) {
     failure_ = {{"error", error.message},
                 {"op", std::string(FsOpName(op))},
@@ -148,7 +165,7 @@ void Writer::AddLostRecords(Record& record) {
 }
 
 WallTime Writer::WallAt(SteadyTime t) const {
-  return clock_.Now() - std::chrono::duration_cast<WallTime::duration>(steady_clock::now() - t);
+  return clock_.Now() - std::chrono::duration_cast<WallTime::duration>(monotonic_.Now() - t);
 }
 
 void Writer::CountMissedAttestations(SteadyTime now) {
@@ -177,13 +194,13 @@ bool Writer::Open(const std::string& failure_reason, const nlohmann::json& failu
   std::uint64_t known = last_seq_.load();
   // Not after finding another writer's records: then what lies above `known` is theirs.
   if (known > 0 && tail.seq > known && !foreign_records_) {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     for (std::uint64_t seq = known + 1; seq <= tail.seq && !queue_.empty(); ++seq) {
       Item item = std::move(queue_.front());
       queue_.pop_front();
       Published p{seq, item.record.kind, item.record.check, RecordStem(seq, item.record.kind),
                   "",  tail.time};
-      if (item.done) item.done->set_value(p);
+      if (item.done) item.done->Set(p);
       if (item.rotate_to) key_ = std::move(*item.rotate_to);  // its record is on disk
     }
   }
@@ -257,7 +274,7 @@ bool Writer::Open(const std::string& failure_reason, const nlohmann::json& failu
   dropped_reported_ = dropped_.load();
   missed_reported_ = missed_attestations_.load();
   if (outage_missed_ > 0) {
-    next_attestation_ = steady_clock::now();  // attest the present at once
+    next_attestation_ = monotonic_.Now();  // attest the present at once
     outage_missed_ = 0;
   }
   opened_ = true;
@@ -305,11 +322,11 @@ void Writer::PublishBatch(std::deque<Item>& batch) {
       last_seq_ = p.seq;
       ++records_this_run_;
       if (events_.on_published) events_.on_published(p);
-      if (batch[i].done) batch[i].done->set_value(p);
+      if (batch[i].done) batch[i].done->Set(p);
     }
     if (out.error && out.published.size() < records.size()) {
       // The unpublished rest goes back to the front of the queue, in order, for after recovery.
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       for (std::size_t i = batch.size(); i-- > out.published.size();) {
         if (i + 1 == taken && rotate_to) batch[i].rotate_to = std::move(rotate_to);
         queue_.push_front(std::move(batch[i]));
@@ -326,7 +343,7 @@ void Writer::PublishBatch(std::deque<Item>& batch) {
     }
     if (out.error) {
       // This segment is published; only the head update failed. The rest waits for recovery.
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       for (std::size_t i = batch.size(); i-- > 0;) queue_.push_front(std::move(batch[i]));
       batch.clear();
       Failed(out.failed_op, *out.error);
@@ -336,8 +353,8 @@ void Writer::PublishBatch(std::deque<Item>& batch) {
 }
 
 void Writer::MaybePrune() {
-  if (options_.retention.count() <= 0 || steady_clock::now() < next_prune_) return;
-  next_prune_ = steady_clock::now() + options_.prune_every;
+  if (options_.retention.count() <= 0 || monotonic_.Now() < next_prune_) return;
+  next_prune_ = monotonic_.Now() + options_.prune_every;
   std::string cutoff = DayFolder(clock_.Now() - options_.retention);
   Result<PruneReport> report = store_->Prune(cutoff, key_);
   if (!report.ok()) {
@@ -366,16 +383,18 @@ void Writer::Run() {
     std::deque<Item> batch;
     bool stopping = false;
     {
-      std::unique_lock lock(mu_);
+      MutexLock lock(mu_);
       // Wakes at least hourly even with nothing scheduled (no attestation, no retention).
-      SteadyTime wake = steady_clock::now() + std::chrono::hours(1);
+      SteadyTime wake = monotonic_.Now() + std::chrono::hours(1);
       if (!opened_) {
         wake = retry_at_;
       } else {
         if (options_.attestation_interval.count() > 0) wake = std::min(wake, next_attestation_);
         if (options_.retention.count() > 0) wake = std::min(wake, next_prune_);
       }
-      cv_.wait_until(lock, wake, [&] { return stop_ || (opened_ && !queue_.empty()); });
+      while (!stop_ && !(opened_ && !queue_.empty())) {
+        if (!monotonic_.WaitUntil(cv_, mu_, wake)) break;
+      }
       stopping = stop_;
       if (opened_) {
         while (!queue_.empty() && batch.size() < options_.max_batch) {
@@ -384,7 +403,7 @@ void Writer::Run() {
         }
       }
     }
-    SteadyTime now = steady_clock::now();
+    SteadyTime now = monotonic_.Now();
     if (!opened_) {
       CountMissedAttestations(now);
       if (stopping) {
@@ -404,17 +423,17 @@ void Writer::Run() {
     if (opened_) MaybePrune();
     if (stopping && opened_) {
       {
-        std::lock_guard lock(mu_);
+        MutexLock lock(mu_);
         if (!queue_.empty()) continue;
       }
       Record stop;
       stop.kind = std::string(kinds::kStop);
-      stop.payload = {{"records_this_run", records_this_run_ + 1},
-                      {"dropped_total", dropped_.load()},
-                      {"missed_attestations", missed_attestations_.load()},
-                      {"uptime_seconds", std::chrono::duration_cast<std::chrono::seconds>(
-                                             steady_clock::now() - started_)
-                                             .count()}};
+      stop.payload = {
+          {"records_this_run", records_this_run_ + 1},
+          {"dropped_total", dropped_.load()},
+          {"missed_attestations", missed_attestations_.load()},
+          {"uptime_seconds",
+           std::chrono::duration_cast<std::chrono::seconds>(monotonic_.Now() - started_).count()}};
       std::deque<Item> last;
       last.push_back({std::move(stop), nullptr, std::nullopt});
       PublishBatch(last);
@@ -422,9 +441,9 @@ void Writer::Run() {
     }
   }
   // Whatever could not be written is answered, so that no Append waits for its timeout.
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   for (Item& item : queue_) {
-    if (item.done) item.done->set_value(Err("the evidence writer stopped before writing it"));
+    if (item.done) item.done->Set(Err("the evidence writer stopped before writing it"));
   }
   queue_.clear();
 }

@@ -2,19 +2,18 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
-#include <future>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
 
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "common/result.h"
+#include "common/thread_annotations.h"
 #include "evidence/minisign.h"
 #include "evidence/record.h"
 #include "evidence/store.h"
@@ -65,30 +64,34 @@ struct WriterEvents {
 // FsOp::kTailCheck) is a failure like the others: unhealthy at once, nothing overwritten, and the
 // recovery record says `foreign_records` instead of `write_failed`.
 //
+// Time: record times from `clock`; intervals, retry delays and Append's timeout from
+// `monotonic_clock` (tests pass a fake and advance it). Both must outlive the writer.
+//
 // Thread-safe: every public method may be called from any thread.
 class Writer {
  public:
   // `attestation` builds the periodic attestation record (called on the writer thread).
   Writer(std::unique_ptr<Store> store, SecretKey key, const Clock& clock, WriterOptions options,
-         WriterEvents events, std::function<Record()> attestation);
+         WriterEvents events, std::function<Record()> attestation,
+         const MonotonicClock& monotonic_clock = SteadyClock::Get());
   ~Writer();
   Writer(const Writer&) = delete;
   Writer& operator=(const Writer&) = delete;
 
   // Queues a record without blocking. False (and counted) when it is invalid or the queue is full.
-  bool Enqueue(Record record);
+  bool Enqueue(Record record) DRIFT_EXCLUDES(mu_);
   // Queues a record and waits until it is published. Fails at once while the store is
-  // unhealthy, and after `timeout`.
-  Result<Published> Append(Record record, std::chrono::milliseconds timeout);
+  // unhealthy, and after `timeout` (on the monotonic clock).
+  Result<Published> Append(Record record, std::chrono::milliseconds timeout) DRIFT_EXCLUDES(mu_);
   // Writes a `key_rotation` record signed by the current key, naming `next`, then signs with
   // `next` from the following record on.
-  void RotateKey(SecretKey next);
+  void RotateKey(SecretKey next) DRIFT_EXCLUDES(mu_);
   // Writes what is queued and a `stop` record, ends the thread, and closes the store, which
   // releases its lock (StoreLock) for the next writer. Idempotent.
-  void Stop();
+  void Stop() DRIFT_EXCLUDES(mu_);
 
   bool healthy() const { return healthy_.load(); }
-  std::size_t queue_length() const;
+  std::size_t queue_length() const DRIFT_EXCLUDES(mu_);
   std::uint64_t dropped() const { return dropped_.load(); }
   // Attestations that fell due while the store could not be written.
   std::uint64_t missed_attestations() const { return missed_attestations_.load(); }
@@ -96,17 +99,30 @@ class Writer {
   std::uint64_t last_seq() const { return last_seq_.load(); }
 
  private:
+  // The answer to one Append, set once by the writer thread.
+  class Completion {
+   public:
+    void Set(Result<Published> result) DRIFT_EXCLUDES(mu_);
+    // The answer, or nullopt if none came by `deadline`.
+    std::optional<Result<Published>> Await(const MonotonicClock& clock, Deadline deadline)
+        DRIFT_EXCLUDES(mu_);
+
+   private:
+    Mutex mu_;
+    CondVar cv_;
+    std::optional<Result<Published>> result_ DRIFT_GUARDED_BY(mu_);
+  };
   struct Item {
     Record record;
-    std::shared_ptr<std::promise<Result<Published>>> done;  // for Append
-    std::optional<SecretKey> rotate_to;                     // a key rotation
+    std::shared_ptr<Completion> done;    // for Append
+    std::optional<SecretKey> rotate_to;  // a key rotation
   };
-  using SteadyTime = std::chrono::steady_clock::time_point;
+  using SteadyTime = Deadline;
 
-  void Run();
+  void Run() DRIFT_EXCLUDES(mu_);
   // Recovers the store and writes start/recovery (+ key_rotation). Returns false on failure.
-  bool Open(const std::string& failure_reason, const nlohmann::json& failure);
-  void PublishBatch(std::deque<Item>& batch);
+  bool Open(const std::string& failure_reason, const nlohmann::json& failure) DRIFT_EXCLUDES(mu_);
+  void PublishBatch(std::deque<Item>& batch) DRIFT_EXCLUDES(mu_);
   void MaybePrune();
   void SetHealth(bool healthy, const std::string& reason);
   void Failed(FsOp op, const Error& error);
@@ -123,12 +139,13 @@ class Writer {
   WriterOptions options_;
   WriterEvents events_;
   std::function<Record()> attestation_;
+  const MonotonicClock& monotonic_;
 
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<Item> queue_;
-  bool stop_ = false;
-  bool stopped_ = false;
+  mutable Mutex mu_;
+  CondVar cv_;
+  std::deque<Item> queue_ DRIFT_GUARDED_BY(mu_);
+  bool stop_ DRIFT_GUARDED_BY(mu_) = false;     // the thread writes `stop` and ends
+  bool stopped_ DRIFT_GUARDED_BY(mu_) = false;  // Stop() was called
   std::atomic<bool> healthy_{true};
   std::atomic<std::uint64_t> dropped_{0};
   std::atomic<std::uint64_t> last_seq_{0};

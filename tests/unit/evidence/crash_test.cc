@@ -10,8 +10,8 @@
 
 #include <filesystem>
 #include <random>
-#include <thread>
 
+#include "common/mutex.h"
 #include "evidence/catalog.h"
 #include "evidence/verify.h"
 #include "evidence/writer.h"
@@ -25,19 +25,86 @@ using testing::TestKey;
 using testing::VerifyWithTestKey;
 using namespace std::chrono_literals;
 
-// The child: a writer appending as fast as it can until it is killed. Writes one byte to
-// `ready_fd` once its first record is published. Never returns.
-[[noreturn]] void WriteUntilKilled(const std::string& dir, int ready_fd) {
+// The child's file system: the real one, announcing each operation with one byte ('o') on a
+// pipe before making it, so that the parent can kill the child at a chosen operation.
+class AnnouncingFs final : public StoreFs {
+ public:
+  explicit AnnouncingFs(int fd) : fd_(fd) {}
+  Status MakeDir(const std::string& p, mode_t m) override {
+    Announce();
+    return real_->MakeDir(p, m);
+  }
+  Result<int> CreateExclusive(const std::string& p, mode_t m) override {
+    Announce();
+    return real_->CreateExclusive(p, m);
+  }
+  Status Write(int fd, std::string_view d) override {
+    Announce();
+    return real_->Write(fd, d);
+  }
+  Status Sync(int fd) override {
+    Announce();
+    return real_->Sync(fd);
+  }
+  Status Close(int fd) override {
+    Announce();
+    return real_->Close(fd);
+  }
+  Status Rename(const std::string& a, const std::string& b, bool n) override {
+    Announce();
+    return real_->Rename(a, b, n);
+  }
+  Status SyncDir(const std::string& p) override {
+    Announce();
+    return real_->SyncDir(p);
+  }
+  Status Remove(const std::string& p) override {
+    Announce();
+    return real_->Remove(p);
+  }
+  Status RemoveDir(const std::string& p) override {
+    Announce();
+    return real_->RemoveDir(p);
+  }
+  Result<std::vector<std::string>> List(const std::string& d) override {
+    Announce();
+    return real_->List(d);
+  }
+  Result<std::string> Read(const std::string& p, std::size_t m) override {
+    Announce();
+    return real_->Read(p, m);
+  }
+
+ private:
+  void Announce() {
+    // Blocks when the parent stops reading: it then kills this process.
+    ssize_t n = ::write(fd_, "o", 1);
+    (void)n;
+  }
+  const int fd_;
+  std::unique_ptr<StoreFs> real_ = MakePosixStoreFs();
+};
+
+// The child: a writer appending as fast as it can until it is killed. Announces every file
+// operation on `events_fd` ('o'), and its first published record ('r'). Never returns.
+[[noreturn]] void WriteUntilKilled(const std::string& dir, int events_fd) {
   SystemClock clock;
-  auto fs = MakePosixStoreFs();
-  Result<std::unique_ptr<Store>> store = Store::Open(dir, "crash-host", *fs, clock);
+  AnnouncingFs fs(events_fd);
+  Result<std::unique_ptr<Store>> store = Store::Open(dir, "crash-host", fs, clock);
   if (!store.ok()) ::_exit(3);
   WriterOptions options;
   options.attestation_interval = 3ms;
   options.retry_initial = 1ms;
+  // A full queue waits for the next publication.
+  Mutex mu;
+  CondVar published_cv;
+  std::uint64_t published = 0;
   WriterEvents events;
-  events.on_published = [ready_fd, sent = false](const Published&) mutable {
-    if (!sent) sent = ::write(ready_fd, "x", 1) == 1;
+  events.on_published = [&, sent = false](const Published&) mutable {
+    if (!sent) sent = ::write(events_fd, "r", 1) == 1;
+    MutexLock lock(mu);
+    ++published;
+    published_cv.NotifyAll();
   };
   Writer writer(std::move(*store), TestKey(1), clock, options, events, [] {
     Record r;
@@ -49,45 +116,57 @@ using namespace std::chrono_literals;
     r.kind = "transition";
     r.check = "check-" + std::to_string(i % 7);
     r.payload = {{"i", i}, {"reason", std::string(i % 300, 'r')}};
-    if (!writer.Enqueue(std::move(r))) std::this_thread::sleep_for(1ms);
+    MutexLock lock(mu);
+    const std::uint64_t seen = published;
+    mu.Unlock();
+    const bool queued = writer.Enqueue(std::move(r));
+    mu.Lock();
+    while (!queued && published == seen) published_cv.Wait(mu);
   }
 }
 
-// Waits up to `limit` for one byte on `fd`.
-bool WaitReadable(int fd, std::chrono::milliseconds limit) {
-  pollfd p{fd, POLLIN, 0};
-  if (::poll(&p, 1, static_cast<int>(limit.count())) != 1) return false;
-  char c;
-  return ::read(fd, &c, 1) == 1;
+// Reads bytes from `fd` until `want` has been read (want 'o': any byte counts), each within
+// `limit`. False when the child fell silent.
+bool ReadEvents(int fd, int count, char want, std::chrono::milliseconds limit) {
+  for (int got = 0; got < count;) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(limit.count())) != 1) return false;
+    char c;
+    if (::read(fd, &c, 1) != 1) return false;
+    if (want == 'o' || c == want) ++got;
+  }
+  return true;
 }
 
 TEST(CrashTest, TwoHundredKillsNeverBreakTheStore) {
   TempDir tmp;
   const std::string dir = tmp / "ev";
   std::mt19937 rng(20240801);
-  std::uniform_int_distribution<int> delay_ms(1, 20);
+  // Where a kill lands: after this many file operations of the child (start-up, recovery and
+  // a few publications take about as many).
+  std::uniform_int_distribution<int> operations(0, 80);
   const int kKills = 200;
   int interrupted_seen = 0;
   std::uint64_t last_seq = 0;
   auto started = std::chrono::steady_clock::now();
   for (int i = 0; i < kKills; ++i) {
-    int ready[2];
-    ASSERT_EQ(::pipe(ready), 0);
+    int events[2];
+    ASSERT_EQ(::pipe(events), 0);
     pid_t pid = ::fork();
     ASSERT_GE(pid, 0);
     if (pid == 0) {
-      ::close(ready[0]);
-      WriteUntilKilled(dir, ready[1]);
+      ::close(events[0]);
+      WriteUntilKilled(dir, events[1]);
     }
-    ::close(ready[1]);
+    ::close(events[1]);
     // Every other kill lands while the writer is in its steady state (its first record
     // written); the rest anywhere from start-up on, recovery included.
     if (i % 2 == 1) {
-      ASSERT_TRUE(WaitReadable(ready[0], 10s)) << "the writer wrote nothing";
+      ASSERT_TRUE(ReadEvents(events[0], 1, 'r', 10s)) << "the writer wrote nothing";
     }
-    ::close(ready[0]);
-    std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms(rng)));
+    ASSERT_TRUE(ReadEvents(events[0], operations(rng), 'o', 10s)) << "the writer stopped";
     ASSERT_EQ(::kill(pid, SIGKILL), 0);
+    ::close(events[0]);
     int status = 0;
     ASSERT_EQ(::waitpid(pid, &status, 0), pid);
     ASSERT_TRUE(WIFSIGNALED(status)) << "the writer exited by itself with " << status;

@@ -13,12 +13,12 @@
 
 #include <cstring>
 #include <filesystem>
-#include <thread>
 
 #include "evidence/catalog.h"
 #include "evidence/store.h"
 #include "evidence/verify.h"
 #include "evidence/writer.h"
+#include "tests/support/fake_monotonic_clock.h"
 #include "tests/support/fakes.h"
 #include "tests/unit/evidence/test_util.h"
 
@@ -26,13 +26,14 @@ namespace drift::evidence {
 namespace {
 
 using drift::testing::FakeClock;
+using drift::testing::FakeMonotonicClock;
 using testing::FaultyFs;
 using testing::FilesUnder;
+using testing::Notifier;
 using testing::ReadText;
 using testing::TempDir;
 using testing::TestKey;
 using testing::VerifyWithTestKey;
-using testing::WaitFor;
 using namespace std::chrono_literals;
 
 const WallTime kT0 = WallTime(std::chrono::seconds(1'722'513'600));  // 2024-08-01T12:00:00Z
@@ -364,24 +365,52 @@ class OneWriterTest : public StoreLockTest {
     Result<std::unique_ptr<Store>> store = Open();
     if (opened) *opened = store.ok();
     if (!store.ok()) return nullptr;
+    // Each report wakes `events_`.
     WriterEvents events;
+    events.on_published = [this](const Published&) { events_.Notify(); };
     events.on_health = [this](bool healthy, const std::string& reason) {
-      std::lock_guard lock(mu_);
-      health_.emplace_back(healthy, reason);
+      {
+        std::lock_guard lock(mu_);
+        health_.emplace_back(healthy, reason);
+      }
+      events_.Notify();
     };
     events.on_write_error = [this](FsOp op, const Error&) {
-      std::lock_guard lock(mu_);
-      errors_.push_back(std::string(FsOpName(op)));
+      {
+        std::lock_guard lock(mu_);
+        errors_.push_back(std::string(FsOpName(op)));
+      }
+      events_.Notify();
     };
     events.on_missed_attestations = [this](std::uint64_t n) {
-      std::lock_guard lock(mu_);
-      missed_ += n;
+      {
+        std::lock_guard lock(mu_);
+        missed_ += n;
+      }
+      events_.Notify();
     };
-    return std::make_unique<Writer>(std::move(*store), TestKey(1), clock_, options, events, [] {
-      Record r = Rec("attestation");
-      r.payload = {{"checks", nlohmann::json::array()}};
-      return r;
-    });
+    return std::make_unique<Writer>(
+        std::move(*store), TestKey(1), clock_, options, events,
+        [] {
+          Record r = Rec("attestation");
+          r.payload = {{"checks", nlohmann::json::array()}};
+          return r;
+        },
+        monotonic_);
+  }
+  std::size_t ErrorCount() {
+    std::lock_guard lock(mu_);
+    return errors_.size();
+  }
+  // After the write error number `errors`: waits until the writer waits for its retry, then
+  // lets `delay` pass.
+  ::testing::AssertionResult PassRetryDelay(std::size_t errors, std::chrono::milliseconds delay) {
+    if (!events_.Await([&] { return ErrorCount() >= errors; })) {
+      return ::testing::AssertionFailure() << "no write error " << errors;
+    }
+    if (!monotonic_.AwaitWaiters(1)) return ::testing::AssertionFailure() << "no retry pending";
+    monotonic_.Advance(delay);
+    return ::testing::AssertionSuccess();
   }
   nlohmann::json Payload(const std::string& kind, std::size_t index = 0) {
     ListFilter filter;
@@ -395,12 +424,14 @@ class OneWriterTest : public StoreLockTest {
   std::vector<std::pair<bool, std::string>> health_;
   std::vector<std::string> errors_;
   std::uint64_t missed_ = 0;
+  FakeMonotonicClock monotonic_;
+  Notifier events_;
 };
 
 TEST_F(OneWriterTest, TheLockIsHeldUntilStopAndThenReleased) {
   auto writer = Start({});
   ASSERT_TRUE(writer);
-  ASSERT_TRUE(WaitFor([&] { return writer->last_seq() == 1; }));
+  ASSERT_TRUE(events_.Await([&] { return writer->last_seq() == 1; }));
   bool opened = true;
   EXPECT_FALSE(Start({}, &opened));
   EXPECT_FALSE(opened);
@@ -415,12 +446,12 @@ TEST_F(OneWriterTest, ForeignRecordsMakeItUnhealthyAtOnceAndTheRecoveryNamesThem
   WriterOptions options;
   options.retry_initial = 20ms;
   auto writer = Start(options);
-  ASSERT_TRUE(WaitFor([&] { return writer->last_seq() == 1; }));
+  ASSERT_TRUE(events_.Await([&] { return writer->last_seq() == 1; }));
   ASSERT_TRUE(writer->Append(Rec("transition", "fw"), 5s).ok());
   ForeignWriterPublishes(dir_ / "ev", {Rec("recovery"), Rec("stop")}, clock_);
   // The next publication finds them: unhealthy before it writes anything.
   EXPECT_TRUE(writer->Enqueue(Rec("transition", "av")));
-  ASSERT_TRUE(WaitFor([&] {
+  ASSERT_TRUE(events_.Await([&] {
     std::lock_guard lock(mu_);
     return !health_.empty();
   }));
@@ -433,7 +464,8 @@ TEST_F(OneWriterTest, ForeignRecordsMakeItUnhealthyAtOnceAndTheRecoveryNamesThem
         << health_[0].second;
     EXPECT_EQ(errors_.front(), "tail_check");
   }
-  ASSERT_TRUE(WaitFor([&] { return writer->healthy() && writer->last_seq() == 6; }));
+  ASSERT_TRUE(PassRetryDelay(1, options.retry_initial));
+  ASSERT_TRUE(events_.Await([&] { return writer->healthy() && writer->last_seq() == 6; }));
   writer->Stop();
   EXPECT_EQ(Kinds(dir_ / "ev"), (std::vector<std::string>{"start", "transition", "recovery", "stop",
                                                           "recovery", "transition", "stop"}));
@@ -451,15 +483,21 @@ TEST_F(OneWriterTest, AttestationsMissedWhileUnhealthyAreCountedNamedAndFollowed
   options.retry_initial = 100ms;
   options.retry_max = 100ms;
   auto writer = Start(options);
-  ASSERT_TRUE(WaitFor([&] { return writer->last_seq() >= 2; }));  // start, an attestation
+  ASSERT_TRUE(events_.Await([&] { return writer->last_seq() == 1; }));
+  monotonic_.Advance(options.attestation_interval);
+  ASSERT_TRUE(events_.Await([&] { return writer->last_seq() >= 2; }));  // start, an attestation
   fs_.FailAlways(FsOp::kOpen, EROFS);
-  ASSERT_TRUE(WaitFor([&] { return !writer->healthy(); }));
+  monotonic_.Advance(options.attestation_interval);  // the next attestation fails
+  ASSERT_TRUE(events_.Await([&] { return !writer->healthy(); }));
   // Attestations keep falling due; each retry counts them.
-  ASSERT_TRUE(WaitFor([&] { return writer->missed_attestations() >= 3; }));
+  ASSERT_TRUE(PassRetryDelay(1, options.retry_max));
+  ASSERT_TRUE(events_.Await([&] { return writer->missed_attestations() >= 3; }));
+  ASSERT_TRUE(events_.Await([&] { return ErrorCount() >= 2; }));  // that retry failed
   fs_.Heal();
-  ASSERT_TRUE(WaitFor([&] { return writer->healthy(); }));
+  ASSERT_TRUE(PassRetryDelay(2, options.retry_max));
+  ASSERT_TRUE(events_.Await([&] { return writer->healthy(); }));
   const std::uint64_t missed = writer->missed_attestations();
-  ASSERT_TRUE(WaitFor([&] {
+  ASSERT_TRUE(events_.Await([&] {
     std::vector<std::string> k = Kinds(dir_ / "ev");
     auto rec = std::find(k.begin(), k.end(), "recovery");
     return rec != k.end() && rec + 1 != k.end();

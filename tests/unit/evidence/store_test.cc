@@ -10,9 +10,9 @@
 #include <cstring>
 #include <filesystem>
 #include <ostream>
-#include <thread>
 
 #include "evidence/verify.h"
+#include "tests/support/fake_monotonic_clock.h"
 #include "tests/support/fakes.h"
 #include "tests/unit/evidence/test_util.h"
 
@@ -20,6 +20,7 @@ namespace drift::evidence {
 namespace {
 
 using drift::testing::FakeClock;
+using drift::testing::FakeMonotonicClock;
 using testing::FaultyFs;
 using testing::FilesUnder;
 using testing::kMinisign;
@@ -64,9 +65,12 @@ class StoreTest : public ::testing::Test {
   }
 
   TempDir dir_;
+  // The head interval's time: it passes only when a test advances it.
+  FakeMonotonicClock monotonic_;
   // A head write after every publication, waited for by the next: the order of file operations
   // is fixed, so a fault can be injected at any single one. CoalescedHeadTest coalesces.
-  StoreOptions options_{.head_interval = std::chrono::milliseconds(0)};
+  StoreOptions options_{.head_interval = std::chrono::milliseconds(0),
+                        .monotonic_clock = &monotonic_};
   FakeClock clock_{kT0};
   SecretKey key_ = TestKey(1);
   FaultyFs fs_;
@@ -736,13 +740,13 @@ TEST_F(StoreTest, AnIdleStoresHeadCatchesUpWithinTheInterval) {
   for (const char* check : {"a", "b", "c"}) {
     ASSERT_FALSE(Publish(*store, {Rec("transition", check)}).error);
   }
-  // No flush point: the head thread writes the newest head by itself once the interval is over.
-  const std::vector<std::string> want{"head-00000000000000000004"};
-  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (HeadFiles(dir_ / "ev") != want && std::chrono::steady_clock::now() < give_up) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  EXPECT_EQ(HeadFiles(dir_ / "ev"), want);
+  // No flush point: the head thread writes the newest head by itself once the interval is over
+  // (its last step removes the previous head).
+  EXPECT_EQ(HeadFiles(dir_ / "ev"), std::vector<std::string>{"head-00000000000000000001"});
+  const int removals = fs_.completed(FsOp::kUnlink);
+  monotonic_.Advance(options_.head_interval);
+  ASSERT_TRUE(fs_.AwaitCompleted(FsOp::kUnlink, removals + 1));
+  EXPECT_EQ(HeadFiles(dir_ / "ev"), std::vector<std::string>{"head-00000000000000000004"});
 }
 
 TEST_F(StoreTest, AFailedCoalescedHeadWriteIsReportedByTheNextPublishBeforeItWrites) {
@@ -751,20 +755,28 @@ TEST_F(StoreTest, AFailedCoalescedHeadWriteIsReportedByTheNextPublishBeforeItWri
   ASSERT_FALSE(Publish(*store, {Rec("start")}).error);
   ASSERT_TRUE(store->FinishHead().ok());  // head-1
   fs_.FailNextRenameFrom("/" + std::string(kHeadTemp), EROFS);
-  // The head thread writes by itself within 20 ms. Publications go on meanwhile without waiting
-  // for it, until the first one that starts after the failure, which reports it.
+  // The head thread writes by itself once 20 ms have passed. Publications go on meanwhile
+  // without waiting for it, until the first one that starts after the failure, which reports it.
   std::uint64_t published = 1;
   PublishOutcome failed;
-  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (std::chrono::steady_clock::now() < give_up) {
+  auto publish = [&] {
     PublishOutcome out = Publish(*store, {Rec("transition", "a")});
     if (out.error) {
       failed = std::move(out);
-      break;
+      return false;
     }
-    ASSERT_EQ(out.published.size(), 1u);
-    published = out.published[0].seq;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    EXPECT_EQ(out.published.size(), 1u);
+    if (!out.published.empty()) published = out.published[0].seq;
+    return true;
+  };
+  ASSERT_TRUE(publish());
+  ASSERT_TRUE(publish());
+  const int renames = fs_.completed(FsOp::kRename);
+  monotonic_.Advance(options_.head_interval);
+  ASSERT_TRUE(fs_.AwaitCompleted(FsOp::kRename, renames + 1));  // the head's, failed
+  // The head thread records the failure just after its rename returns: one or two more
+  // publications may start before it has.
+  for (int i = 0; i < 100 && publish(); ++i) {
   }
   ASSERT_TRUE(failed.error.has_value()) << "no publication reported the failed head write";
   EXPECT_TRUE(failed.published.empty());

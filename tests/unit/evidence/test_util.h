@@ -16,11 +16,12 @@
 #include <optional>
 #include <sstream>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
 #include "checks/process_runner.h"
+#include "common/mutex.h"
+#include "common/thread_annotations.h"
 #include "evidence/minisign.h"
 #include "evidence/store_fs.h"
 #include "evidence/verify.h"
@@ -112,6 +113,22 @@ class FaultyFs final : public StoreFs {
     auto it = calls_.find(op);
     return it == calls_.end() ? 0 : it->second;
   }
+  // How many calls of `op` have returned (failed ones included).
+  int completed(FsOp op) const {
+    MutexLock lock(done_mu_);
+    auto it = completed_.find(op);
+    return it == completed_.end() ? 0 : it->second;
+  }
+  // Blocks until `n` calls of `op` have returned (whichever threads made them), or `limit` of
+  // real time passes. Returns whether they did.
+  bool AwaitCompleted(FsOp op, int n, std::chrono::milliseconds limit = std::chrono::seconds(10)) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    MutexLock lock(done_mu_);
+    while (completed_[op] < n) {
+      if (!done_cv_.WaitUntil(done_mu_, deadline)) return completed_[op] >= n;
+    }
+    return true;
+  }
   // How many files named `name` were created (CreateExclusive), in any folder.
   int creates_named(const std::string& name) const {
     std::lock_guard lock(mu_);
@@ -120,63 +137,66 @@ class FaultyFs final : public StoreFs {
   }
 
   Status MakeDir(const std::string& path, mode_t mode) override {
-    if (auto e = Hit(FsOp::kMkdir)) return *e;
-    return real_->MakeDir(path, mode);
+    if (auto e = Hit(FsOp::kMkdir)) return Done(FsOp::kMkdir, *e);
+    return Done(FsOp::kMkdir, real_->MakeDir(path, mode));
   }
   Result<int> CreateExclusive(const std::string& path, mode_t mode) override {
-    if (auto e = Hit(FsOp::kOpen)) return *e;
+    if (auto e = Hit(FsOp::kOpen)) return Done(FsOp::kOpen, *e);
     {
       std::lock_guard lock(mu_);
       ++creates_[path.substr(path.rfind('/') + 1)];
     }
-    return real_->CreateExclusive(path, mode);
+    return Done(FsOp::kOpen, real_->CreateExclusive(path, mode));
   }
   Status Write(int fd, std::string_view data) override {
-    if (auto e = Hit(FsOp::kWrite)) return *e;
-    return real_->Write(fd, data);
+    if (auto e = Hit(FsOp::kWrite)) return Done(FsOp::kWrite, *e);
+    return Done(FsOp::kWrite, real_->Write(fd, data));
   }
   Status Sync(int fd) override {
-    if (auto e = Hit(FsOp::kFsync)) return *e;
-    return real_->Sync(fd);
+    if (auto e = Hit(FsOp::kFsync)) return Done(FsOp::kFsync, *e);
+    return Done(FsOp::kFsync, real_->Sync(fd));
   }
   Status Close(int fd) override {
     if (auto e = Hit(FsOp::kClose)) {
       (void)real_->Close(fd);
-      return *e;
+      return Done(FsOp::kClose, Status(*e));
     }
-    return real_->Close(fd);
+    return Done(FsOp::kClose, real_->Close(fd));
   }
   Status Rename(const std::string& from, const std::string& to, bool no_replace) override {
-    if (auto e = Hit(FsOp::kRename)) return *e;
+    if (auto e = Hit(FsOp::kRename)) return Done(FsOp::kRename, *e);
+    std::optional<int> fault_err;
     {
       std::lock_guard lock(mu_);
       if (rename_fault_ && from.ends_with(rename_fault_->first)) {
-        int err = rename_fault_->second;
+        fault_err = rename_fault_->second;
         rename_fault_.reset();
-        return SysErr(std::string(FsOpName(FsOp::kRename)), err);
       }
     }
-    return real_->Rename(from, to, no_replace);
+    if (fault_err) {
+      return Done(FsOp::kRename, SysErr(std::string(FsOpName(FsOp::kRename)), *fault_err));
+    }
+    return Done(FsOp::kRename, real_->Rename(from, to, no_replace));
   }
   Status SyncDir(const std::string& path) override {
-    if (auto e = Hit(FsOp::kFsyncDir)) return *e;
-    return real_->SyncDir(path);
+    if (auto e = Hit(FsOp::kFsyncDir)) return Done(FsOp::kFsyncDir, *e);
+    return Done(FsOp::kFsyncDir, real_->SyncDir(path));
   }
   Status Remove(const std::string& path) override {
-    if (auto e = Hit(FsOp::kUnlink)) return *e;
-    return real_->Remove(path);
+    if (auto e = Hit(FsOp::kUnlink)) return Done(FsOp::kUnlink, *e);
+    return Done(FsOp::kUnlink, real_->Remove(path));
   }
   Status RemoveDir(const std::string& path) override {
-    if (auto e = Hit(FsOp::kUnlink)) return *e;
-    return real_->RemoveDir(path);
+    if (auto e = Hit(FsOp::kUnlink)) return Done(FsOp::kUnlink, *e);
+    return Done(FsOp::kUnlink, real_->RemoveDir(path));
   }
   Result<std::vector<std::string>> List(const std::string& dir) override {
-    if (auto e = Hit(FsOp::kList)) return *e;
-    return real_->List(dir);
+    if (auto e = Hit(FsOp::kList)) return Done(FsOp::kList, *e);
+    return Done(FsOp::kList, real_->List(dir));
   }
   Result<std::string> Read(const std::string& path, std::size_t max_bytes) override {
-    if (auto e = Hit(FsOp::kRead)) return *e;
-    return real_->Read(path, max_bytes);
+    if (auto e = Hit(FsOp::kRead)) return Done(FsOp::kRead, *e);
+    return Done(FsOp::kRead, real_->Read(path, max_bytes));
   }
 
  private:
@@ -196,7 +216,19 @@ class FaultyFs final : public StoreFs {
     return SysErr(std::string(FsOpName(op)), err);
   }
 
+  // Counts `op` as returned and wakes AwaitCompleted; passes `result` through.
+  template <typename T>
+  T Done(FsOp op, T result) {
+    MutexLock lock(done_mu_);
+    ++completed_[op];
+    done_cv_.NotifyAll();
+    return result;
+  }
+
   std::unique_ptr<StoreFs> real_ = MakePosixStoreFs();
+  mutable Mutex done_mu_;
+  CondVar done_cv_;
+  std::map<FsOp, int> completed_ DRIFT_GUARDED_BY(done_mu_);
   mutable std::mutex mu_;
   std::optional<Fault> fault_;
   std::optional<Fault> always_;
@@ -205,16 +237,34 @@ class FaultyFs final : public StoreFs {
   std::map<std::string, int> creates_;
 };
 
-// Waits (bounded) until `pred` holds: for what the writer's own thread does.
-template <typename Pred>
-bool WaitFor(Pred pred, std::chrono::milliseconds limit = std::chrono::seconds(10)) {
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+// Wakes a test that waits for what another thread does. The code under test reports each change
+// through an event callback that calls Notify() after the change; Await re-checks its condition
+// after each one (with this object's mutex held), so it never misses the change it waits for
+// and never polls. Thread-safe.
+class Notifier {
+ public:
+  void Notify() {
+    MutexLock lock(mu_);
+    ++notifications_;
+    cv_.NotifyAll();
   }
-  return true;
-}
+  // Blocks until `pred` holds, or `limit` of real time passes (a test that hangs fails instead).
+  // Returns whether it holds.
+  template <typename Pred>
+  bool Await(Pred pred, std::chrono::milliseconds limit = std::chrono::seconds(10)) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    MutexLock lock(mu_);
+    while (!pred()) {
+      if (!cv_.WaitUntil(mu_, deadline)) return pred();
+    }
+    return true;
+  }
+
+ private:
+  Mutex mu_;
+  CondVar cv_;
+  std::uint64_t notifications_ DRIFT_GUARDED_BY(mu_) = 0;
+};
 
 // `evidence verify` of the store at `dir`, trusting TestKey(1).
 inline VerifyReport VerifyWithTestKey(const std::string& dir) {

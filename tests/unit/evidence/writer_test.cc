@@ -3,10 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <thread>
+#include <future>
 
 #include "evidence/catalog.h"
 #include "evidence/verify.h"
+#include "tests/support/fake_monotonic_clock.h"
 #include "tests/support/fakes.h"
 #include "tests/unit/evidence/test_util.h"
 
@@ -14,10 +15,11 @@ namespace drift::evidence {
 namespace {
 
 using drift::testing::FakeClock;
+using drift::testing::FakeMonotonicClock;
 using testing::FaultyFs;
+using testing::Notifier;
 using testing::TempDir;
 using testing::TestKey;
-using testing::WaitFor;
 using namespace std::chrono_literals;
 
 const WallTime kT0 = WallTime(std::chrono::seconds(1'722'513'600));  // 2024-08-01T12:00:00Z
@@ -31,7 +33,7 @@ Record Rec(std::string kind, std::optional<std::string> check = std::nullopt) {
 
 class WriterTest : public ::testing::Test {
  protected:
-  // What the writer reported, recorded thread-safely.
+  // What the writer reported, recorded thread-safely; each report wakes `events_`.
   struct Log {
     std::mutex mu;
     std::vector<Published> published;
@@ -45,26 +47,53 @@ class WriterTest : public ::testing::Test {
     EXPECT_TRUE(store.ok()) << store.error().message;
     WriterEvents events;
     events.on_published = [this](const Published& p) {
-      std::lock_guard lock(log_.mu);
-      log_.published.push_back(p);
+      {
+        std::lock_guard lock(log_.mu);
+        log_.published.push_back(p);
+      }
+      events_.Notify();
     };
     events.on_health = [this](bool healthy, const std::string& reason) {
-      std::lock_guard lock(log_.mu);
-      log_.health.emplace_back(healthy, reason);
+      {
+        std::lock_guard lock(log_.mu);
+        log_.health.emplace_back(healthy, reason);
+      }
+      events_.Notify();
     };
     events.on_write_error = [this](FsOp op, const Error& e) {
-      std::lock_guard lock(log_.mu);
-      log_.errors.push_back(std::string(FsOpName(op)) + ": " + e.message);
+      {
+        std::lock_guard lock(log_.mu);
+        log_.errors.push_back(std::string(FsOpName(op)) + ": " + e.message);
+      }
+      events_.Notify();
     };
     events.on_dropped = [this] {
       std::lock_guard lock(log_.mu);
       ++log_.dropped;
     };
-    return std::make_unique<Writer>(std::move(*store), std::move(key), clock_, options, events, [] {
-      Record r = Rec("attestation");
-      r.payload = {{"checks", nlohmann::json::array()}};
-      return r;
-    });
+    return std::make_unique<Writer>(
+        std::move(*store), std::move(key), clock_, options, events,
+        [] {
+          Record r = Rec("attestation");
+          r.payload = {{"checks", nlohmann::json::array()}};
+          return r;
+        },
+        monotonic_);
+  }
+  std::size_t ErrorCount() {
+    std::lock_guard lock(log_.mu);
+    return log_.errors.size();
+  }
+  // After a failed write: waits until the writer waits for its retry, then lets the retry
+  // delay pass, and waits for the retry's outcome (an error reported, or health).
+  ::testing::AssertionResult RetryFails() {
+    const std::size_t errors = ErrorCount();
+    if (!monotonic_.AwaitWaiters(1)) return ::testing::AssertionFailure() << "no retry pending";
+    monotonic_.Advance(kLongestRetry);
+    if (!events_.Await([&] { return ErrorCount() > errors; })) {
+      return ::testing::AssertionFailure() << "the retry did not fail";
+    }
+    return ::testing::AssertionSuccess();
   }
   std::vector<std::string> Kinds() {
     Result<std::vector<StoredRecord>> all = ListRecords(dir_ / "ev", {});
@@ -92,10 +121,15 @@ class WriterTest : public ::testing::Test {
     return log_.published.size();
   }
 
+  // Longer than any retry delay the tests set.
+  static constexpr std::chrono::milliseconds kLongestRetry{50};
+
   TempDir dir_;
   FakeClock clock_{kT0};
+  FakeMonotonicClock monotonic_;
   FaultyFs fs_;
   Log log_;
+  Notifier events_;
 };
 
 TEST_F(WriterTest, WritesStartRecordsAndStopInOrder) {
@@ -167,18 +201,20 @@ TEST_F(WriterTest, AFailedWriteMakesItUnhealthyUntilARecoveryRecordIsWritten) {
   options.retry_initial = 20ms;
   options.retry_max = 50ms;
   auto writer = Start(TestKey(1), options);
-  ASSERT_TRUE(WaitFor([&] { return writer->last_seq() == 1; }));
+  ASSERT_TRUE(events_.Await([&] { return writer->last_seq() == 1; }));
   fs_.FailAlways(FsOp::kFsync, EIO);
   EXPECT_TRUE(writer->Enqueue(Rec("transition", "fw")));
-  ASSERT_TRUE(WaitFor([&] { return !writer->healthy(); }));
+  ASSERT_TRUE(events_.Await([&] { return !writer->healthy(); }));
   // Records keep queueing while the disk fails; Append refuses at once.
   EXPECT_TRUE(writer->Enqueue(Rec("transition", "av")));
   Result<Published> refused = writer->Append(Rec("heal_request", "fw"), 1s);
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.error().message, "the evidence store is unhealthy; the record was not written");
-  std::this_thread::sleep_for(150ms);  // a few retries fail too
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(RetryFails());  // a few retries fail too
   fs_.Heal();
-  ASSERT_TRUE(WaitFor([&] { return writer->healthy() && writer->last_seq() == 4; }));
+  ASSERT_TRUE(monotonic_.AwaitWaiters(1));
+  monotonic_.Advance(kLongestRetry);
+  ASSERT_TRUE(events_.Await([&] { return writer->healthy() && writer->last_seq() == 4; }));
   writer->Stop();
   EXPECT_EQ(Kinds(),
             (std::vector<std::string>{"start", "recovery", "transition", "transition", "stop"}));
@@ -203,9 +239,15 @@ TEST_F(WriterTest, ADirectoryFsyncFailureAfterTheRenamesLosesNothing) {
   WriterOptions options;
   options.retry_initial = 10ms;
   auto writer = Start(TestKey(1), options);
-  ASSERT_TRUE(WaitFor([&] { return writer->last_seq() == 1; }));
+  ASSERT_TRUE(events_.Await([&] { return writer->last_seq() == 1; }));
   fs_.FailNext(FsOp::kFsyncDir, EIO);
-  Result<Published> appended = writer->Append(Rec("transition", "fw"), 5s);
+  // Append waits (on the monotonic clock) while the writer fails and waits for its retry.
+  std::future<Result<Published>> pending =
+      std::async(std::launch::async, [&] { return writer->Append(Rec("transition", "fw"), 5s); });
+  ASSERT_TRUE(events_.Await([&] { return ErrorCount() == 1; }));
+  ASSERT_TRUE(monotonic_.AwaitWaiters(2));  // Append, and the writer's retry
+  monotonic_.Advance(options.retry_initial);
+  Result<Published> appended = pending.get();
   ASSERT_TRUE(appended.ok()) << appended.error().message;
   EXPECT_EQ(appended->seq, 2u);  // on disk despite the failed fsync: found by the recovery
   writer->Stop();
@@ -218,10 +260,10 @@ TEST_F(WriterTest, DroppedRecordsAreCountedAndNamedInTheNextRecord) {
   options.queue_capacity = 2;
   options.retry_initial = 10ms;
   auto writer = Start(TestKey(1), options);
-  ASSERT_TRUE(WaitFor([&] { return writer->last_seq() == 1; }));
+  ASSERT_TRUE(events_.Await([&] { return writer->last_seq() == 1; }));
   fs_.FailAlways(FsOp::kOpen, ENOSPC);
   EXPECT_TRUE(writer->Enqueue(Rec("transition", "a")));
-  ASSERT_TRUE(WaitFor([&] { return !writer->healthy(); }));
+  ASSERT_TRUE(events_.Await([&] { return !writer->healthy(); }));
   EXPECT_TRUE(writer->Enqueue(Rec("transition", "b")));
   EXPECT_FALSE(writer->Enqueue(Rec("transition", "c")));  // full
   EXPECT_FALSE(writer->Enqueue(Rec("transition", "d")));
@@ -261,7 +303,11 @@ TEST_F(WriterTest, AttestsEveryInterval) {
   WriterOptions options;
   options.attestation_interval = 30ms;
   auto writer = Start(TestKey(1), options);
-  ASSERT_TRUE(WaitFor([&] { return writer->last_seq() >= 3; }));
+  ASSERT_TRUE(events_.Await([&] { return writer->last_seq() == 1; }));
+  for (std::uint64_t seq : {2u, 3u}) {
+    monotonic_.Advance(options.attestation_interval);
+    ASSERT_TRUE(events_.Await([&] { return writer->last_seq() == seq; }));
+  }
   writer->Stop();
   std::vector<std::string> kinds = Kinds();
   EXPECT_EQ(kinds.front(), "start");
