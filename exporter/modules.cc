@@ -58,7 +58,7 @@ Result<std::vector<std::string>> RestartRequiredBy(
        {std::pair<std::string_view, bool>{"evidence", next.evidence.enabled},
         {"alerting", next.alerting.enabled}}) {
     bool running = std::any_of(modules.begin(), modules.end(),
-                               [&](const auto& m) { return m->section() == section; });
+                               [name = section](const auto& m) { return m->section() == name; });
     if (enabled && !running) restart.push_back(fmt::format("{}: section added", section));
   }
   for (const auto& m : modules) {
