@@ -109,7 +109,7 @@ for t in "${targets[@]}"; do
   execs="$(sed -nE 's/^stat::number_of_executed_units: *([0-9]+).*/\1/p' "$logf" | tail -1)"
   per_cpu="$(awk -v n="${execs:-0}" -v c="$cpu" 'BEGIN { if (c > 0) printf "%.0f", n / c; else print "?" }')"
   rate="$(sed -nE 's/^stat::average_exec_per_sec: *([0-9]+).*/\1/p' "$logf" | tail -1)"
-  cov="$(grep -oE 'cov: [0-9]+' "$logf" | tail -1 | cut -d' ' -f2)"
+  cov="$(grep -oE 'cov: [0-9]+' "$logf" | tail -1 | cut -d' ' -f2 || true)"  # none if it crashed at once
   grown="$(find "$work" -type f | wc -l)"
   found=()
   for kind in crash leak timeout oom slow-unit; do

