@@ -372,8 +372,11 @@ Status StateFile::Flush() {
     source = source_;
   }
   if (!source) return {};
+  // Held for the loop: `for (x : source()->checks)` would let the snapshot go at once (the
+  // returned pointer is a temporary), and the render thread may swap in a new one meanwhile.
+  std::shared_ptr<const Snapshot> snapshot = source();
   std::vector<SavedCheck> saved;
-  for (const auto& state : source()->checks) {
+  for (const auto& state : snapshot->checks) {
     if (std::optional<SavedCheck> c = SaveCheck(*state)) saved.push_back(std::move(*c));
   }
   return Write(saved);

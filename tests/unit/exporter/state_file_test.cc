@@ -408,6 +408,24 @@ TEST_F(StateFileTest, FlushWritesOnlyAfterAChange) {
   EXPECT_EQ(fs_->calls(FsOp::kRename), 2) << "once";
 }
 
+TEST_F(StateFileTest, KeepsTheSnapshotItWritesFromAlive) {
+  // The source hands out a snapshot nobody else holds (the scheduler's render thread may replace
+  // its own at any time): the write must keep it alive while it reads it. Under AddressSanitizer
+  // a dangling read fails this test.
+  std::unique_ptr<StateFile> file = Open();
+  CheckState drifted = Ran(Spec("fw"), {Compliant(), Drifted(), Drifted()});
+  file->SetSource([drifted] {
+    auto snap = std::make_shared<Snapshot>();
+    snap->checks.push_back(std::make_shared<CheckState>(drifted));
+    return std::shared_ptr<const Snapshot>(std::move(snap));
+  });
+  file->MarkDirty();
+  ASSERT_TRUE(file->Flush().ok());
+  std::vector<SavedCheck> loaded = Open()->Load();
+  ASSERT_EQ(loaded.size(), 1u);
+  EXPECT_EQ(loaded[0], DriftedFirewall());
+}
+
 TEST_F(StateFileTest, ACorruptFileIsKeptAsideCountedAndIgnored) {
   std::filesystem::create_directories(Dir());
   WriteText(File(), R"({"version": 1, "checks": [{"name": "fw")");
