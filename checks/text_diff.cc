@@ -4,6 +4,8 @@
 #include <map>
 #include <string_view>
 
+#include "common/strings.h"
+
 namespace drift::checks {
 namespace {
 
@@ -24,9 +26,7 @@ void Add(LineDiff& diff, DiffLine::Kind kind, const std::string& text, Limits li
     return;
   }
   // Never split a UTF-8 sequence: evidence records must stay valid UTF-8.
-  std::size_t cut = limits.max_line_bytes;
-  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
-  diff.lines.push_back({kind, text.substr(0, cut) + "..."});
+  diff.lines.push_back({kind, std::string(Utf8Prefix(text, limits.max_line_bytes)) + "..."});
 }
 
 // Order-blind: each line counts as many times as it occurs.

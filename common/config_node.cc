@@ -16,6 +16,7 @@
 
 #include "common/duration.h"
 #include "common/fd.h"
+#include "common/strings.h"
 
 namespace drift {
 namespace {
@@ -36,36 +37,11 @@ std::pair<int, int> Position(std::string_view text, std::size_t pos) {
     if (text[i] == '\n') {
       ++line;
       column = 1;
-    } else if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) {
+    } else if (!IsUtf8Continuation(text[i])) {
       ++column;
     }
   }
   return {line, column};
-}
-
-// Index of the first byte that is not part of valid UTF-8, or npos.
-std::size_t FirstInvalidUtf8(std::string_view s) {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    auto c = static_cast<unsigned char>(s[i]);
-    std::size_t len = c < 0x80           ? 1
-                      : (c >> 5) == 0x6  ? 2
-                      : (c >> 4) == 0xE  ? 3
-                      : (c >> 3) == 0x1E ? 4
-                                         : 0;
-    if (len == 0 || i + len > s.size()) return i;
-    std::uint32_t cp = len == 1 ? c : c & (0x7F >> len);
-    for (std::size_t k = 1; k < len; ++k) {
-      auto cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xC0) != 0x80) return i;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    // Overlong forms, surrogates and values past U+10FFFF are invalid too.
-    static constexpr std::uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
-    if (cp < kMin[len] || (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF) return i;
-    i += len;
-  }
-  return std::string_view::npos;
 }
 
 // YAML forbids tabs in indentation; yaml-cpp reports them confusingly, so say it plainly.

@@ -29,4 +29,17 @@ std::vector<std::string_view> SplitLines(std::string_view text);
 // most `max_bytes` bytes, never inside a UTF-8 sequence, ending in "…" where cut.
 std::string OneLine(std::string_view text, std::size_t max_bytes);
 
+// UTF-8, strictly (RFC 3629): shortest forms only, no surrogates, nothing past U+10FFFF.
+//
+// The length of the sequence that starts at text[i] (1 to 4), or 0 if none valid starts there.
+std::size_t Utf8SequenceLength(std::string_view text, std::size_t i);
+// The index of the first byte of `text` that is not part of valid UTF-8, or npos.
+std::size_t FirstInvalidUtf8(std::string_view text);
+bool IsValidUtf8(std::string_view text);
+// Whether `c` continues a sequence (10xxxxxx) rather than starting a character.
+constexpr bool IsUtf8Continuation(char c) { return (static_cast<unsigned char>(c) & 0xC0) == 0x80; }
+// The longest prefix of `text` of at most `max_bytes` bytes that does not end inside a UTF-8
+// sequence. Points into `text`.
+std::string_view Utf8Prefix(std::string_view text, std::size_t max_bytes);
+
 }  // namespace drift

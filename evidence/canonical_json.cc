@@ -4,37 +4,12 @@
 #include <charconv>
 #include <vector>
 
+#include "common/strings.h"
+
 namespace drift::evidence {
 namespace {
 
 constexpr int kMaxDepth = 32;
-
-// Length of the UTF-8 sequence starting at text[i], or 0 if it is not a valid one.
-std::size_t Utf8SequenceLength(std::string_view text, std::size_t i) {
-  auto byte = [&](std::size_t k) { return static_cast<unsigned char>(text[k]); };
-  unsigned char b0 = byte(i);
-  if (b0 < 0x80) return 1;
-  std::size_t len = 0;
-  std::uint32_t min = 0;
-  std::uint32_t cp = 0;
-  if ((b0 & 0xE0) == 0xC0) {
-    len = 2, min = 0x80, cp = b0 & 0x1Fu;
-  } else if ((b0 & 0xF0) == 0xE0) {
-    len = 3, min = 0x800, cp = b0 & 0x0Fu;
-  } else if ((b0 & 0xF8) == 0xF0) {
-    len = 4, min = 0x10000, cp = b0 & 0x07u;
-  } else {
-    return 0;
-  }
-  if (i + len > text.size()) return 0;
-  for (std::size_t k = 1; k < len; ++k) {
-    unsigned char b = byte(i + k);
-    if ((b & 0xC0) != 0x80) return 0;
-    cp = (cp << 6) | (b & 0x3Fu);
-  }
-  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-  return len;
-}
 
 Status AppendString(std::string_view s, std::string& out) {
   static constexpr char kHex[] = "0123456789abcdef";
@@ -368,15 +343,6 @@ Result<std::string> UnescapeCanonicalString(std::string_view token) {
     ++i;
   }
   return out;
-}
-
-bool IsValidUtf8(std::string_view text) {
-  for (std::size_t i = 0; i < text.size();) {
-    std::size_t len = Utf8SequenceLength(text, i);
-    if (len == 0) return false;
-    i += len;
-  }
-  return true;
 }
 
 Result<std::string> CanonicalJson(const nlohmann::json& value) {

@@ -39,7 +39,4 @@ Result<std::vector<CanonicalMember>> ScanCanonical(std::string_view text);
 // The value of a canonical JSON string token (with its quotes), unescaped.
 Result<std::string> UnescapeCanonicalString(std::string_view token);
 
-// True when `text` is valid UTF-8 (shortest forms only, no surrogates, at most U+10FFFF).
-bool IsValidUtf8(std::string_view text);
-
 }  // namespace drift::evidence

@@ -7,6 +7,7 @@
 #include <charconv>
 #include <ctime>
 
+#include "common/strings.h"
 #include "evidence/canonical_json.h"
 
 namespace drift::evidence {

@@ -59,5 +59,25 @@ TEST(OneLineTest, IsBoundedWithoutSplittingACharacter) {
   EXPECT_EQ(OneLine("abc", 0), "");
 }
 
+TEST(Utf8, AcceptsShortestFormsOnly) {
+  EXPECT_TRUE(IsValidUtf8("plain \xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80"));
+  EXPECT_FALSE(IsValidUtf8("\xE0\x80\xAF"));      // overlong '/'
+  EXPECT_FALSE(IsValidUtf8("\xF0\x9F\x98"));      // cut short
+  EXPECT_FALSE(IsValidUtf8("\xED\xA0\x80"));      // a surrogate
+  EXPECT_FALSE(IsValidUtf8("\xF4\x90\x80\x80"));  // past U+10FFFF
+  EXPECT_EQ(FirstInvalidUtf8("ab\xC3\xA9\xFF"), 4u);
+  EXPECT_EQ(FirstInvalidUtf8("ab\xC3\xA9"), std::string_view::npos);
+  EXPECT_EQ(Utf8SequenceLength("\xE2\x82\xAC", 0), 3u);
+  EXPECT_EQ(Utf8SequenceLength("\xE2\x82", 0), 0u);
+}
+
+TEST(Utf8, APrefixNeverEndsInsideASequence) {
+  EXPECT_EQ(Utf8Prefix("ab\xE2\x82\xAC", 4), "ab");
+  EXPECT_EQ(Utf8Prefix("ab\xE2\x82\xAC", 5), "ab\xE2\x82\xAC");
+  EXPECT_EQ(Utf8Prefix("ab\xE2\x82\xAC", 2), "ab");
+  EXPECT_EQ(Utf8Prefix("ab", 10), "ab");
+  EXPECT_EQ(Utf8Prefix("\xC3\xA9", 1), "");
+}
+
 }  // namespace
 }  // namespace drift

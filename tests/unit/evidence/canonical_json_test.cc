@@ -70,11 +70,5 @@ TEST(CanonicalJson, IsAFixedPointOfParsing) {
   EXPECT_EQ(Canon(nlohmann::json::parse(once)), once);
 }
 
-TEST(IsValidUtf8, AcceptsShortestFormsOnly) {
-  EXPECT_TRUE(IsValidUtf8("plain \xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80"));
-  EXPECT_FALSE(IsValidUtf8("\xE0\x80\xAF"));  // overlong '/'
-  EXPECT_FALSE(IsValidUtf8("\xF0\x9F\x98"));  // cut short
-}
-
 }  // namespace
 }  // namespace drift::evidence
