@@ -39,9 +39,9 @@ struct OwnedHost {
   checks::Host host;
 };
 
-Deadline ScrapeDeadline(const HttpRequest& req) {
-  return std::chrono::steady_clock::now() +
-         ScrapeBudget(req.Header("X-Prometheus-Scrape-Timeout-Seconds"));
+// When a scrape stops waiting for on_scrape runs, on the scheduler's monotonic clock.
+Deadline ScrapeDeadline(const HttpRequest& req, const MonotonicClock& monotonic) {
+  return monotonic.Now() + ScrapeBudget(req.Header("X-Prometheus-Scrape-Timeout-Seconds"));
 }
 
 using std::chrono::steady_clock;
@@ -99,10 +99,11 @@ std::shared_ptr<const Plan> MakePlan(const Config& config, const Clock& clock) {
   return plan;
 }
 
-App::App(Options options, const Clock& clock)
+App::App(Options options, const Clock& clock, const MonotonicClock& monotonic)
     : options_(std::move(options)),
       clock_(clock),
-      scheduler_(Scheduler::Create(clock)),
+      monotonic_(monotonic),
+      scheduler_(Scheduler::Create(clock, monotonic)),
       exporter_metrics_(clock),
       module_context_{clock, *exporter_metrics_.registry(), options_.config_file,
                       options_.external_url} {
@@ -347,7 +348,7 @@ void App::Stop() {
 HttpResponse App::ServeMetrics(const HttpRequest& req) {
   // on_scrape mode: run the checks now (concurrent scrapes share one run) and serve a body that
   // shows them; no-op otherwise.
-  std::uint64_t results = scheduler_->RefreshForScrape(ScrapeDeadline(req));
+  std::uint64_t results = scheduler_->RefreshForScrape(ScrapeDeadline(req, monotonic_));
   HttpResponse resp;
   resp.content_type = "text/plain; version=0.0.4; charset=utf-8";
   resp.shared_body = metrics_->Get(results);

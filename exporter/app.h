@@ -78,7 +78,9 @@ class App {
     std::string external_url;
   };
 
-  App(Options options, const Clock& clock);
+  // `clock` stamps results (wall time); `monotonic` is the scheduler's clock, which also times
+  // scrape deadlines (tests pass a FakeMonotonicClock). Both must outlive the App.
+  App(Options options, const Clock& clock, const MonotonicClock& monotonic = SteadyClock::Get());
   ~App();
 
   // The routes may be served before Start(): until it returns they answer 503 (except
@@ -141,6 +143,7 @@ class App {
 
   Options options_;
   const Clock& clock_;
+  const MonotonicClock& monotonic_;
   std::shared_ptr<Scheduler> scheduler_;
   ExporterMetrics exporter_metrics_;
   std::unique_ptr<MetricsCache> metrics_;

@@ -18,27 +18,38 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// A check whose behaviour the test sets: verdict, how long it takes, whether it honours deadlines.
+// Where runs of ScriptedChecks meet in groups of `size`: each waits, without timing, until its
+// group is full, so the runs of a group are in progress together. `running` and `peak` count how
+// many were at once.
+struct Meeting {
+  explicit Meeting(int n) : size(n) {}
+  const int size;
+  std::mutex mu;
+  std::condition_variable cv;
+  int entered = 0;
+  std::atomic<int> running{0};
+  std::atomic<int> peak{0};
+};
+
+// A check whose verdict the test sets. It returns at once, or once its group of `meeting` is full.
 class ScriptedCheck final : public checks::Check {
  public:
-  ScriptedCheck(checks::Verdict verdict, std::chrono::milliseconds takes, bool honours_deadline,
-                std::atomic<int>* running = nullptr, std::atomic<int>* peak = nullptr)
-      : verdict_(verdict),
-        takes_(takes),
-        honours_(honours_deadline),
-        running_(running),
-        peak_(peak) {}
+  explicit ScriptedCheck(checks::Verdict verdict, Meeting* meeting = nullptr)
+      : verdict_(verdict), meeting_(meeting) {}
   checks::CheckResult Run(const checks::Host&, Deadline deadline) const override {
-    if (running_ != nullptr) {
-      int now = ++*running_;
-      int seen = peak_->load();
-      while (now > seen && !peak_->compare_exchange_weak(seen, now)) {
+    if (meeting_ != nullptr) {
+      Meeting& m = *meeting_;
+      int now = ++m.running;
+      int seen = m.peak.load();
+      while (now > seen && !m.peak.compare_exchange_weak(seen, now)) {
       }
+      std::unique_lock lock(m.mu);
+      const int group_end = (m.entered / m.size + 1) * m.size;
+      ++m.entered;
+      m.cv.notify_all();
+      m.cv.wait(lock, [&] { return m.entered >= group_end; });
+      --m.running;
     }
-    Deadline end = std::chrono::steady_clock::now() + takes_;
-    if (honours_) end = std::min(end, deadline);
-    std::this_thread::sleep_until(end);
-    if (running_ != nullptr) --*running_;
     ++runs;
     if (std::chrono::steady_clock::now() >= deadline) {
       return checks::CheckResult::Error("deadline passed");
@@ -52,10 +63,7 @@ class ScriptedCheck final : public checks::Check {
 
  private:
   checks::Verdict verdict_;
-  std::chrono::milliseconds takes_;
-  bool honours_;
-  std::atomic<int>* running_;
-  std::atomic<int>* peak_;
+  Meeting* meeting_;
 };
 
 // A check that waits at a gate the test opens and closes (no sleeping, no timing), saying what it
@@ -151,8 +159,8 @@ const CheckState& StateOf(const Snapshot& snap, const std::string& name) {
 }
 
 TEST_F(SchedulerTest, RunOnceRunsEveryCheckAndPublishes) {
-  AddCheck("ok", std::make_shared<ScriptedCheck>(checks::Verdict::kCompliant, 1ms, true));
-  AddCheck("bad", std::make_shared<ScriptedCheck>(checks::Verdict::kDrifted, 1ms, true));
+  AddCheck("ok", std::make_shared<ScriptedCheck>(checks::Verdict::kCompliant));
+  AddCheck("bad", std::make_shared<ScriptedCheck>(checks::Verdict::kDrifted));
   auto scheduler = Scheduler::Create(clock_);
   scheduler->SetPlan(plan_);
   EXPECT_FALSE(scheduler->AllRan());
@@ -166,21 +174,19 @@ TEST_F(SchedulerTest, RunOnceRunsEveryCheckAndPublishes) {
 }
 
 TEST_F(SchedulerTest, ConcurrencyIsBounded) {
-  std::atomic<int> running{0};
-  std::atomic<int> peak{0};
+  Meeting meeting(3);  // 12 checks meet in 4 groups of 3: each group runs together
   plan_->settings.concurrency = 3;
   for (int i = 0; i < 12; ++i) {
     // Not "c" + std::to_string(i): GCC 12 warns -Wrestrict on that in optimised builds.
     std::string name(1, 'c');
     name += std::to_string(i);
-    AddCheck(name, std::make_shared<ScriptedCheck>(checks::Verdict::kCompliant, 20ms, true,
-                                                   &running, &peak));
+    AddCheck(name, std::make_shared<ScriptedCheck>(checks::Verdict::kCompliant, &meeting));
   }
   auto scheduler = Scheduler::Create(clock_);
   scheduler->SetPlan(plan_);
   scheduler->Start();
   scheduler->RunOnce();
-  EXPECT_EQ(peak.load(), 3);
+  EXPECT_EQ(meeting.peak.load(), 3);
   EXPECT_TRUE(scheduler->AllRan());
   scheduler->Stop();
 }
@@ -223,9 +229,8 @@ TEST_F(SchedulerTest, HungCheckIsReportedAsTimedOutWithoutDelayingOthers) {
 }
 
 TEST_F(SchedulerTest, ReloadKeepsStateOfUnchangedNamesAndDropsOthers) {
-  auto spec =
-      AddCheck("keep", std::make_shared<ScriptedCheck>(checks::Verdict::kDrifted, 1ms, true));
-  AddCheck("gone", std::make_shared<ScriptedCheck>(checks::Verdict::kCompliant, 1ms, true));
+  auto spec = AddCheck("keep", std::make_shared<ScriptedCheck>(checks::Verdict::kDrifted));
+  AddCheck("gone", std::make_shared<ScriptedCheck>(checks::Verdict::kCompliant));
   auto scheduler = Scheduler::Create(clock_);
   scheduler->SetPlan(plan_);
   scheduler->Start();
@@ -247,7 +252,7 @@ TEST_F(SchedulerTest, ReloadKeepsStateOfUnchangedNamesAndDropsOthers) {
 // A restart: states restored from the state file show at once and continue with the first run,
 // which is no transition; /-/ready still waits for that run.
 TEST_F(SchedulerTest, RestoredStatesContinueButStillWaitForARunOfThisProcess) {
-  auto spec = AddCheck("fw", std::make_shared<ScriptedCheck>(checks::Verdict::kDrifted, 1ms, true));
+  auto spec = AddCheck("fw", std::make_shared<ScriptedCheck>(checks::Verdict::kDrifted));
   CheckState restored;
   restored.spec = spec;
   restored.ran = true;
@@ -285,8 +290,7 @@ TEST_F(SchedulerTest, RestoredStatesContinueButStillWaitForARunOfThisProcess) {
 }
 
 TEST_F(SchedulerTest, AllRanFollowsThePlan) {
-  auto kept =
-      AddCheck("kept", std::make_shared<ScriptedCheck>(checks::Verdict::kCompliant, 1ms, true));
+  auto kept = AddCheck("kept", std::make_shared<ScriptedCheck>(checks::Verdict::kCompliant));
   auto scheduler = Scheduler::Create(clock_);
   EXPECT_TRUE(scheduler->AllRan()) << "no plan, no check waiting";
   scheduler->SetPlan(plan_);
@@ -297,7 +301,7 @@ TEST_F(SchedulerTest, AllRanFollowsThePlan) {
 
   // A reload that adds a check: not all ran until it has.
   auto added = std::make_shared<Plan>(*plan_);
-  auto extra_check = std::make_shared<ScriptedCheck>(checks::Verdict::kCompliant, 1ms, true);
+  auto extra_check = std::make_shared<ScriptedCheck>(checks::Verdict::kCompliant);
   auto extra = std::make_shared<CheckSpec>();
   extra->name = "extra";
   extra->check = extra_check;
@@ -357,7 +361,7 @@ TEST_F(SchedulerTest, IntervalModeRunsOnItsOwnAndSnapshotsNeverBlock) {
 
 TEST_F(SchedulerTest, OnScrapeSharesOneRunAndHonoursMinInterval) {
   plan_->settings.min_interval = 10s;
-  auto check = std::make_shared<ScriptedCheck>(checks::Verdict::kCompliant, 50ms, true);
+  auto check = std::make_shared<ScriptedCheck>(checks::Verdict::kCompliant);
   AddCheck("s", check);
   auto scheduler = Scheduler::Create(clock_);
   scheduler->SetPlan(plan_);
