@@ -5,11 +5,13 @@
 #   asan    clang, AddressSanitizer + UndefinedBehaviorSanitizer, -O1, -Wthread-safety -Werror
 #           (build-asan): unit
 #   tsan    clang, ThreadSanitizer, -O1 (build-tsan): unit + end-to-end, the daemon under TSan
-# Prints each stage's wall time at the end.
+# Builds take both cores and run one after another; each stage's tests run while the next
+# stage builds (the end-to-end tests mostly wait on the daemons they drive). Each step's output
+# goes to build-logs/<step>.log, printed in full when the step fails; a table of each step's
+# wall time ends the run.
 #   ./test.sh [STAGE...]   only these stages, e.g. ./test.sh format tsan
 set -euo pipefail
 cd "$(dirname "$0")"
-packaging/deps.sh --test
 jobs="$(nproc)"
 
 # Any TSan report fails the test that caused it: a unit test's process stops at the first one,
@@ -18,14 +20,44 @@ export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/t
 
 stages=("$@")
 [[ ${#stages[@]} -gt 0 ]] || stages=(format gcc asan tsan)
-times=()
-current=""
-start=$SECONDS
+for s in "${stages[@]}"; do
+  case $s in format | gcc | asan | tsan) ;; *) echo "unknown stage: $s (format gcc asan tsan)" >&2; exit 2 ;; esac
+done
+packaging/deps.sh --test
+logs="$PWD/build-logs"
+rm -rf "$logs"
+mkdir -p "$logs"
+suite_start=$SECONDS
+
+# step NAME COMMAND...: runs COMMAND with its output in build-logs/NAME.log and records its
+# wall time (build-logs/NAME.time) and exit status (build-logs/NAME.status).
+step() {
+  local name=$1 start=$SECONDS rc=0
+  shift
+  echo "-- $name: started at +$((SECONDS - suite_start))s"
+  echo "$name" >>"$logs/order"
+  "$@" >"$logs/$name.log" 2>&1 || rc=$?
+  echo $((SECONDS - start)) >"$logs/$name.time"
+  echo $rc >"$logs/$name.status"
+  if [[ $rc -eq 0 ]]; then
+    echo "-- $name: passed in $((SECONDS - start))s"
+  else
+    echo "-- $name: FAILED (exit $rc) after $((SECONDS - start))s; its output:"
+    cat "$logs/$name.log"
+  fi
+  return $rc
+}
+
 summary() {
-  echo "== stage wall times"
-  printf '%-8s %8s\n' stage seconds
-  for t in "${times[@]}"; do printf '%-8s %8s\n' ${t}; done
-  if [[ -n $current ]]; then printf '%-8s %8s  FAILED\n' "$current" $((SECONDS - start)); fi
+  wait
+  echo "== wall time of each step (seconds; tests overlap the next build)"
+  local name
+  while read -r name; do
+    [[ -e $logs/$name.status ]] || { printf '%-12s %6s  %s\n' "$name" - "did not finish"; continue; }
+    printf '%-12s %6s  %s\n' "$name" "$(cat "$logs/$name.time")" \
+      "$([[ $(cat "$logs/$name.status") == 0 ]] && echo passed || echo FAILED)"
+  done < <(cat "$logs/order" 2>/dev/null)
+  echo "total        $((SECONDS - suite_start))"
 }
 trap summary EXIT
 
@@ -35,13 +67,15 @@ configure() {  # BUILD_DIR CMAKE_ARGS...
   cmake -S . -B "$dir" -DDRIFT_WERROR=ON "$@" >/dev/null
 }
 
-stage_format() {
+step_format() {
   git ls-files -z '*.cc' '*.h' | xargs -0 clang-format --dry-run --Werror
 }
 
-stage_gcc() {
+build_gcc() {
   configure build-test -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=g++
   cmake --build build-test -j"$jobs"
+}
+test_gcc() {
   ctest --test-dir build-test --output-on-failure -j"$jobs" --timeout 300
 }
 
@@ -52,23 +86,35 @@ sanitizer_configure() {  # BUILD_DIR SANITIZER
     -DCMAKE_CXX_COMPILER=clang++ -DDRIFT_SANITIZE="$2" -DDRIFT_BUILD_BENCH=OFF
 }
 
-stage_asan() {
+build_asan() {
   sanitizer_configure build-asan address
   cmake --build build-asan -j"$jobs"
+}
+test_asan() {
   ctest --test-dir build-asan --output-on-failure -j"$jobs" -L unit --timeout 300
 }
 
-stage_tsan() {
+build_tsan() {
   sanitizer_configure build-tsan thread
   cmake --build build-tsan -j"$jobs"
+}
+test_tsan() {
   ctest --test-dir build-tsan --output-on-failure -j"$jobs" --timeout 600
 }
 
-for s in "${stages[@]}"; do
-  echo "== $s"
-  current=$s
-  start=$SECONDS
-  "stage_$s"
-  times+=("$s $((SECONDS - start))")
-  current=""
+wanted() { [[ " ${stages[*]} " == *" $1 "* ]]; }
+
+failed=0
+running=()
+if wanted format; then step format step_format || failed=1; fi
+for s in gcc asan tsan; do
+  wanted "$s" || continue
+  if step "$s-build" "build_$s"; then
+    step "$s-tests" "test_$s" &
+    running+=($!)
+  else
+    failed=1
+  fi
 done
+for pid in "${running[@]}"; do wait "$pid" || failed=1; done
+exit $failed

@@ -219,7 +219,7 @@ TEST(CommandFailureTest, EveryFailureReadsTheSameInEveryCheck) {
     const CheckType* type = FindCheckType(t.type);
     ASSERT_NE(type, nullptr) << t.type;
     CheckPtr check = testing::MakeCheck(*type, t.params);
-    RootedFileSystem fs(testing::FixtureHost(t.fixture));
+    testing::MemoryFileSystem fs(testing::FixtureHost(t.fixture));
     testing::FakeClock clock;
     for (const Kind& kind : Kinds()) {
       FakeCommandRunner fake;
