@@ -4,17 +4,18 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
-#include <fstream>
 #include <iterator>
 #include <set>
 
+#include "common/regular_file.h"
 #include "common/strings.h"
 
 namespace drift::alerts {
 namespace {
 
 constexpr std::size_t kMaxSecretBytes = 64 << 10;
+// A CA bundle (the system one is a few hundred KiB).
+constexpr std::size_t kMaxCaFileBytes = 16 << 20;
 
 bool StartsWith(std::string_view s, std::string_view prefix) {
   return s.substr(0, prefix.size()) == prefix;
@@ -22,21 +23,19 @@ bool StartsWith(std::string_view s, std::string_view prefix) {
 
 bool IsControl(char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; }
 
+// Fails `node`, which names the file at `path` that ReadRegularFile could not read.
+[[noreturn]] void FailToRead(const ConfigNode& node, const std::string& path, const Error& e) {
+  if (e.sys_errno == EFBIG) node.Fail(fmt::format("{} is {}", path, e.message));
+  node.Fail(fmt::format("cannot read {}: {}", path, e.message));
+}
+
 // Reads a secret file named by `node`; positions every error at the node and never shows
 // what the file holds.
 std::string ReadSecretFile(const ConfigNode& node) {
   std::string path = node.AsPath().string();
-  std::ifstream in(path, std::ios::binary);
-  if (!in) node.Fail(fmt::format("cannot read {}: {}", path, std::strerror(errno)));
-  std::string text;
-  text.resize(kMaxSecretBytes + 1);
-  in.read(text.data(), static_cast<std::streamsize>(text.size()));
-  if (in.bad()) node.Fail(fmt::format("cannot read {}: {}", path, std::strerror(errno)));
-  text.resize(static_cast<std::size_t>(in.gcount()));
-  if (text.size() > kMaxSecretBytes) {
-    node.Fail(fmt::format("{} is larger than {} bytes", path, kMaxSecretBytes));
-  }
-  std::string secret(Trim(text));
+  Result<std::string> text = ReadRegularFile(path, kMaxSecretBytes);
+  if (!text.ok()) FailToRead(node, path, text.error());
+  std::string secret(Trim(*text));
   if (secret.empty()) node.Fail(fmt::format("{} is empty", path));
   // A line break inside would end the HTTP header the secret goes into.
   if (std::any_of(secret.begin(), secret.end(), IsControl)) {
@@ -75,8 +74,8 @@ AlertmanagerConfig ReadAlertmanager(const ConfigNode& node) {
   if (auto ca = node.Find("ca_file")) {
     if (!StartsWith(am.url, "https://")) ca->Fail("ca_file needs an https:// URL");
     am.ca_file = ca->AsPath().string();
-    std::ifstream in(am.ca_file);
-    if (!in) ca->Fail(fmt::format("cannot read {}: {}", am.ca_file, std::strerror(errno)));
+    Result<std::string> pem = ReadRegularFile(am.ca_file, kMaxCaFileBytes);
+    if (!pem.ok()) FailToRead(*ca, am.ca_file, pem.error());
   }
   am.timeout = node.GetDuration("timeout", am.timeout);
   return am;

@@ -5,7 +5,10 @@
 # comes first. Prints its markdown section for bench/RESULTS.md on stdout: per target the inputs
 # run, exec/s, duration, CPU time (and inputs per CPU second, the rate that does not depend on
 # what else the machine runs), coverage, corpus growth and findings (crash, leak, timeout,
-# out-of-memory, slow unit).
+# out-of-memory, slow unit), followed by bench/fuzz_notes.md (findings and fixes, by hand), and
+# its row for the Summary table. When it ran every target, it also puts both into
+# bench/RESULTS.md in place of the last ones (bench/results_md.py; bench/run.sh keeps them when
+# it rewrites the rest of the file).
 # A finding's input is kept in $FUZZ_OUT/findings/<target>/; reproduce it with
 # `$BUILD/fuzz/<target>_fuzz <file>`, then add it to tests/fuzz/corpus/<target>/ with the fix.
 #
@@ -18,6 +21,8 @@
 #   FUZZ_RSS_LIMIT_MB    memory limit, a finding when exceeded (default 2048)
 #   DRIFT_FUZZ_BUILD_DIR build tree (default <repo>/build-fuzz)
 #   FUZZ_OUT             grown corpora, findings and logs (default <build tree>/fuzz-out)
+#   FUZZ_RESULTS         file to put the section and row into (default bench/RESULTS.md when
+#                        every target ran, none for a subset); "-" = none, stdout only
 #   DRIFT_FUZZ_SKIP_BUILD  1 = use the binaries already built
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -38,7 +43,9 @@ die() {
 command -v clang++-14 >/dev/null || die "clang++-14 missing; install with packaging/deps.sh --test"
 
 targets=("$@")
+results="${FUZZ_RESULTS:-}"
 if [[ ${#targets[@]} -eq 0 ]]; then
+  results="${results:-$REPO/bench/RESULTS.md}"
   read -r -a targets <<<"$(sed -nE 's/^set\(DRIFT_FUZZ_TARGETS (.*)\)$/\1/p' \
     "$REPO/tests/fuzz/CMakeLists.txt")"
 fi
@@ -79,6 +86,8 @@ children_cpu() {
 
 rows=()
 total_findings=0
+min_execs=""
+max_execs=0
 start_date="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 start_load="$(cut -d' ' -f1 /proc/loadavg)"
 for t in "${targets[@]}"; do
@@ -121,19 +130,41 @@ for t in "${targets[@]}"; do
   summary="${found[*]:-none}"
   log "$t: ${execs:-?} inputs in ${secs}s (${rate:-?}/s; ${cpu} CPU s, $per_cpu per CPU s)," \
     "coverage ${cov:-?}, findings: $summary"
+  n="${execs:-0}"
+  [[ -z "$min_execs" || $n -lt $min_execs ]] && min_execs=$n
+  [[ $n -gt $max_execs ]] && max_execs=$n
   rows+=("| $t | ${execs:-?} | ${rate:-?} | ${secs}s | ${cpu}s | $per_cpu | ${cov:-?} | $seeds → $grown | $summary |")
 done
 
-echo "## Fuzzing"
+section="$OUT/section.md"
+{
+  echo "## Fuzzing"
+  echo
+  echo "\`bench/fuzz.sh ${targets[*]}\` with FUZZ_RUNS=$RUNS FUZZ_MAX_TIME=$MAX_TIME: each target"
+  echo "in turn under \`nice -n 19\`, \`-runs=$RUNS -max_total_time=$MAX_TIME -timeout=$TIMEOUT"
+  echo "-rss_limit_mb=$RSS_LIMIT\`, from its seed corpus (tests/fuzz/corpus) and dictionary; built"
+  echo "with $(clang++-14 --version | head -1), ASan + UBSan + libFuzzer (DRIFT_FUZZ=ON,"
+  echo "RelWithDebInfo). Run $start_date to $(date -u +%Y-%m-%dT%H:%M:%SZ) (UTC), load average (1 min)"
+  echo "$start_load before it, on $(nproc) CPUs; revision $(git -C "$REPO" rev-parse --short=12 HEAD)."
+  echo
+  echo "| target | inputs run | exec/s (wall) | duration | CPU time | inputs per CPU s | coverage (edges) | corpus (seeds → grown) | findings |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---|---|"
+  printf '%s\n' "${rows[@]}"
+  if [[ -f "$REPO/bench/fuzz_notes.md" ]]; then
+    echo
+    cat "$REPO/bench/fuzz_notes.md"
+  fi
+} >"$section"
+verdict=PASS
+[[ $min_execs -lt $RUNS ]] && verdict="MISSED (count)"
+[[ $total_findings -gt 0 ]] && verdict=FAIL
+row="| Fuzzing: inputs per target, ${#targets[@]} libFuzzer targets (ASan + UBSan) | $RUNS each, no finding | $min_execs to $max_execs; findings: $total_findings | $verdict |"
+echo "$row" >"$OUT/row.md"
+cat "$section"
 echo
-echo "\`bench/fuzz.sh ${targets[*]}\` with FUZZ_RUNS=$RUNS FUZZ_MAX_TIME=$MAX_TIME: each target"
-echo "in turn under \`nice -n 19\`, \`-runs=$RUNS -max_total_time=$MAX_TIME -timeout=$TIMEOUT"
-echo "-rss_limit_mb=$RSS_LIMIT\`, from its seed corpus (tests/fuzz/corpus) and dictionary; built"
-echo "with $(clang++-14 --version | head -1), ASan + UBSan + libFuzzer (DRIFT_FUZZ=ON,"
-echo "RelWithDebInfo). Run $start_date to $(date -u +%Y-%m-%dT%H:%M:%SZ) (UTC), load average (1 min)"
-echo "$start_load before it, on $(nproc) CPUs."
-echo
-echo "| target | inputs run | exec/s (wall) | duration | CPU time | inputs per CPU s | coverage (edges) | corpus (seeds → grown) | findings |"
-echo "|---|---:|---:|---:|---:|---:|---:|---|---|"
-printf '%s\n' "${rows[@]}"
+echo "Summary row: $row"
+if [[ -n "$results" && "$results" != - ]]; then
+  python3 "$REPO/bench/results_md.py" put "$results" "$section" "$OUT/row.md"
+  log "put the section and its summary row into $results"
+fi
 [[ $total_findings -eq 0 ]]

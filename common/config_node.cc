@@ -1,21 +1,17 @@
 #include "common/config_node.h"
 
-#include <fcntl.h>
 #include <fmt/format.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/eventhandler.h>
 
 #include <array>
 #include <cerrno>
 #include <charconv>
-#include <cstring>
 #include <iterator>
 #include <sstream>
 
 #include "common/duration.h"
-#include "common/fd.h"
+#include "common/regular_file.h"
 #include "common/strings.h"
 
 namespace drift {
@@ -95,16 +91,6 @@ class DocumentRoots final : public YAML::EventHandler {
   }
   bool pending_ = false;
 };
-
-// What a non-regular file is, for the message that rejects it.
-std::string_view FileTypeName(mode_t mode) {
-  if (S_ISFIFO(mode)) return "a FIFO";
-  if (S_ISCHR(mode)) return "a character device";
-  if (S_ISBLK(mode)) return "a block device";
-  if (S_ISDIR(mode)) return "a directory";
-  if (S_ISSOCK(mode)) return "a socket";
-  return "not a regular file";
-}
 
 }  // namespace
 
@@ -225,46 +211,17 @@ ConfigNode ConfigNode::Parse(std::string_view text, const std::string& file) {
 }
 
 ConfigNode ConfigNode::Load(const std::string& file) {
-  // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer, and a device node
-  // could be read forever; either would hang whoever loads (the daemon's reload thread). The
-  // type is checked on the open descriptor, so the file cannot be swapped in between. A regular
-  // file ignores O_NONBLOCK; one on a hung network or FUSE mount can still block in read(),
-  // which no flag prevents (the daemon reloads on a thread of its own for that reason).
-  Fd fd(::open(file.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY));
-  if (!fd.open()) throw ConfigError(file, fmt::format("cannot read: {}", std::strerror(errno)));
-  struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) {
-    throw ConfigError(file, fmt::format("cannot read: {}", std::strerror(errno)));
-  }
-  if (!S_ISREG(st.st_mode)) {
-    throw ConfigError(file, fmt::format("not a regular file ({}); name the file itself, not a "
-                                        "pipe, device, socket or directory",
-                                        FileTypeName(st.st_mode)));
-  }
-  if (static_cast<std::uintmax_t>(st.st_size) > kMaxConfigBytes) {
+  // Never blocks on a FIFO or device named as the configuration (common/regular_file.h); the
+  // daemon reloads on a thread of its own for what no flag prevents (a hung mount).
+  Result<std::string> text = ReadRegularFile(file, kMaxConfigBytes);
+  if (!text.ok()) {
+    const Error& e = text.error();
+    if (e.sys_errno == EFBIG) throw ConfigError(file, e.message + "; not a configuration file");
+    if (e.sys_errno != 0) throw ConfigError(file, "cannot read: " + e.message);
     throw ConfigError(
-        file, fmt::format("larger than {} bytes; not a configuration file", kMaxConfigBytes));
+        file, e.message + "; name the file itself, not a pipe, device, socket or directory");
   }
-  // Read in chunks up to the cap (the size may change while reading): sizing a buffer to the cap
-  // up front would touch (and, through malloc's heap, keep resident) megabytes for a file of a
-  // few hundred bytes.
-  std::string text;
-  text.reserve(static_cast<std::size_t>(st.st_size));
-  std::vector<char> chunk(64 * 1024);  // on the heap: callers may run on small thread stacks
-  for (;;) {
-    const ssize_t n = ::read(fd.get(), chunk.data(), chunk.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throw ConfigError(file, fmt::format("cannot read: {}", std::strerror(errno)));
-    }
-    if (n == 0) break;
-    text.append(chunk.data(), static_cast<std::size_t>(n));
-    if (text.size() > kMaxConfigBytes) {
-      throw ConfigError(
-          file, fmt::format("larger than {} bytes; not a configuration file", kMaxConfigBytes));
-    }
-  }
-  return Parse(text, file);
+  return Parse(*text, file);
 }
 
 std::set<std::string>& ConfigNode::Known() const { return doc_->known[node_.Mark().pos]; }

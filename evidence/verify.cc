@@ -60,15 +60,24 @@ std::optional<PublicKey> RotationKey(const nlohmann::json& p) {
   return *key;
 }
 
-// Open day folders of one verifier thread, so that each file is opened relative to its folder.
+// Reads the record files of one verifier thread: through options.fs when given, else with each
+// day folder opened once, so that each file is opened relative to its folder.
 class FolderCache {
  public:
-  explicit FolderCache(std::string records) : records_(std::move(records)) {}
+  FolderCache(std::string records, StoreFs* fs) : records_(std::move(records)), fs_(fs) {}
   ~FolderCache() {
     for (auto& [_, fd] : fds_) {
       if (fd >= 0) ::close(fd);
     }
   }
+  // The file `name` in day folder `folder`; `shown` is its full path.
+  Result<std::string> Read(const std::string& folder, const std::string& name,
+                           std::size_t max_bytes, const std::string& shown) {
+    if (fs_ != nullptr) return fs_->Read(shown, max_bytes);
+    return ReadSmallFileAt(Get(folder), name, max_bytes, shown);
+  }
+
+ private:
   int Get(const std::string& folder) {
     auto it = fds_.find(folder);
     if (it != fds_.end()) return it->second;
@@ -77,8 +86,8 @@ class FolderCache {
     return fd;
   }
 
- private:
   std::string records_;
+  StoreFs* fs_;
   std::map<std::string, int> fds_;
 };
 
@@ -93,11 +102,10 @@ Checked CheckOne(const std::string& dir, std::uint64_t seq, const Entry& e,
     c.problem = Finding{p, seq, path, std::move(message)};
     return c;
   };
-  int folder_fd = folders.Get(e.folder);
-  Result<std::string> bytes = ReadSmallFileAt(folder_fd, c.name, kMaxRecordBytes, dir + "/" + path);
+  Result<std::string> bytes = folders.Read(e.folder, c.name, kMaxRecordBytes, dir + "/" + path);
   if (!bytes.ok()) return problem(Problem::kMalformedRecord, bytes.error().message);
   Result<std::string> sig_text =
-      ReadSmallFileAt(folder_fd, c.name + ".minisig", 16384, dir + "/" + path + ".minisig");
+      folders.Read(e.folder, c.name + ".minisig", 16384, dir + "/" + path + ".minisig");
   if (!sig_text.ok()) return problem(Problem::kEditedSignature, sig_text.error().message);
   Result<Signature> sig = ParseSignatureFile(*sig_text);
   if (!sig.ok()) {
@@ -250,6 +258,14 @@ class Verification {
   void Find(Problem p, std::uint64_t seq, std::string path, std::string message) {
     report_.findings.push_back({p, seq, std::move(path), std::move(message)});
   }
+  // The store's folders and files, through options.fs when given.
+  Result<std::vector<std::string>> List(const std::string& dir) const {
+    return options_.fs != nullptr ? options_.fs->List(dir) : ListDir(dir);
+  }
+  Result<std::string> Read(const std::string& path, std::size_t max_bytes) const {
+    return options_.fs != nullptr ? options_.fs->Read(path, max_bytes)
+                                  : ReadSmallFile(path, max_bytes);
+  }
   std::uint64_t FirstChecked() const { return checked_.empty() ? 0 : checked_.front().seq; }
   std::uint64_t LastChecked() const { return checked_.empty() ? 0 : checked_.back().seq; }
   // `checked_` is in seq order (so is `work_`).
@@ -262,7 +278,7 @@ class Verification {
   // The store's top level: records/ and keys/, head files, and (in an export bundle) its
   // manifest and README; anything else is an orphan.
   Status ReadTopLevel() {
-    Result<std::vector<std::string>> top = ListDir(dir_);
+    Result<std::vector<std::string>> top = List(dir_);
     if (!top.ok()) return Err("evidence directory {}", top.error().message);
     top_names_ = std::set<std::string>(top->begin(), top->end());
     report_.export_bundle = top_names_.contains(std::string(kExportManifest));
@@ -294,9 +310,9 @@ class Verification {
       std::sort(heads_.rbegin(), heads_.rend());
       if (heads_.empty()) break;
       head_name_ = heads_.front();
-      head_text_ = ReadSmallFile(dir_ + "/" + head_name_, 4096);
+      head_text_ = Read(dir_ + "/" + head_name_, 4096);
       if (head_text_.ok() || head_text_.error().sys_errno != ENOENT || attempt == 4) break;
-      Result<std::vector<std::string>> again = ListDir(dir_);
+      Result<std::vector<std::string>> again = List(dir_);
       if (!again.ok()) break;
       heads_.clear();
       for (const std::string& name : *again) {
@@ -308,7 +324,7 @@ class Verification {
   // keys/ holds <KEY ID>.pub files, and a key file being written.
   void CheckKeyFolder() {
     if (!top_names_.contains(std::string(kKeysDir))) return;
-    Result<std::vector<std::string>> keys = ListDir(dir_ + "/" + std::string(kKeysDir));
+    Result<std::vector<std::string>> keys = List(dir_ + "/" + std::string(kKeysDir));
     if (!keys.ok()) return;
     for (const std::string& k : *keys) {
       bool ok = k.size() == 20 && k.ends_with(".pub") && ParseKeyId(k.substr(0, 16)).ok();
@@ -325,7 +341,7 @@ class Verification {
   // under records/ at depth `level` (0: records/ itself).
   void WalkRecords(const std::string& rel, int level) {
     std::string abs = rel.empty() ? records_ : records_ + "/" + rel;
-    Result<std::vector<std::string>> names = ListDir(abs);
+    Result<std::vector<std::string>> names = List(abs);
     if (!names.ok()) {
       Find(Problem::kOrphanFile, 0, std::string(kRecordsDir) + "/" + rel, names.error().message);
       return;
@@ -416,7 +432,7 @@ class Verification {
       }
       work_.emplace_back(seq, &e);
       if (e.kind == kinds::kKeyRotation) {
-        Result<std::string> bytes = ReadSmallFile(dir_ + "/" + path, kMaxRecordBytes);
+        Result<std::string> bytes = Read(dir_ + "/" + path, kMaxRecordBytes);
         if (bytes.ok()) {
           if (Result<ParsedRecord> rec = ParseRecord(*bytes); rec.ok()) {
             if (auto key = RotationKey(rec->record.payload)) candidates_.emplace(key->id, *key);
@@ -443,7 +459,7 @@ class Verification {
     checked_.resize(work_.size());
     std::atomic<std::size_t> next{0};
     auto worker = [&] {
-      FolderCache folders(records_);
+      FolderCache folders(records_, options_.fs);
       for (std::size_t i = next++; i < work_.size(); i = next++) {
         checked_[i] = CheckOne(dir_, work_[i].first, *work_[i].second, candidates_,
                                options_.thorough, folders);
@@ -619,7 +635,7 @@ class Verification {
 
   // An export bundle says which seqs it holds; a trimmed bundle fails here.
   void CheckExportManifest() {
-    Result<std::string> text = ReadSmallFile(dir_ + "/" + std::string(kExportManifest), 65536);
+    Result<std::string> text = Read(dir_ + "/" + std::string(kExportManifest), 65536);
     nlohmann::json manifest =
         text.ok() ? nlohmann::json::parse(*text, nullptr, false) : nlohmann::json();
     std::uint64_t want_first = manifest.is_object() ? PayloadUint(manifest, "first_seq") : 0;

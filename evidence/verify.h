@@ -11,6 +11,8 @@
 
 namespace drift::evidence {
 
+class StoreFs;
+
 // What can be wrong with a store, one name per kind of tampering or damage.
 enum class Problem {
   kEditedRecord,      // a record's bytes differ from what was signed
@@ -37,6 +39,9 @@ struct VerifyOptions {
   // `minisign -V` checks. Without it, each record is proven by its comment signature, whose
   // signed text holds the file's SHA-256 (docs/evidence.md, "Verification").
   bool thorough = false;
+  // The file system the store is read through (List and Read); nullptr: the real one, each day
+  // folder opened once. Not owned.
+  StoreFs* fs = nullptr;
 };
 
 struct Finding {

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
@@ -61,6 +62,27 @@ class AlertingConfigTest : public ::testing::Test {
 
   std::string dir_;
 };
+
+// A FIFO (or /dev/stdin) named as a secret or CA file used to block start and reload waiting
+// for a writer; like the configuration itself (ConfigNode::Load) it is refused at once.
+TEST_F(AlertingConfigTest, RefusesAFifoOrDeviceWithoutBlocking) {
+  ASSERT_EQ(::mkfifo((dir_ + "/fifo").c_str(), 0600), 0);
+  const std::string head = "alerting:\n  alertmanagers:\n";
+  EXPECT_EQ(ErrorOf(head + "    - url: http://am:9093\n      bearer_token_file: fifo\n"),
+            "<f>:4:26: alerting.alertmanagers[0].bearer_token_file: cannot read <d>/fifo: not a "
+            "regular file (a FIFO)");
+  EXPECT_EQ(ErrorOf(head + "    - url: http://am:9093\n"
+                           "      basic_auth: {username: u, password_file: /dev/zero}\n"),
+            "<f>:4:48: alerting.alertmanagers[0].basic_auth.password_file: cannot read "
+            "/dev/zero: not a regular file (a character device)");
+  EXPECT_EQ(ErrorOf(head + "    - url: https://am:9093\n      ca_file: fifo\n"),
+            "<f>:4:16: alerting.alertmanagers[0].ca_file: cannot read <d>/fifo: not a regular "
+            "file (a FIFO)");
+  Write("big", std::string((64 << 10) + 1, 'x'));
+  EXPECT_EQ(ErrorOf(head + "    - url: http://am:9093\n      bearer_token_file: big\n"),
+            "<f>:4:26: alerting.alertmanagers[0].bearer_token_file: <d>/big is larger than "
+            "65536 bytes");
+}
 
 TEST_F(AlertingConfigTest, MinimalConfigHasTheDocumentedDefaults) {
   AlertingConfig c = Read("alerting:\n  alertmanagers:\n    - url: http://am:9093\n");

@@ -6,6 +6,7 @@
 
 #include "evidence/store.h"
 #include "tests/support/fakes.h"
+#include "tests/support/memory_store_fs.h"
 #include "tests/unit/evidence/test_util.h"
 
 namespace drift::evidence {
@@ -114,6 +115,49 @@ TEST_F(VerifyTest, EditedRecord) {
   // The thorough mode (minisign's own check) says the same.
   EXPECT_EQ(ProblemName(Run({TestKey(1).public_key()}, true).findings.front().problem),
             "edited_record");
+}
+
+// VerifyOptions::fs: the store read through another StoreFs (an in-memory copy of the fixture)
+// gets the verdict and findings it gets on disk, the edited record included.
+TEST_F(VerifyTest, ReadsThroughTheStoreFsGiven) {
+  drift::testing::MemoryStoreFs memory;
+  for (const fs::directory_entry& e : fs::recursive_directory_iterator(dir_ / "s")) {
+    const std::string at = "/m/" + fs::relative(e.path(), dir_ / "s").string();
+    ASSERT_TRUE(e.is_directory() ? memory.AddDir(at) : memory.AddFile(at, ReadText(e.path())));
+  }
+  auto verify_memory = [&](bool thorough) {
+    VerifyOptions options;
+    options.trusted_keys = {TestKey(1).public_key()};
+    options.thorough = thorough;
+    options.fs = &memory;
+    Result<VerifyReport> r = VerifyStore("/m", options);
+    EXPECT_TRUE(r.ok()) << r.error().message;
+    return r.ok() ? *r : VerifyReport{};
+  };
+  VerifyReport r = verify_memory(true);
+  EXPECT_TRUE(r.ok()) << SummaryLine(r);
+  EXPECT_EQ(r.records, 9u);
+  EXPECT_EQ(SummaryLine(r), SummaryLine(Run()));
+
+  const std::string rel = kDay1 + "00000000000000000003-transition.json";
+  std::string text = ReadText(P(rel));
+  text.replace(text.find("fixture"), 7, "fiXture");
+  WriteText(P(rel), text);
+  ASSERT_TRUE(memory.AddFile("/m/" + rel, text));
+  ASSERT_TRUE(memory.Remove("/m/" + kDay2 + "00000000000000000006-attestation.json.minisig").ok());
+  ASSERT_TRUE(fs::remove(P(kDay2 + "00000000000000000006-attestation.json.minisig")));
+  VerifyReport on_disk = Run();
+  r = verify_memory(false);
+  ASSERT_EQ(r.findings.size(), 2u) << SummaryLine(r);
+  ASSERT_EQ(on_disk.findings.size(), 2u) << SummaryLine(on_disk);
+  for (std::size_t i = 0; i < r.findings.size(); ++i) {
+    EXPECT_EQ(ProblemName(r.findings[i].problem), ProblemName(on_disk.findings[i].problem));
+    EXPECT_EQ(r.findings[i].seq, on_disk.findings[i].seq);
+    EXPECT_EQ(r.findings[i].path, on_disk.findings[i].path);
+    EXPECT_EQ(r.findings[i].message, on_disk.findings[i].message);
+  }
+  EXPECT_EQ(ProblemName(r.findings[0].problem), "edited_record");
+  EXPECT_EQ(ProblemName(r.findings[1].problem), "missing_signature");
 }
 
 TEST_F(VerifyTest, RecordThatIsNotJson) {
