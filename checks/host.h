@@ -108,6 +108,8 @@ struct Host {
   const ServiceManager& services;
   const Journal& journal;
   const Clock& clock;
+  // What a check that waits (between re-reads, say) waits through; deadlines are on it.
+  const MonotonicClock& monotonic;
 };
 
 }  // namespace drift::checks

@@ -47,6 +47,15 @@ class SteadyClock final : public MonotonicClock {
   }
 };
 
+// Returns once `clock` reaches `deadline`.
+inline void SleepUntil(const MonotonicClock& clock, Deadline deadline) {
+  Mutex mu;
+  CondVar cv;
+  MutexLock hold(mu);
+  while (clock.WaitUntil(cv, mu, deadline)) {
+  }
+}
+
 // Seconds since the Unix epoch as a double, the unit Prometheus timestamps use.
 inline double ToUnixSeconds(WallTime t) {
   return std::chrono::duration<double>(t.time_since_epoch()).count();

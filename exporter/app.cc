@@ -31,7 +31,7 @@ struct OwnedHost {
         runner(settings.command_path),
         services(runner),
         journal(runner),
-        host{fs, runner, services, journal, clock} {}
+        host{fs, runner, services, journal, clock, SteadyClock::Get()} {}
   checks::RootedFileSystem fs;
   checks::ProcessRunner runner;
   checks::SystemctlServiceManager services;

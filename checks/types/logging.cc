@@ -10,7 +10,6 @@
 #include <mutex>
 #include <random>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
@@ -109,8 +108,9 @@ class LoggingCheck final : public Check {
       }
       seen = CountOwnCanaries(*lines);
       if (seen > 0 || attempt == kRereads) break;
-      if (std::chrono::steady_clock::now() + kRereadDelay > deadline) break;
-      std::this_thread::sleep_for(kRereadDelay);
+      const Deadline next = host.monotonic.Now() + kRereadDelay;
+      if (next > deadline) break;
+      SleepUntil(host.monotonic, next);
     }
     observations.push_back(
         {"canary_seen", fmt::format("{} canary line(s) in the last {}", seen, window)});

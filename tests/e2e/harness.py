@@ -38,6 +38,8 @@ PROMTOOL = "/usr/bin/promtool"
 # What ThreadSanitizer prints for a data race, a lock-order inversion and the like (./test.sh runs
 # every module against a TSan build too): in the daemon's output, it fails the test.
 TSAN_WARNING = "WARNING: ThreadSanitizer"
+# "address" or "thread" when the binary under test was built with that sanitizer (DRIFT_SANITIZE).
+SANITIZER = os.environ.get("DRIFT_SANITIZE", "")
 
 # How long the exporter may take to print its listening line, and to run every check once.
 START_TIMEOUT = 15

@@ -224,6 +224,10 @@ checks:
     def test_memory_is_given_back_after_an_output_flood(self):
         # Four checks whose nft prints without end: each run is cut at the 1 MiB cap. Before
         # fixed malloc thresholds (exporter/cli.cc) RSS grew by ~11 MiB and stayed there.
+        # A sanitizer's allocator replaces glibc's malloc and keeps what it frees, so this measures
+        # glibc's behaviour and runs in the builds without a sanitizer only.
+        if harness.SANITIZER:
+            self.skipTest(f"{harness.SANITIZER} sanitizer: its allocator, not glibc's, holds memory")
         workdir = harness.make_workdir(self)
         os.makedirs(os.path.join(workdir, "bin"))
         os.makedirs(os.path.join(workdir, "host"))

@@ -101,7 +101,9 @@ struct TestHost {
   // Files come from `files`, which must outlive this.
   explicit TestHost(const checks::FileSystem& files) : fs(files) {}
 
-  checks::Host host() const { return checks::Host{fs, commands, services, journal, clock}; }
+  checks::Host host() const {
+    return checks::Host{fs, commands, services, journal, clock, monotonic};
+  }
 
   std::unique_ptr<MemoryFileSystem> memory;  // what `fs` is, unless given one
   const checks::FileSystem& fs;
@@ -109,6 +111,7 @@ struct TestHost {
   FakeServiceManager services;
   FakeClock clock;
   FakeJournal journal{clock};
+  InstantMonotonicClock monotonic;
 };
 
 // How one case scripts the host's commands, and the reason of the error the check must give.
@@ -124,8 +127,9 @@ inline void ExpectScriptedErrors(const checks::Check& check, const TestHost& hos
   for (const ScriptedError& c : cases) {
     FakeCommandRunner runner;
     c.script(runner);
-    checks::CheckResult r =
-        check.Run(checks::Host{host.fs, runner, host.services, host.journal, host.clock}, Later());
+    checks::CheckResult r = check.Run(
+        checks::Host{host.fs, runner, host.services, host.journal, host.clock, host.monotonic},
+        Later());
     EXPECT_EQ(r.verdict, checks::Verdict::kError) << c.reason;
     EXPECT_EQ(r.reason, c.reason);
     EXPECT_TRUE(r.findings.empty()) << c.reason;

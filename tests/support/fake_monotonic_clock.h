@@ -90,4 +90,26 @@ class FakeMonotonicClock final : public MonotonicClock {
   mutable std::size_t waits_ = 0;
 };
 
+// A monotonic clock for code that waits on the calling thread (a check re-reading after a pause):
+// it starts at the real steady clock, so deadlines made from either agree, and a wait jumps it to
+// the deadline at once. Such code then runs without sleeping while the time it sees still passes,
+// and a test reads how long it waited from Now().
+class InstantMonotonicClock final : public MonotonicClock {
+ public:
+  Deadline Now() const override {
+    std::lock_guard lock(mu_);
+    return now_;
+  }
+
+  bool WaitUntil(CondVar& /*cv*/, Mutex& mu, Deadline deadline) const override DRIFT_REQUIRES(mu) {
+    std::lock_guard lock(mu_);
+    now_ = std::max(now_, deadline);
+    return false;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  mutable Deadline now_ = std::chrono::steady_clock::now();
+};
+
 }  // namespace drift::testing

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "checks/host.h"
+#include "tests/support/fake_monotonic_clock.h"
 
 namespace drift::testing {
 

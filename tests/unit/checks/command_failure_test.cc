@@ -221,6 +221,7 @@ TEST(CommandFailureTest, EveryFailureReadsTheSameInEveryCheck) {
     CheckPtr check = testing::MakeCheck(*type, t.params);
     testing::MemoryFileSystem fs(testing::FixtureHost(t.fixture));
     testing::FakeClock clock;
+    testing::InstantMonotonicClock monotonic;
     for (const Kind& kind : Kinds()) {
       FakeCommandRunner fake;
       for (const auto& [argv, output] : t.others) fake.Script(argv, output);
@@ -238,7 +239,8 @@ TEST(CommandFailureTest, EveryFailureReadsTheSameInEveryCheck) {
       ProgramAnswer runner(fake, answered_program, logger_answer);
       SystemctlServiceManager services(runner);
       CommandJournal journal(runner);
-      CheckResult r = check->Run(Host{fs, runner, services, journal, clock}, testing::Later());
+      CheckResult r =
+          check->Run(Host{fs, runner, services, journal, clock, monotonic}, testing::Later());
       const std::string where = fmt::format("{} / {}: {}", t.type, t.argv, kind.what);
       EXPECT_EQ(r.verdict, t.verdict) << where;
       EXPECT_EQ(r.reason, fmt::format(fmt::runtime(t.reason), kind.wording(t))) << where;

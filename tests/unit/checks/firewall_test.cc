@@ -256,8 +256,8 @@ TEST_F(FirewallTest, ParseFailureIsNotedButTheHashDecides) {
 
 TEST_F(FirewallTest, ServiceQueryFailureIsAnError) {
   testing::FakeServiceManager none;
-  CheckResult r =
-      MakeWithBaseline()->Run(Host{t_.fs, t_.commands, none, t_.journal, t_.clock}, Later());
+  CheckResult r = MakeWithBaseline()->Run(
+      Host{t_.fs, t_.commands, none, t_.journal, t_.clock, t_.monotonic}, Later());
   EXPECT_EQ(r.verdict, Verdict::kError);
   EXPECT_EQ(r.reason,
             "cannot read the state of nftables.service: systemctl: cannot query nftables.service");
@@ -265,8 +265,8 @@ TEST_F(FirewallTest, ServiceQueryFailureIsAnError) {
 
 TEST_F(FirewallTest, MissingNftIsAnError) {
   testing::FakeCommandRunner no_nft;
-  CheckResult r =
-      MakeWithBaseline()->Run(Host{t_.fs, no_nft, t_.services, t_.journal, t_.clock}, Later());
+  CheckResult r = MakeWithBaseline()->Run(
+      Host{t_.fs, no_nft, t_.services, t_.journal, t_.clock, t_.monotonic}, Later());
   EXPECT_EQ(r.verdict, Verdict::kError);
   EXPECT_EQ(r.reason, "nft is not installed (unscripted: nft -s list ruleset)");
 }
@@ -318,8 +318,8 @@ TEST_F(FirewallTest, TruncatedOutputIsAnError) {
 TEST_F(FirewallTest, KnownDriftStandsWhenNftFails) {
   t_.services.Set("nftables.service", "failed");
   testing::FakeCommandRunner no_nft;
-  CheckResult r =
-      MakeWithBaseline()->Run(Host{t_.fs, no_nft, t_.services, t_.journal, t_.clock}, Later());
+  CheckResult r = MakeWithBaseline()->Run(
+      Host{t_.fs, no_nft, t_.services, t_.journal, t_.clock, t_.monotonic}, Later());
   EXPECT_EQ(r.verdict, Verdict::kDrifted);
   ASSERT_EQ(r.findings.size(), 1u);
   EXPECT_EQ(Str(r.findings[0]), "service_inactive | failed | active | none");
@@ -353,8 +353,8 @@ TEST_F(FirewallTest, CaptureFailsWhenNftFails) {
 // What to do depends on why: nft missing, or nft failing some other way.
 TEST_F(FirewallTest, CaptureSaysWhatToDo) {
   testing::FakeCommandRunner no_nft;
-  Result<std::vector<Observation>> captured =
-      MakeWithBaseline()->Capture(Host{t_.fs, no_nft, t_.services, t_.journal, t_.clock}, Later());
+  Result<std::vector<Observation>> captured = MakeWithBaseline()->Capture(
+      Host{t_.fs, no_nft, t_.services, t_.journal, t_.clock, t_.monotonic}, Later());
   ASSERT_FALSE(captured.ok());
   EXPECT_EQ(captured.error().message,
             "nft is not installed (unscripted: nft -s list ruleset); install nftables (the nft "

@@ -16,7 +16,6 @@ namespace {
 
 using std::chrono::milliseconds;
 using std::chrono::seconds;
-using std::chrono::steady_clock;
 using testing::Later;
 using testing::MakeCheck;
 using testing::Str;
@@ -165,10 +164,10 @@ TEST_F(LoggingTest, CanaryMissingOnceTheWindowHasPassed) {
   ASSERT_EQ(check->Run(t_.host(), Later()).verdict, Verdict::kCompliant);
   t_.journal.DropWrites(true);
   t_.clock.Advance(std::chrono::minutes(11));
-  steady_clock::time_point start = steady_clock::now();
-  CheckResult r = check->Run(t_.host(), Later());
+  const Deadline start = t_.monotonic.Now();
+  CheckResult r = check->Run(t_.host(), start + seconds(10));
   // Re-read three times, 250 ms apart, before concluding the line is missing.
-  EXPECT_GE(steady_clock::now() - start, milliseconds(750));
+  EXPECT_EQ(t_.monotonic.Now() - start, milliseconds(750));
   EXPECT_EQ(r.verdict, Verdict::kDrifted);
   EXPECT_EQ(r.reason,
             "canary_missing: observed no canary line in the last 10m, expected the canary written "
@@ -182,10 +181,10 @@ TEST_F(LoggingTest, CanaryMissingOnceTheWindowHasPassed) {
 
 TEST_F(LoggingTest, RereadsStopAtTheDeadline) {
   t_.journal.DropWrites(true);
-  steady_clock::time_point start = steady_clock::now();
+  const Deadline start = t_.monotonic.Now();
   CheckResult r = MakeCheck(kType, "")->Run(t_.host(), start + milliseconds(300));
   // One re-read fits before the deadline, a second would not.
-  EXPECT_LT(steady_clock::now() - start, milliseconds(500));
+  EXPECT_EQ(t_.monotonic.Now() - start, milliseconds(250));
   EXPECT_EQ(r.verdict, Verdict::kDrifted);
   ASSERT_EQ(r.findings.size(), 1u);
   EXPECT_EQ(r.findings[0].cause, "canary_missing");
@@ -198,7 +197,7 @@ TEST_F(LoggingTest, AnotherInstancesCanaryDoesNotCount) {
                   .ok());
   ASSERT_TRUE(t_.journal.Write("drift_exporter", "some other message", Later()).ok());
   t_.journal.DropWrites(true);
-  CheckResult r = MakeCheck(kType, "")->Run(t_.host(), steady_clock::now() + milliseconds(100));
+  CheckResult r = MakeCheck(kType, "")->Run(t_.host(), t_.monotonic.Now() + milliseconds(100));
   EXPECT_EQ(r.verdict, Verdict::kDrifted);
   ASSERT_EQ(r.findings.size(), 1u);
   EXPECT_EQ(r.findings[0].cause, "canary_missing");
@@ -206,8 +205,8 @@ TEST_F(LoggingTest, AnotherInstancesCanaryDoesNotCount) {
 
 TEST_F(LoggingTest, FailedWriteIsDrift) {
   UnwritableJournal journal;
-  CheckResult r =
-      MakeCheck(kType, "")->Run(Host{t_.fs, t_.commands, t_.services, journal, t_.clock}, Later());
+  CheckResult r = MakeCheck(kType, "")->Run(
+      Host{t_.fs, t_.commands, t_.services, journal, t_.clock, t_.monotonic}, Later());
   EXPECT_EQ(r.verdict, Verdict::kDrifted);
   EXPECT_EQ(r.reason,
             "canary_write_failed: observed sd_journal_send: Connection refused, expected the "

@@ -142,7 +142,8 @@ class SchedulerTest : public ::testing::Test {
   testing::FakeServiceManager services_;
   testing::FakeJournal journal_{clock_};
   checks::RootedFileSystem fs_{"/"};
-  checks::Host host_{fs_, runner_, services_, journal_, clock_};
+  testing::InstantMonotonicClock monotonic_;
+  checks::Host host_{fs_, runner_, services_, journal_, clock_, monotonic_};
   std::shared_ptr<Plan> plan_ = [this] {
     auto p = std::make_shared<Plan>();
     p->settings.mode = ScheduleMode::kOnScrape;
