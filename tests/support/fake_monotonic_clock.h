@@ -101,7 +101,8 @@ class InstantMonotonicClock final : public MonotonicClock {
     return now_;
   }
 
-  bool WaitUntil(CondVar& /*cv*/, Mutex& mu, Deadline deadline) const override DRIFT_REQUIRES(mu) {
+  bool WaitUntil(CondVar& /*cv*/, [[maybe_unused]] Mutex& mu, Deadline deadline) const override
+      DRIFT_REQUIRES(mu) {
     std::lock_guard lock(mu_);
     now_ = std::max(now_, deadline);
     return false;
