@@ -8,6 +8,7 @@
 #include <set>
 
 #include "common/regular_file.h"
+#include "common/secret_file.h"
 #include "common/strings.h"
 
 namespace drift::alerts {
@@ -29,16 +30,20 @@ bool IsControl(char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7
   node.Fail(fmt::format("cannot read {}: {}", path, e.message));
 }
 
-// Reads a secret file named by `node`; positions every error at the node and never shows
-// what the file holds.
-std::string ReadSecretFile(const ConfigNode& node) {
+// Reads the one-line secret in the file named by `node` (common/secret_file.h); positions every
+// error at the node and never shows what the file holds.
+std::string ReadSecret(const ConfigNode& node) {
   std::string path = node.AsPath().string();
-  Result<std::string> text = ReadRegularFile(path, kMaxSecretBytes);
-  if (!text.ok()) FailToRead(node, path, text.error());
+  SecretFileOptions options;
+  options.max_bytes = kMaxSecretBytes;
+  Result<std::string> text = ReadSecretFile(path, options);
+  if (!text.ok()) node.Fail(text.error().message);
   std::string secret(Trim(*text));
+  WipeSecret(*text);
   if (secret.empty()) node.Fail(fmt::format("{} is empty", path));
   // A line break inside would end the HTTP header the secret goes into.
   if (std::any_of(secret.begin(), secret.end(), IsControl)) {
+    WipeSecret(secret);
     node.Fail(fmt::format("{} contains a control character (a secret must be one line)", path));
   }
   return secret;
@@ -59,7 +64,7 @@ AlertmanagerConfig ReadAlertmanager(const ConfigNode& node) {
   if (token && basic) {
     basic->Fail("set either bearer_token_file or basic_auth, not both");
   }
-  if (token) am.bearer_token = ReadSecretFile(*token);
+  if (token) am.bearer_token = ReadSecret(*token);
   if (basic) {
     if (!basic->IsMap()) basic->Fail("expected a mapping with username and password_file");
     ConfigNode user = basic->Child("username");
@@ -69,7 +74,7 @@ AlertmanagerConfig ReadAlertmanager(const ConfigNode& node) {
                     [](char c) { return IsControl(c) || c == ':'; })) {
       user.Fail("expected a user name without ':' or control characters");
     }
-    am.basic_auth_password = ReadSecretFile(basic->Child("password_file"));
+    am.basic_auth_password = ReadSecret(basic->Child("password_file"));
   }
   if (auto ca = node.Find("ca_file")) {
     if (!StartsWith(am.url, "https://")) ca->Fail("ca_file needs an https:// URL");

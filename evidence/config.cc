@@ -1,13 +1,12 @@
 #include "evidence/config.h"
 
 #include <fmt/format.h>
-#include <sys/stat.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 
 #include "common/duration.h"
+#include "common/secret_file.h"
+#include "evidence/keys.h"
 
 namespace drift::evidence {
 namespace {
@@ -65,25 +64,21 @@ EvidenceConfig ReadEvidenceConfig(const ConfigNode& node) {
   }
   if (!c.enabled) return c;
 
-  struct stat st {};
-  if (::lstat(c.secret_key_file.c_str(), &st) != 0) {
-    int err = errno;
-    if (err == ENOENT && c.create_key_if_missing) return c;
-    key.Fail(
-        fmt::format("{}: {}; create a key pair with `drift_exporter evidence keygen "
-                    "--out-dir=DIR`",
-                    c.secret_key_file, std::strerror(err)));
+  // The daemon reads the key again at start (and checks its owner then); a mistake in its mode
+  // is a configuration error that --config.check reports.
+  Result<std::string> text =
+      ReadSecretFile(c.secret_key_file, SecretKeyFileOptions(/*check_owner=*/false));
+  if (!text.ok()) {
+    if (IsNotFound(text.error()) && c.create_key_if_missing) return c;
+    if (IsNotFound(text.error())) {
+      key.Fail(
+          fmt::format("{}; create a key pair with `drift_exporter evidence keygen "
+                      "--out-dir=DIR`",
+                      text.error().message));
+    }
+    key.Fail(text.error().message);
   }
-  if (!S_ISREG(st.st_mode)) {
-    key.Fail(
-        fmt::format("{}: not a regular file (symbolic links are not followed)", c.secret_key_file));
-  }
-  if ((st.st_mode & 077) != 0) {
-    key.Fail(
-        fmt::format("{} has mode {:04o}; a secret key must not be accessible to group or "
-                    "others (chmod 0400 {})",
-                    c.secret_key_file, st.st_mode & 07777, c.secret_key_file));
-  }
+  WipeSecret(*text);
   return c;
 }
 

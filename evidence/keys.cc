@@ -1,6 +1,7 @@
 #include "evidence/keys.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -8,31 +9,12 @@
 #include <filesystem>
 
 #include "common/atomic_file.h"
+#include "common/regular_file.h"
 
 namespace drift::evidence {
 namespace {
 
 constexpr std::size_t kMaxKeyFileBytes = 4096;
-
-// Reads a whole small file through an open descriptor.
-Result<std::string> ReadAll(int fd, const std::string& what) {
-  std::string out;
-  char buf[1024];
-  for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return SysErr(what, errno);
-    }
-    if (n == 0) break;
-    out.append(buf, static_cast<std::size_t>(n));
-    if (out.size() > kMaxKeyFileBytes) {
-      WipeString(out);
-      return Err("{}: larger than {} bytes; not a key file", what, kMaxKeyFileBytes);
-    }
-  }
-  return out;
-}
 
 // A key file that did not exist, with exactly `mode`, written atomically: never half a key.
 Status WriteNewFile(const std::string& path, std::string_view text, mode_t mode) {
@@ -65,6 +47,16 @@ Status WriteKeyPairAt(const std::string& secret_path, const std::string& public_
   return {};
 }
 
+SecretFileOptions SecretKeyFileOptions(bool check_owner) {
+  // Stricter than other secrets: a key someone else could replace (group-writable, a symbolic
+  // link, another user's file) would sign records with a key that is not ours.
+  return {.what = "secret key file",
+          .max_bytes = kMaxKeyFileBytes,
+          .follow_symlinks = false,
+          .private_to_owner = true,
+          .check_owner = check_owner};
+}
+
 Result<KeyPairPaths> WriteKeyPair(const std::string& dir, const SecretKey& key) {
   std::error_code ec;
   std::filesystem::path parent = std::filesystem::path(dir).parent_path();
@@ -79,54 +71,21 @@ Result<KeyPairPaths> WriteKeyPair(const std::string& dir, const SecretKey& key) 
 }
 
 Result<SecretKey> LoadSecretKeyFile(const std::string& path, bool check_owner) {
-  const std::string what = "secret key file " + path;
-  int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) {
-    if (errno == ELOOP) return Err("{}: is a symbolic link; name the key file itself", what);
-    return SysErr(what, errno);
-  }
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    int err = errno;
-    ::close(fd);
-    return SysErr(what, err);
-  }
-  if (!S_ISREG(st.st_mode)) {
-    ::close(fd);
-    return Err("{}: not a regular file", what);
-  }
-  if ((st.st_mode & 077) != 0) {
-    ::close(fd);
-    return Err(
-        "{} has mode {:04o}; a secret key must not be accessible to group or others "
-        "(chmod 0400 {})",
-        what, st.st_mode & 07777, path);
-  }
-  if (check_owner && st.st_uid != ::geteuid()) {
-    ::close(fd);
-    return Err("{} is owned by uid {}, not by uid {} that runs drift_exporter", what, st.st_uid,
-               ::geteuid());
-  }
-  Result<std::string> text = ReadAll(fd, what);
-  ::close(fd);
+  Result<std::string> text = ReadSecretFile(path, SecretKeyFileOptions(check_owner));
   if (!text.ok()) return text.error();
   Result<SecretKey> key = SecretKey::Parse(*text);
-  WipeString(*text);
-  if (!key.ok()) return Err("{}: {}", what, key.error().message);
+  WipeSecret(*text);
+  if (!key.ok()) return Err("secret key file {}: {}", path, key.error().message);
   return std::move(*key);
 }
 
 Result<PublicKey> LoadPublicKeyFile(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) return SysErr("public key file " + path, errno);
-  struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    return Err("public key file {}: not a regular file", path);
+  Result<std::string> text = ReadRegularFile(path, kMaxKeyFileBytes);
+  if (!text.ok()) {
+    Error e = text.error();
+    e.message = fmt::format("public key file {}: {}", path, e.message);
+    return e;
   }
-  Result<std::string> text = ReadAll(fd, "public key file " + path);
-  ::close(fd);
-  if (!text.ok()) return text.error();
   Result<PublicKey> key = ParsePublicKeyFile(*text);
   if (!key.ok()) return Err("public key file {}: {}", path, key.error().message);
   return *key;

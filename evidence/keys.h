@@ -3,6 +3,7 @@
 #include <string>
 
 #include "common/result.h"
+#include "common/secret_file.h"
 #include "evidence/minisign.h"
 
 namespace drift::evidence {
@@ -26,6 +27,10 @@ Result<KeyPairPaths> WriteKeyPair(const std::string& dir, const SecretKey& key);
 // Same for explicit paths (the daemon's create_key_if_missing).
 Status WriteKeyPairAt(const std::string& secret_path, const std::string& public_path,
                       const SecretKey& key);
+
+// How a secret key file is read (common/secret_file.h): no symbolic link, no permission for
+// group or others, at most 4 KiB, and owned by the effective user when `check_owner`.
+SecretFileOptions SecretKeyFileOptions(bool check_owner);
 
 // Reads a secret key file. Rejects (with a message naming the file and the fix) a missing or
 // unreadable file, a symlink, anything but a regular file, a mode that lets group or others in,

@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "common/secret_file.h"
 #include "common/strings.h"
 
 namespace drift::evidence {
@@ -198,10 +199,7 @@ Ed25519Signature SecretKey::SignDetached(std::string_view message) const {
   return sig;
 }
 
-void WipeString(std::string& s) {
-  sodium_memzero(s.data(), s.size());
-  s.clear();
-}
+void WipeString(std::string& s) { WipeSecret(s); }
 
 std::array<std::uint8_t, 64> Blake2b512(std::string_view message) {
   EnsureSodium();

@@ -23,6 +23,7 @@
 #include "exporter/pages.h"
 #include "exporter/scheduler.h"
 #include "exporter/state_file.h"
+#include "exporter/web_config.h"
 
 namespace drift::exporter {
 
@@ -76,6 +77,9 @@ class App {
     // Where people reach this exporter (ExternalUrl in http_server.h): alerts link to its
     // /checks/<name> pages, and drift_exporter_external_url_info tells the Prometheus rules.
     std::string external_url;
+    // --web.config.file, loaded and checked (TLS, client certificates, basic-auth users,
+    // headers); null: plain HTTP without authentication.
+    std::shared_ptr<const WebConfig> web_config;
   };
 
   // `clock` stamps results (wall time); `monotonic` is the scheduler's clock, which also times

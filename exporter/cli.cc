@@ -32,12 +32,14 @@
 #include "exporter/module.h"
 #include "exporter/pages.h"
 #include "exporter/version.h"
+#include "exporter/web_config.h"
 
 namespace drift::exporter {
 namespace {
 
 struct Flags {
   std::string config_file = "/etc/drift_exporter/config.yml";
+  std::string web_config_file;  // empty: plain HTTP, no authentication
   bool config_check = false;
   HttpOptions web;
   std::string external_url;  // empty: from the listen address (ExternalUrl)
@@ -87,6 +89,9 @@ int RunDaemon(const Flags& flags) {
 
   App::Options options;
   options.config_file = flags.config_file;
+  if (!flags.web_config_file.empty()) {
+    options.web_config = std::make_shared<const WebConfig>(LoadWebConfig(flags.web_config_file));
+  }
   options.enable_lifecycle = flags.enable_lifecycle;
   options.external_url = *external_url;
   App app(std::move(options), Wall());
@@ -331,6 +336,9 @@ int RunCli(int argc, char** argv) {
   add_config_file(&cli);
   cli.add_flag("--config.check", flags.config_check,
                "Validate the configuration and exit (0 valid, 2 invalid)");
+  cli.add_option("--web.config.file", flags.web_config_file,
+                 "Web configuration file (TLS, client certificates, basic auth) in the "
+                 "exporter-toolkit format; see docs/web_config.md");
   cli.add_option("--web.listen-address", flags.web.listen_address,
                  "Address to listen on: host:port, [ipv6]:port or :port for every address")
       ->capture_default_str();
@@ -387,6 +395,14 @@ int RunCli(int argc, char** argv) {
       std::cout << fmt::format("{}: valid ({} checks)\n", flags.config_file, config.checks.size());
       for (const std::string& warning : ConfigWarnings(config)) {
         std::cerr << fmt::format("{}: warning: {}\n", flags.config_file, warning);
+      }
+      if (!flags.web_config_file.empty()) {
+        WebConfig web = LoadWebConfig(flags.web_config_file);
+        std::cout << fmt::format("{}: valid ({})\n", flags.web_config_file,
+                                 web.tls ? "TLS" : "plain HTTP");
+        for (const std::string& warning : WebConfigWarnings(web)) {
+          std::cerr << fmt::format("{}: warning: {}\n", flags.web_config_file, warning);
+        }
       }
       return kExitOk;
     }

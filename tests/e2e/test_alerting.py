@@ -389,6 +389,9 @@ class Faults(unittest.TestCase):
         workdir = harness.make_workdir(self)
         harness.write_file(os.path.join(workdir, "token"), "tok-123\n")
         harness.write_file(os.path.join(workdir, "password"), "pw-456\n")
+        # Secrets must be private to the exporter's user (common/secret_file.h).
+        os.chmod(os.path.join(workdir, "token"), 0o600)
+        os.chmod(os.path.join(workdir, "password"), 0o600)
         am1 = support.Recorder(self).start()
         am2 = support.Recorder(self).start()
         exporter = self.exporter([

@@ -81,6 +81,30 @@ class Cli(unittest.TestCase):
         self.assertExit(run, EXIT_USAGE)
         self.assertTrue(run.stderr.startswith(f"{self.path('bad.yml')}:11:7: "), run.stderr)
 
+    def test_web_config_is_checked_with_the_config_and_stops_the_daemon(self):
+        fixtures = os.path.join(os.environ["DRIFT_SOURCE_DIR"], "tests", "fixtures", "web")
+        for name in ("cert.pem", "key.pem"):
+            harness.write_file(self.path(name), harness.read_file(os.path.join(fixtures, name)))
+        os.chmod(self.path("key.pem"), 0o600)  # a secret file (git checks it out 0644)
+        web = self.path("web.yml")
+        harness.write_file(web, "tls_server_config:\n  cert_file: cert.pem\n  key_file: key.pem\n"
+                                "basic_auth_users:\n  prometheus: $2y$10$gU2wP8HoMGLCG5y9K9FLve."
+                                "X7KE/UVOPDW.P9eeL0aXqWQdF9T7..\n")
+        run = harness.run_cli(f"--config.file={self.path('config.yml')}", "--config.check",
+                              f"--web.config.file={web}")
+        self.assertExit(run, EXIT_OK)
+        self.assertEqual(run.stdout, f"{self.path('config.yml')}: valid (8 checks)\n"
+                                     f"{web}: valid (TLS)\n")
+        os.chmod(self.path("key.pem"), 0o644)
+        for args in (["--config.check"], ["--web.listen-address=127.0.0.1:0"]):
+            run = harness.run_cli(f"--config.file={self.path('config.yml')}", *args,
+                                  f"--web.config.file={web}", timeout=30)
+            self.assertExit(run, EXIT_USAGE)
+            self.assertEqual(run.stderr, f"{web}:3:13: tls_server_config.key_file: key_file "
+                                         f"{self.path('key.pem')} is readable by its group or "
+                                         f"others (mode 0644); run `chmod 600 "
+                                         f"{self.path('key.pem')}`\n")
+
     def test_check_exits_0_when_every_check_is_compliant(self):
         run = harness.run_cli("check", f"--config.file={self.path('compliant.yml')}")
         self.assertExit(run, EXIT_OK)

@@ -341,8 +341,9 @@ class Evidence(unittest.TestCase):
         run = self.cli(f"--config.file={config}", "--config.check")
         self.assertExit(run, EXIT_USAGE)
         self.assertRegex(run.stderr, rf"^{re.escape(config)}:\d+:\d+: evidence.secret_key_file: "
-                                     rf"{re.escape(key)} has mode 0644; a secret key must not be "
-                                     r"accessible to group or others \(chmod 0400 ")
+                                     rf"secret key file {re.escape(key)} is accessible to its "
+                                     r"group or others \(mode 0644\); run `chmod 600 "
+                                     rf"{re.escape(key)}`$")
         os.chmod(key, 0o400)
         harness.write_file(config, text.replace(key, key + ".missing"))
         run = self.cli(f"--config.file={config}", "--web.listen-address=127.0.0.1:0")

@@ -33,8 +33,10 @@ class AlertingConfigTest : public ::testing::Test {
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
+  // Files are private to their owner, as a secret must be (git checks fixtures out 0644).
   void Write(const std::string& name, const std::string& text) {
     std::ofstream(dir_ + "/" + name) << text;
+    ::chmod((dir_ + "/" + name).c_str(), 0600);
   }
   std::string File() const { return dir_ + "/config.yml"; }
 
@@ -82,6 +84,23 @@ TEST_F(AlertingConfigTest, RefusesAFifoOrDeviceWithoutBlocking) {
   EXPECT_EQ(ErrorOf(head + "    - url: http://am:9093\n      bearer_token_file: big\n"),
             "<f>:4:26: alerting.alertmanagers[0].bearer_token_file: <d>/big is larger than "
             "65536 bytes");
+}
+
+// Secrets go through common/secret_file.h: one its group or others may read is refused, with the
+// command that fixes it.
+TEST_F(AlertingConfigTest, RefusesASecretOthersMayRead) {
+  ::chmod((dir_ + "/token").c_str(), 0644);
+  ::chmod((dir_ + "/password").c_str(), 0640);
+  for (const auto& [yaml, error] : std::vector<std::pair<std::string, std::string>>{
+           {"bearer_token_file: token\n",
+            "<f>:4:26: alerting.alertmanagers[0].bearer_token_file: <d>/token is readable by its "
+            "group or others (mode 0644); run `chmod 600 <d>/token`"},
+           {"basic_auth: {username: u, password_file: password}\n",
+            "<f>:4:48: alerting.alertmanagers[0].basic_auth.password_file: <d>/password is "
+            "readable by its group or others (mode 0640); run `chmod 600 <d>/password`"}}) {
+    EXPECT_EQ(ErrorOf("alerting:\n  alertmanagers:\n    - url: http://am:9093\n      " + yaml),
+              error);
+  }
 }
 
 TEST_F(AlertingConfigTest, MinimalConfigHasTheDocumentedDefaults) {

@@ -69,7 +69,8 @@ TEST_F(EvidenceConfigTest, BadValuesNameFileLineColumnAndKey) {
       {"evidence:\n  secret_key_file: k.key\n",
        file + ":2:3: evidence.directory: required key missing"},
       {"evidence:\n  directory: d\n  secret_key_file: missing.key\n",
-       file + ":3:20: evidence.secret_key_file: " + (dir_ / "missing.key") +
+       file + ":3:20: evidence.secret_key_file: cannot read secret key file " +
+           (dir_ / "missing.key") +
            ": No such file or directory; create a key pair with `drift_exporter evidence keygen "
            "--out-dir=DIR`"},
       {"evidence:\n  directory: d\n  secret_key_file: k.key\n  retention: 12h\n",
@@ -93,10 +94,10 @@ TEST_F(EvidenceConfigTest, BadValuesNameFileLineColumnAndKey) {
 TEST_F(EvidenceConfigTest, KeyModeIsCheckedAtLoad) {
   ::chmod((dir_ / "k.key").c_str(), 0640);
   EXPECT_EQ(Error("evidence:\n  directory: d\n  secret_key_file: k.key\n"),
-            dir_ / "config.yml" + ":3:20: evidence.secret_key_file: " + (dir_ / "k.key") +
-                " has mode 0640; a secret key must not be accessible to group or others (chmod "
-                "0400 " +
-                (dir_ / "k.key") + ")");
+            dir_ / "config.yml" + ":3:20: evidence.secret_key_file: secret key file " +
+                (dir_ / "k.key") +
+                " is accessible to its group or others (mode 0640); run `chmod 600 " +
+                (dir_ / "k.key") + "`");
 }
 
 TEST_F(EvidenceConfigTest, AMissingKeyIsFineWhenTheDemoMayCreateIt) {

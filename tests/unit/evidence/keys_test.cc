@@ -48,21 +48,24 @@ TEST(Keys, WriteKeyPairMakesA0400SecretAndAMinisignPublicKey) {
 TEST(Keys, LoadRejectsMissingWrongModeSymlinkAndGarbage) {
   TempDir dir;
   EXPECT_EQ(LoadSecretKeyFile(dir / "none.key").error().message,
-            "secret key file " + (dir / "none.key") + ": No such file or directory");
+            "cannot read secret key file " + (dir / "none.key") + ": No such file or directory");
 
   WriteText(dir / "open.key", TestKey(1).FormatFile());
   ::chmod((dir / "open.key").c_str(), 0644);
   EXPECT_EQ(LoadSecretKeyFile(dir / "open.key").error().message,
             "secret key file " + (dir / "open.key") +
-                " has mode 0644; a secret key must not be accessible to group or others (chmod "
-                "0400 " +
-                (dir / "open.key") + ")");
+                " is accessible to its group or others (mode 0644); run `chmod 600 " +
+                (dir / "open.key") + "`");
+  ::chmod((dir / "open.key").c_str(), 0620);  // writable by the group: it could be replaced
+  EXPECT_EQ(LoadSecretKeyFile(dir / "open.key").error().message,
+            "secret key file " + (dir / "open.key") +
+                " is accessible to its group or others (mode 0620); run `chmod 600 " +
+                (dir / "open.key") + "`");
 
   ::chmod((dir / "open.key").c_str(), 0600);
   ASSERT_EQ(::symlink((dir / "open.key").c_str(), (dir / "link.key").c_str()), 0);
-  EXPECT_EQ(
-      LoadSecretKeyFile(dir / "link.key").error().message,
-      "secret key file " + (dir / "link.key") + ": is a symbolic link; name the key file itself");
+  EXPECT_EQ(LoadSecretKeyFile(dir / "link.key").error().message,
+            "secret key file " + (dir / "link.key") + " is a symbolic link; name the file itself");
 
   WriteText(dir / "garbage.key", "{\"not\": \"a key\"}\n");
   ::chmod((dir / "garbage.key").c_str(), 0400);
@@ -73,8 +76,9 @@ TEST(Keys, LoadRejectsMissingWrongModeSymlinkAndGarbage) {
       << garbage.error().message;
 
   ASSERT_EQ(::mkdir((dir / "dir.key").c_str(), 0700), 0);
-  EXPECT_EQ(LoadSecretKeyFile(dir / "dir.key").error().message,
-            "secret key file " + (dir / "dir.key") + ": not a regular file");
+  EXPECT_EQ(
+      LoadSecretKeyFile(dir / "dir.key").error().message,
+      "cannot read secret key file " + (dir / "dir.key") + ": not a regular file (a directory)");
 }
 
 TEST(Keys, LoadRejectsAKeyOwnedBySomeoneElse) {

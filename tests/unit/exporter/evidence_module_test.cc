@@ -335,7 +335,7 @@ TEST_F(EvidenceModuleTest, AMissingKeyIsAConfigErrorInProduction) {
     FAIL() << "no error";
   } catch (const ConfigError& e) {
     EXPECT_EQ(std::string(e.what()),
-              "/etc/drift/config.yml: evidence.secret_key_file: secret key file " +
+              "/etc/drift/config.yml: evidence.secret_key_file: cannot read secret key file " +
                   (dir_ / "keys/drift-evidence.key") + ": No such file or directory");
   }
 }
