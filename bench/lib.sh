@@ -187,13 +187,15 @@ cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 # CPU time (user+nice+system) of the whole machine so far, in clock ticks.
 machine_ticks() { awk '/^cpu / { print $2 + $3 + $4 }' /proc/stat; }
 
-# Runs wrk (bounded by timeout) against URL, served by SERVER_PID, and prints
+# Runs wrk (bounded by timeout) against URL, served by SERVER_PID, with the request header HEADER
+# if given ("Accept-Encoding: gzip"), and prints
 # "<requests/s> <p50 ms> <p99 ms> <requests> <errors> <others %>": errors are non-2xx responses
 # plus socket errors (a request slower than 10 s is a timeout); "others" is the CPU that neither
 # the server nor wrk used during the run, in % of the whole machine: other people's builds on a
 # shared host. A number measured with others well above 0 is disturbed.
 run_wrk() {
-  local url="$1" threads="$2" conns="$3" secs="$4" server="$5" out m0 m1 p0 p1 t0 t1
+  local url="$1" threads="$2" conns="$3" secs="$4" server="$5" out m0 m1 p0 p1 t0 t1 header=()
+  [[ -z "${6:-}" ]] || header=(-H "$6")
   m0="$(machine_ticks)"
   p0="$(cpu_ticks "$server")"
   t0="$(date +%s%N)"
@@ -201,7 +203,7 @@ run_wrk() {
   out="$(
     rc=0
     timeout $((secs + 30)) wrk -t"$threads" -c"$conns" -d"${secs}s" --timeout 10s --latency \
-      "$url" || rc=$?
+      "${header[@]}" "$url" || rc=$?
     times
     exit "$rc"
   )"

@@ -351,7 +351,13 @@ HttpResponse App::ServeMetrics(const HttpRequest& req) {
   std::uint64_t results = scheduler_->RefreshForScrape(ScrapeDeadline(req, monotonic_));
   HttpResponse resp;
   resp.content_type = "text/plain; version=0.0.4; charset=utf-8";
-  resp.shared_body = metrics_->Get(results);
+  // gzip when the request accepts it: compressed once per render, shared like the text.
+  EncodedBody body = SelectEncoding(metrics_->Get(results), req.Header("Accept-Encoding"));
+  if (body.coding == ContentCoding::kGzip) resp.headers.emplace_back("Content-Encoding", "gzip");
+  // On every answer, so that a cache never hands one client the coding another asked for.
+  resp.headers.emplace_back("Vary", "Accept-Encoding");
+  exporter_metrics_.MetricsServed(body.coding, req.method == "HEAD" ? 0 : body.bytes->size());
+  resp.shared_body = std::move(body.bytes);
   return resp;
 }
 

@@ -224,6 +224,30 @@ ExporterMetrics::ExporterMetrics(const Clock& clock)
       .Register(*registry_)
       .Add({{"version", kVersion}, {"revision", kRevision}, {"compiler", kCompiler}})
       .Set(1);
+  auto& responses = prometheus::BuildCounter()
+                        .Name("drift_exporter_metrics_responses_total")
+                        .Help(
+                            "/metrics responses sent, by content coding: gzip when the request "
+                            "accepts it (Prometheus does), else identity.")
+                        .Register(*registry_);
+  auto& bytes = prometheus::BuildCounter()
+                    .Name("drift_exporter_metrics_response_bytes_total")
+                    .Help(
+                        "Bytes of /metrics response bodies sent (none for HEAD), by content "
+                        "coding.")
+                    .Register(*registry_);
+  for (ContentCoding coding : {ContentCoding::kIdentity, ContentCoding::kGzip}) {
+    const std::size_t i = coding == ContentCoding::kGzip ? 1 : 0;
+    const std::string name(ContentCodingName(coding));
+    responses_[i] = &responses.Add({{"encoding", name}});
+    response_bytes_[i] = &bytes.Add({{"encoding", name}});
+  }
+}
+
+void ExporterMetrics::MetricsServed(ContentCoding coding, std::size_t body_bytes) {
+  const std::size_t i = coding == ContentCoding::kGzip ? 1 : 0;
+  responses_[i]->Increment();
+  response_bytes_[i]->Increment(static_cast<double>(body_bytes));
 }
 
 void ExporterMetrics::ConfigLoaded(ConfigLoad outcome) {

@@ -1,16 +1,20 @@
 #pragma once
 
 #include <prometheus/collectable.h>
+#include <prometheus/counter.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
 #include <prometheus/registry.h>
 
+#include <array>
+#include <cstddef>
 #include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "common/clock.h"
+#include "exporter/content_coding.h"
 #include "exporter/state.h"
 
 namespace drift::exporter {
@@ -52,6 +56,9 @@ class ExporterMetrics {
   // Exports drift_exporter_external_url_info{url}: where people reach this exporter, so that
   // Prometheus rules can link to its pages whatever the target's instance label says.
   void ExternalUrl(const std::string& url);
+  // Counts one /metrics response sent in `coding` (kIdentity or kGzip) with `body_bytes` bytes
+  // of body. Lock-free: every scrape calls it.
+  void MetricsServed(ContentCoding coding, std::size_t body_bytes);
 
  private:
   const Clock& clock_;
@@ -59,6 +66,9 @@ class ExporterMetrics {
   prometheus::Gauge& reload_successful_;
   prometheus::Gauge& reload_success_time_;
   prometheus::Gauge& restart_required_;
+  // drift_exporter_metrics_responses_total and _response_bytes_total: [0] identity, [1] gzip.
+  std::array<prometheus::Counter*, 2> responses_{};
+  std::array<prometheus::Counter*, 2> response_bytes_{};
 };
 
 }  // namespace drift::exporter

@@ -5,17 +5,32 @@
 
 #include <sstream>
 
+#include "common/log.h"
+
 namespace drift::exporter {
 
 using prometheus::MetricFamily;
 
+Result<std::string> GzipMetrics(std::string_view text) {
+  return GzipCompress(text, kMetricsGzipLevel);
+}
+
+EncodedBody SelectEncoding(const std::shared_ptr<const MetricsBody>& body,
+                           std::optional<std::string_view> accept_encoding) {
+  if (!body->gzip.empty() && NegotiateContentCoding(accept_encoding) == ContentCoding::kGzip) {
+    return {std::shared_ptr<const std::string>(body, &body->gzip), ContentCoding::kGzip};
+  }
+  return {std::shared_ptr<const std::string>(body, &body->text), ContentCoding::kIdentity};
+}
+
 MetricsCache::MetricsCache(std::vector<std::shared_ptr<prometheus::Collectable>> collectables,
                            std::function<std::uint64_t()> version, Timing timing,
-                           const MonotonicClock& clock)
+                           const MonotonicClock& clock, Compress compress)
     : collectables_(std::move(collectables)),
       version_(std::move(version)),
       timing_(timing),
       clock_(clock),
+      compress_(std::move(compress)),
       renderer_([this] { RenderLoop(); }) {}
 
 MetricsCache::~MetricsCache() {
@@ -68,15 +83,21 @@ void MetricsCache::RequestRender() {
   render_cv_.NotifyOne();
 }
 
-std::shared_ptr<const std::string> MetricsCache::Get(std::uint64_t min_version) {
+std::shared_ptr<const MetricsBody> MetricsCache::Rendered(std::shared_ptr<const Body> body) {
+  if (!body) return std::make_shared<const MetricsBody>();
+  const MetricsBody* rendered = &body->rendered;
+  return std::shared_ptr<const MetricsBody>(std::move(body), rendered);
+}
+
+std::shared_ptr<const MetricsBody> MetricsCache::Get(std::uint64_t min_version) {
   const Deadline now = clock_.Now();
   std::shared_ptr<const Body> body = body_.load(std::memory_order_acquire);
   switch (Assess(body.get(), now, min_version)) {
     case Need::kNothing:
-      return body->text;
+      return Rendered(std::move(body));
     case Need::kRefresh:
       RequestRender();
-      return body->text;
+      return Rendered(std::move(body));
     case Need::kWait:
       break;
   }
@@ -87,25 +108,46 @@ std::shared_ptr<const std::string> MetricsCache::Get(std::uint64_t min_version) 
   }
   MutexLock lock(mu_);
   for (;;) {
-    if (stopping_) return body ? body->text : std::make_shared<const std::string>();
+    if (stopping_) return Rendered(std::move(body));
     mu_.Unlock();
     RequestRender();
     mu_.Lock();
     while (!stopping_ && body_.load(std::memory_order_acquire) == body) rendered_cv_.Wait(mu_);
     body = body_.load(std::memory_order_acquire);
-    if (body && Assess(body.get(), now, min_version) != Need::kWait) return body->text;
+    if (body && Assess(body.get(), now, min_version) != Need::kWait) {
+      return Rendered(std::move(body));
+    }
   }
 }
 
-std::shared_ptr<const std::string> MetricsCache::AwaitReplaced(
-    const std::shared_ptr<const std::string>& body, std::chrono::milliseconds limit) {
+std::shared_ptr<const MetricsBody> MetricsCache::AwaitReplaced(
+    const std::shared_ptr<const MetricsBody>& body, std::chrono::milliseconds limit) {
   const auto until = std::chrono::steady_clock::now() + limit;
   MutexLock lock(mu_);
   for (;;) {
     std::shared_ptr<const Body> current = body_.load(std::memory_order_acquire);
-    if (stopping_ || (current && current->text != body)) return current ? current->text : body;
+    // `body` keeps its Body alive, so no other Body can have its address.
+    if (stopping_ || (current && &current->rendered != body.get())) {
+      return current ? Rendered(std::move(current)) : body;
+    }
     if (!rendered_cv_.WaitUntil(mu_, until)) return body;
   }
+}
+
+MetricsBody MetricsCache::Encode(std::string text) {
+  MetricsBody out{std::move(text), {}};
+  Result<std::string> gzip = compress_(out.text);
+  if (gzip.ok()) {
+    out.gzip = std::move(*gzip);
+    if (compress_failing_) log::Info("the /metrics body is compressed again");
+    compress_failing_ = false;
+  } else if (!compress_failing_) {
+    // Once per failing spell, not once per render (up to four a second).
+    log::Warn("cannot compress the /metrics body; serving it uncompressed",
+              {{"err", gzip.error().message}});
+    compress_failing_ = true;
+  }
+  return out;
 }
 
 void MetricsCache::RenderLoop() {
@@ -129,9 +171,9 @@ void MetricsCache::RenderLoop() {
     // Read before rendering, so that a body never claims newer inputs than it shows.
     const std::uint64_t generation = generation_.load(std::memory_order_acquire);
     const std::uint64_t version = version_();
+    // Compressed here, before it is published: requests only ever pick one of the two.
     auto fresh = std::make_shared<const Body>(
-        Body{std::make_shared<const std::string>(RenderMetrics(collectables_)), version, generation,
-             built});
+        Body{Encode(RenderMetrics(collectables_)), version, generation, built});
     mu_.Lock();
     body_.store(std::move(fresh), std::memory_order_release);
     rendered_cv_.NotifyAll();

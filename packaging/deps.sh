@@ -9,7 +9,7 @@ set -euo pipefail
 # configured, so a package of drift_exporter must depend on libcurl4 explicitly.
 build=(cmake g++ make pkg-config git
   libssl-dev libsodium-dev libyaml-cpp-dev libfmt-dev libcivetweb-dev prometheus-cpp-dev
-  nlohmann-json3-dev libcurl4-openssl-dev libcli11-dev libgnutls28-dev libcrypt-dev)
+  nlohmann-json3-dev libcurl4-openssl-dev libcli11-dev libgnutls28-dev libcrypt-dev zlib1g-dev)
 # clang and its sanitizer runtimes: the ASan/UBSan and TSan stages, -Wthread-safety and
 # bench/fuzz.sh (libFuzzer).
 test=(apache2-utils googletest libgtest-dev clang-format clang libclang-rt-14-dev python3 prometheus

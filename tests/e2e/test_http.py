@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
-"""The HTTP surface: methods, unknown paths, HEAD, the landing page and the check pages (which
-must HTML-escape whatever a host printed); binding the listen address before anything else."""
+"""The HTTP surface: methods, unknown paths, HEAD, gzip, the landing page and the check pages
+(which must HTML-escape whatever a host printed); binding the listen address before anything
+else."""
 
+import gzip
 import os
 import re
 import shutil
@@ -52,6 +54,55 @@ class Http(unittest.TestCase):
         self.assertEqual(r.status, 200)
         self.assertEqual(r.headers.get("Content-Type"), "text/plain; version=0.0.4; charset=utf-8")
         self.assertIn("\ndrift_check_success{check=\"weird\"} 0\n", r.text)
+
+    def test_metrics_are_gzipped_for_a_request_that_accepts_it(self):
+        # The gzip body must inflate to the text of the same render; a render between the two
+        # requests (ages and timestamps move) makes them differ, so take a few pairs.
+        for _ in range(10):
+            packed = self.exporter.get("/metrics", headers={"Accept-Encoding": "gzip"})
+            plain = self.exporter.get("/metrics", headers={"Accept-Encoding": "identity"})
+            self.assertEqual(packed.status, 200)
+            self.assertEqual(packed.headers.get("Content-Encoding"), "gzip")
+            self.assertEqual(packed.headers.get("Vary"), "Accept-Encoding")
+            self.assertEqual(packed.headers.get("Content-Type"),
+                             "text/plain; version=0.0.4; charset=utf-8")
+            self.assertEqual(int(packed.headers["Content-Length"]), len(packed.body))
+            if gzip.decompress(packed.body) == plain.body:
+                break
+        else:
+            self.fail("no gzip body inflated to the text served right after it")
+        self.assertIsNone(plain.headers.get("Content-Encoding"))
+        self.assertLess(len(packed.body), len(plain.body) / 2)
+
+    def test_metrics_are_text_unless_gzip_is_accepted(self):
+        cases = {
+            None: "no Accept-Encoding at all",
+            "identity": "identity asked for",
+            "gzip;q=0": "gzip refused",
+            "deflate, br": "only codings the exporter does not have",
+            "gzip;q=0.5, identity": "identity preferred",
+            "gzip;q=high": "a malformed weight is ignored",
+            # Nothing acceptable: the text anyway (as promhttp answers), not 406.
+            "identity;q=0": "identity refused, gzip not named",
+            "*;q=0": "everything refused",
+        }
+        for accept, why in cases.items():
+            with self.subTest(accept=accept, why=why):
+                header = b"" if accept is None else f"Accept-Encoding: {accept}\r\n".encode()
+                status, headers, body = head_and_body(harness.raw_request(
+                    self.exporter.port,
+                    b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n" + header
+                    + b"Connection: close\r\n\r\n"))
+                self.assertEqual(status, "HTTP/1.1 200 OK")
+                self.assertNotIn("content-encoding", headers)
+                self.assertEqual(headers.get("vary"), "Accept-Encoding")
+                self.assertTrue(body.startswith(b"# HELP drift_"), body[:100])
+        # Coding names and the q are case-insensitive; x-gzip is gzip.
+        for accept in ("GZIP", "x-gzip", "identity;Q=0.1, gzip;q=0.2"):
+            with self.subTest(accept=accept):
+                r = self.exporter.get("/metrics", headers={"Accept-Encoding": accept})
+                self.assertEqual(r.headers.get("Content-Encoding"), "gzip")
+                self.assertTrue(gzip.decompress(r.body).startswith(b"# HELP drift_"))
 
     def test_post_metrics_is_405_with_allow(self):
         r = self.exporter.post("/metrics", b"x=1")

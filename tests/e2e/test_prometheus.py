@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A real Prometheus (/usr/bin/prometheus) scrapes the exporter on the `mixed` fixture host every
 second; its query API must show one drift_check_drifted series per check with a verdict, with
-the right values, and up == 1."""
+the right values, and up == 1. Prometheus asks for gzip: every scrape it made was served gzip."""
 
 import os
 import sys
@@ -57,6 +57,23 @@ class RealPrometheus(unittest.TestCase):
         joined = prometheus.query(
             'drift_check_drifted == 1 and on(check) drift_check_info{type="firewall"}')
         self.assertEqual([l["check"] for l, _ in joined], ["firewall"])
+
+        # The exporter counts the responses it sent by coding; a scrape shows those sent before
+        # it. Only Prometheus asked for /metrics so far: all of them gzip.
+        harness.wait_for(
+            lambda: prometheus.query('drift_exporter_metrics_responses_total{encoding="gzip"} > 0'),
+            QUERY_TIMEOUT, "a scrape that shows gzip responses sent")
+        by_coding = {l["encoding"]: v
+                     for l, v in prometheus.query("drift_exporter_metrics_responses_total")}
+        self.assertEqual(by_coding["identity"], 0.0)
+        self.assertGreater(by_coding["gzip"], 0.0)
+        # What went over the wire per scrape, against the text it inflates to.
+        per_scrape = prometheus.query(
+            'drift_exporter_metrics_response_bytes_total{encoding="gzip"}'
+            ' / drift_exporter_metrics_responses_total{encoding="gzip"}')
+        self.assertEqual(len(per_scrape), 1)
+        text_bytes = len(exporter.get("/metrics").body)
+        self.assertLess(per_scrape[0][1], text_bytes / 2)
 
 
 if __name__ == "__main__":

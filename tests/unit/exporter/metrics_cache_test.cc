@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "tests/support/fake_monotonic_clock.h"
+#include "tests/support/gunzip.h"
 
 namespace drift::exporter {
 namespace {
@@ -70,9 +71,9 @@ class FakeCollector final : public prometheus::Collectable {
 
 // Get() (which asks for a render if the body needs one), then waits until the render thread
 // has published a body other than `old`, for at most 10 s of real time.
-std::shared_ptr<const std::string> NextBody(MetricsCache& cache,
-                                            const std::shared_ptr<const std::string>& old) {
-  std::shared_ptr<const std::string> body = cache.Get();
+std::shared_ptr<const MetricsBody> NextBody(MetricsCache& cache,
+                                            const std::shared_ptr<const MetricsBody>& old) {
+  std::shared_ptr<const MetricsBody> body = cache.Get();
   return body != old ? body : cache.AwaitReplaced(old);
 }
 
@@ -84,7 +85,7 @@ TEST(MetricsCache, RendersNewResultsAtMostOncePerMinInterval) {
       {collector}, [&] { return version.load(); },
       {.min_interval = 200ms, .refresh_after = 1h, .max_age = 2h}, clock);
   auto first = cache.Get();
-  EXPECT_EQ(*first,
+  EXPECT_EQ(first->text,
             "# HELP drift_test_calls Calls.\n# TYPE drift_test_calls gauge\n"
             "drift_test_calls{i=\"0\"} 1\n");
   EXPECT_EQ(cache.Get(), first) << "same version: the cached body is shared";
@@ -96,7 +97,7 @@ TEST(MetricsCache, RendersNewResultsAtMostOncePerMinInterval) {
   clock.Advance(1ms);
   auto second = NextBody(cache, first);
   EXPECT_NE(second, first);
-  EXPECT_NE(second->find("drift_test_calls{i=\"0\"} 2\n"), std::string::npos) << *second;
+  EXPECT_NE(second->text.find("drift_test_calls{i=\"0\"} 2\n"), std::string::npos) << second->text;
   clock.Advance(50ms);
   EXPECT_EQ(cache.Get(), second) << "no new results: no new render";
   EXPECT_EQ(collector->calls(), 2);
@@ -157,12 +158,13 @@ TEST(MetricsCache, ARenderInProgressDoesNotBlockReaders) {
   EXPECT_LT(slowest_us.load(), 50'000) << "a reader waited for the render";
   EXPECT_EQ(collector->calls(), 2) << "one render at a time, however many readers ask";
   auto second = NextBody(cache, first);
-  EXPECT_NE(second->find("} 2\n"), std::string::npos) << *second;
+  EXPECT_NE(second->text.find("} 2\n"), std::string::npos) << second->text;
 }
 
 TEST(MetricsCache, ABodyIsNeverMixed) {
   // 200 series per body, all holding the number of the render that produced them: a body that
-  // mixed two renders, or changed after being returned, would show two numbers.
+  // mixed two renders, or changed after being returned, would show two numbers. Its gzip form
+  // must inflate to exactly its text: the same render, compressed once.
   testing::FakeMonotonicClock clock;
   std::atomic<std::uint64_t> version{1};
   auto collector = std::make_shared<FakeCollector>(200);
@@ -170,6 +172,7 @@ TEST(MetricsCache, ABodyIsNeverMixed) {
       {collector}, [&] { return version.fetch_add(1); },
       {.min_interval = 0ms, .refresh_after = 0ms, .max_age = 1h}, clock);
   std::atomic<bool> mixed{false};
+  std::atomic<int> gzip_mismatched{0};
   std::atomic<bool> replacing_done{false};
   std::latch readers_started(4);
   std::vector<std::thread> readers;
@@ -179,7 +182,8 @@ TEST(MetricsCache, ABodyIsNeverMixed) {
       for (int i = 0; i < 300 || !replacing_done.load(); ++i) {
         auto body = cache.Get();
         if (i == 0) readers_started.count_down();
-        std::string copy = *body;
+        if (testing::Gunzip(body->gzip) != body->text) ++gzip_mismatched;
+        std::string copy = body->text;
         std::set<std::string> values;
         for (std::size_t at = copy.find("} "); at != std::string::npos;
              at = copy.find("} ", at + 1)) {
@@ -199,6 +203,9 @@ TEST(MetricsCache, ABodyIsNeverMixed) {
   replacing_done = true;
   for (auto& r : readers) r.join();
   EXPECT_FALSE(mixed.load());
+  EXPECT_EQ(gzip_mismatched.load(), 0);
+  std::shared_ptr<const MetricsBody> body = cache.Get();
+  EXPECT_LT(body->gzip.size(), body->text.size() / 4) << "200 alike series compress well";
   EXPECT_GT(collector->calls(), 2) << "bodies were replaced while read";
 }
 
@@ -238,7 +245,7 @@ TEST(MetricsCache, InvalidateMakesTheNextGetWaitForANewBody) {
   cache.Invalidate();
   auto second = cache.Get();
   EXPECT_NE(second, first);
-  EXPECT_NE(second->find("} 2\n"), std::string::npos) << *second;
+  EXPECT_NE(second->text.find("} 2\n"), std::string::npos) << second->text;
   EXPECT_EQ(cache.Get(), second);
 }
 
@@ -253,7 +260,7 @@ TEST(MetricsCache, MinVersionWaitsForABodyThatShowsIt) {
   EXPECT_EQ(cache.Get(1), first) << "already shows version 1";
   auto second = cache.Get(2);
   EXPECT_NE(second, first) << "on_scrape: the scrape shows the run it waited for";
-  EXPECT_NE(second->find("} 2\n"), std::string::npos) << *second;
+  EXPECT_NE(second->text.find("} 2\n"), std::string::npos) << second->text;
   EXPECT_EQ(cache.Get(2), second);
   EXPECT_EQ(collector->calls(), 2);
 }
@@ -284,6 +291,112 @@ TEST(MetricsCache, DestructorWaitsForARenderInProgress) {
   cache.reset();  // returns once the render has finished; the render used nothing freed
   releaser.join();
   EXPECT_EQ(collector->calls(), 2);
+}
+
+// GzipMetrics, counting its calls.
+class CountingCompress {
+ public:
+  MetricsCache::Compress Function() {
+    return [this](std::string_view text) {
+      ++calls_;
+      return GzipMetrics(text);
+    };
+  }
+  int calls() const { return calls_.load(); }
+
+ private:
+  std::atomic<int> calls_{0};
+};
+
+TEST(MetricsCache, CompressesOncePerRenderHoweverManyRequests) {
+  testing::FakeMonotonicClock clock;
+  std::atomic<std::uint64_t> version{1};
+  auto collector = std::make_shared<FakeCollector>();
+  CountingCompress compress;
+  MetricsCache cache(
+      {collector}, [&] { return version.load(); },
+      {.min_interval = 1ms, .refresh_after = 1h, .max_age = 2h}, clock, compress.Function());
+  auto first = cache.Get();
+  // 400 gzip requests from four threads, all served from the first render.
+  std::vector<std::thread> requests;
+  std::atomic<int> gzip_served{0};
+  for (int t = 0; t < 4; ++t) {
+    requests.emplace_back([&] {
+      for (int i = 0; i < 100; ++i) {
+        EncodedBody sent = SelectEncoding(cache.Get(), "gzip");
+        if (sent.coding == ContentCoding::kGzip) ++gzip_served;
+      }
+    });
+  }
+  for (auto& r : requests) r.join();
+  EXPECT_EQ(gzip_served.load(), 400);
+  EXPECT_EQ(collector->calls(), 1);
+  EXPECT_EQ(compress.calls(), 1) << "compressed once for 401 requests";
+  // A second render: one more compression, on the render thread.
+  version = 2;
+  clock.Advance(5ms);
+  auto second = NextBody(cache, first);
+  for (int i = 0; i < 100; ++i) SelectEncoding(cache.Get(), "gzip");
+  EXPECT_EQ(collector->calls(), 2);
+  EXPECT_EQ(compress.calls(), 2);
+  EXPECT_EQ(testing::Gunzip(second->gzip), second->text);
+}
+
+TEST(MetricsCache, ABodyThatCannotBeCompressedIsServedAsText) {
+  std::atomic<bool> fail{true};
+  auto collector = std::make_shared<FakeCollector>();
+  MetricsCache cache(
+      {collector}, [] { return std::uint64_t{1}; },
+      {.min_interval = 1h, .refresh_after = 1h, .max_age = 2h}, SteadyClock::Get(),
+      [&](std::string_view text) -> Result<std::string> {
+        if (fail) return Err("gzip: deflate: insufficient memory");
+        return GzipMetrics(text);
+      });
+  auto body = cache.Get();
+  EXPECT_NE(body->text.find("drift_test_calls"), std::string::npos);
+  EXPECT_EQ(body->gzip, "");
+  EncodedBody sent = SelectEncoding(body, "gzip");
+  EXPECT_EQ(sent.coding, ContentCoding::kIdentity) << "the scrape still gets its body";
+  EXPECT_EQ(sent.bytes.get(), &body->text);
+  // Compression works again: the next render has its gzip body.
+  fail = false;
+  cache.Invalidate();
+  body = cache.Get();
+  EXPECT_EQ(testing::Gunzip(body->gzip), body->text);
+}
+
+TEST(SelectEncoding, PicksTheBodyTheRequestAccepts) {
+  auto body = std::make_shared<const MetricsBody>(
+      MetricsBody{"drift_checks 1\n", *GzipMetrics("drift_checks 1\n")});
+  struct Case {
+    std::optional<std::string_view> accept_encoding;
+    ContentCoding coding;
+  };
+  const Case cases[] = {
+      {"gzip", ContentCoding::kGzip},
+      {"deflate, gzip;q=0.5", ContentCoding::kGzip},
+      {std::nullopt, ContentCoding::kIdentity},
+      {"gzip;q=0", ContentCoding::kIdentity},
+      {"br", ContentCoding::kIdentity},
+      // Nothing acceptable: the text anyway, as promhttp sends, rather than a failed scrape.
+      {"identity;q=0", ContentCoding::kIdentity},
+      {"*;q=0", ContentCoding::kIdentity},
+  };
+  for (const Case& c : cases) {
+    std::string header = c.accept_encoding ? std::string(*c.accept_encoding) : "(none)";
+    EncodedBody sent = SelectEncoding(body, c.accept_encoding);
+    EXPECT_EQ(ContentCodingName(sent.coding), ContentCodingName(c.coding)) << header;
+    EXPECT_EQ(sent.bytes.get(), c.coding == ContentCoding::kGzip ? &body->gzip : &body->text)
+        << header << ": the body's own bytes, not a copy";
+  }
+  // The bytes keep the body they belong to alive.
+  EncodedBody sent = SelectEncoding(body, "gzip");
+  std::weak_ptr<const MetricsBody> weak = body;
+  body.reset();
+  EXPECT_FALSE(weak.expired());
+  EXPECT_EQ(testing::Gunzip(*sent.bytes), "drift_checks 1\n");
+  sent.bytes.reset();
+  EXPECT_TRUE(weak.expired());
 }
 
 }  // namespace

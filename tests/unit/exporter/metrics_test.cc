@@ -1,5 +1,6 @@
 #include "exporter/metrics.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "exporter/metrics_cache.h"
@@ -133,6 +134,33 @@ TEST(ExporterMetrics, AReloadThatNeedsARestartSaysSoUntilOneIsApplied) {
   EXPECT_NE(text.find("drift_exporter_config_last_reload_successful 1\n"), std::string::npos)
       << text;
   EXPECT_NE(text.find("drift_exporter_config_restart_required 0\n"), std::string::npos) << text;
+}
+
+TEST(ExporterMetrics, CountsMetricsResponsesAndBytesByContentCoding) {
+  testing::FakeClock clock(WallTime(1'700'000'000s));
+  ExporterMetrics m(clock);
+  auto expect_counts = [&](double identity, double gzip, double identity_bytes, double gzip_bytes) {
+    std::string text = RenderMetrics({m.registry()});
+    for (const std::string& line : {
+             fmt::format("drift_exporter_metrics_responses_total{{encoding=\"identity\"}} {}\n",
+                         identity),
+             fmt::format("drift_exporter_metrics_responses_total{{encoding=\"gzip\"}} {}\n", gzip),
+             fmt::format(
+                 "drift_exporter_metrics_response_bytes_total{{encoding=\"identity\"}} {}\n",
+                 identity_bytes),
+             fmt::format("drift_exporter_metrics_response_bytes_total{{encoding=\"gzip\"}} {}\n",
+                         gzip_bytes),
+         }) {
+      EXPECT_NE(text.find(line), std::string::npos) << "missing: " << line << "in:\n" << text;
+    }
+  };
+  // Both series from the start, so that rate() and a ratio work before the first gzip scrape.
+  expect_counts(0, 0, 0, 0);
+  m.MetricsServed(ContentCoding::kGzip, 30'000);
+  m.MetricsServed(ContentCoding::kGzip, 31'000);
+  m.MetricsServed(ContentCoding::kIdentity, 470'000);
+  m.MetricsServed(ContentCoding::kIdentity, 0);  // a HEAD request
+  expect_counts(2, 2, 470'000, 61'000);
 }
 
 }  // namespace
