@@ -64,7 +64,10 @@ results="$work/results.jsonl"
 start() {
   if [[ "$1" == drift_exporter ]]; then
     start_exporter "$config" "$work/drift.log"
-    wait_http_200 "http://127.0.0.1:$BENCH_PORT/-/ready" 60 || die "drift_exporter not ready"
+    if ! wait_http_200 "http://127.0.0.1:$BENCH_PORT/-/ready" 60; then
+      tail -20 "$work/drift.log" >&2
+      die "drift_exporter not ready"
+    fi
   else
     start_node_exporter "$work/textfile" "$work/node.log"
   fi
@@ -77,8 +80,8 @@ post_status="$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -X POST -d ''
   "http://127.0.0.1:$BENCH_PORT$post_path" || true)"
 stop_pid "$BENCH_PID"
 skipped=(--skipped "node_exporter:body:skipped: no POST route")
-body_note="drift_exporter's \`POST $post_path\` answers $post_status to an empty body (without
-\`--web.enable-lifecycle\`, 403). node_exporter has no POST route (every path it serves is a GET
+body_note="drift_exporter's \`POST $post_path\` answers $post_status to an empty POST (403: the
+lifecycle API is off by default). node_exporter has no POST route (every path it serves is a GET
 handler), so it faces no body attack."
 case "$post_status" in
   000 | 404 | 405)
