@@ -134,6 +134,9 @@ wait_http_200() {
 # Does not wait for /-/ready.
 start_exporter() {
   local config="$1" logf="$2" i
+  # Emptied here, not only by the redirection below: that one runs in the background job, and
+  # until it does, a log reused from an earlier start still names the earlier port.
+  : >"$logf"
   "$EXPORTER" --config.file="$config" --web.listen-address=127.0.0.1:0 --log.level=info \
     >"$logf" 2>&1 &
   BENCH_PID=$!

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds drift_exporter in Release, runs every benchmark in bench/ and rewrites bench/RESULTS.md,
 # keeping its "## Fuzzing" section and summary row (bench/fuzz.sh writes those).
-# Takes about 8 minutes plus the wait for a quiet machine. Exits 1 if a benchmark could not run
-# (missed targets are reported in RESULTS.md, not as a failure).
+# Takes about 8 minutes, 15 more for slow_clients.sh, plus the wait for a quiet machine. Exits 1
+# if a benchmark could not run (missed targets are reported in RESULTS.md, not as a failure).
 #
 #   bench/run.sh
 #   DRIFT_BENCH_BUILD_DIR=/path/to/build bench/run.sh   # another (Release) build tree
@@ -26,7 +26,7 @@ read -r start_load start_busy <<<"$(bench_wait_load)"
 log "starting at load $start_load, ${start_busy}% CPU busy"
 
 failed=()
-benches=(metrics_throughput rss sha256 scale alerting evidence)
+benches=(metrics_throughput rss sha256 scale alerting evidence slow_clients)
 for b in "${benches[@]}"; do
   log "=== $b"
   if DRIFT_BENCH_LOAD_WAIT="${DRIFT_BENCH_LOAD_WAIT:-90}" "$BENCH_DIR/$b.sh" >"$work/$b.md"; then
