@@ -349,10 +349,22 @@ HttpResponse App::ServeMetrics(const HttpRequest& req) {
   // on_scrape mode: run the checks now (concurrent scrapes share one run) and serve a body that
   // shows them; no-op otherwise.
   std::uint64_t results = scheduler_->RefreshForScrape(ScrapeDeadline(req, monotonic_));
+  return MetricsResponse(req, metrics_->Get(results));
+}
+
+std::optional<HttpResponse> App::ServeMetricsAtOnce(const HttpRequest& req) {
+  if (scheduler_->on_scrape()) return std::nullopt;
+  std::shared_ptr<const MetricsBody> body = metrics_->TryGet();
+  if (!body) return std::nullopt;
+  return MetricsResponse(req, body);
+}
+
+HttpResponse App::MetricsResponse(const HttpRequest& req,
+                                  const std::shared_ptr<const MetricsBody>& rendered) {
   HttpResponse resp;
   resp.content_type = "text/plain; version=0.0.4; charset=utf-8";
   // gzip when the request accepts it: compressed once per render, shared like the text.
-  EncodedBody body = SelectEncoding(metrics_->Get(results), req.Header("Accept-Encoding"));
+  EncodedBody body = SelectEncoding(rendered, req.Header("Accept-Encoding"));
   if (body.coding == ContentCoding::kGzip) resp.headers.emplace_back("Content-Encoding", "gzip");
   // On every answer, so that a cache never hands one client the coding another asked for.
   resp.headers.emplace_back("Vary", "Accept-Encoding");
@@ -366,8 +378,8 @@ HttpResponse App::ServeReload() {
     return HttpResponse::Text(403,
                               "Lifecycle API is not enabled; start with --web.enable-lifecycle");
   }
-  // The reload runs on the reload thread (civetweb's workers have small stacks, and a file on a
-  // hung mount must not hold a worker for ever); this waits a bounded time for its outcome.
+  // The reload runs on the reload thread (a file on a hung mount must not hold a web worker for
+  // ever); this waits a bounded time for its outcome.
   ReloadOutcome outcome = WaitReload(RequestReload(), steady_clock::now() + options_.reload_wait);
   switch (outcome.kind) {
     case ReloadOutcome::Kind::kDone:
@@ -418,20 +430,35 @@ std::vector<Route> App::Routes() {
     };
   };
   std::vector<Route> routes;
-  routes.push_back({"/metrics", {"GET"}, when_started([this](const HttpRequest& req) {
-                      return ServeMetrics(req);
-                    })});
-  routes.push_back({"/", {"GET"}, when_started([this](const HttpRequest&) {
+  // A scrape is served on the event loop while a rendered body is fresh; it waits on a worker
+  // for a render, or for the checks in on_scrape mode.
+  Route metrics{"/metrics", {"GET"}, when_started([this](const HttpRequest& req) {
+                  return ServeMetrics(req);
+                })};
+  metrics.may_block = true;
+  metrics.fast_path = [this](const HttpRequest& req) -> std::optional<HttpResponse> {
+    if (!started_.load(std::memory_order_acquire)) return Starting();
+    return ServeMetricsAtOnce(req);
+  };
+  routes.push_back(std::move(metrics));
+  // The pages read the scheduler's snapshot, which may wait for its lock: on a worker.
+  routes.push_back({"/",
+                    {"GET"},
+                    when_started([this](const HttpRequest&) {
                       HttpResponse r;
                       r.content_type = "text/html; charset=utf-8";
                       r.body = RenderLandingPage(*scheduler_->snapshot(), clock_.Now(),
                                                  scheduler_->AllRan(), page_host());
                       return r;
-                    })});
-  routes.push_back({"/checks/", {"GET"}, when_started([this](const HttpRequest& req) {
+                    }),
+                    /*may_block=*/true});
+  routes.push_back({"/checks/",
+                    {"GET"},
+                    when_started([this](const HttpRequest& req) {
                       return CheckPageResponse(*scheduler_->snapshot(),
                                                std::string_view(req.path).substr(8), clock_.Now());
-                    })});
+                    }),
+                    /*may_block=*/true});
   routes.push_back({"/-/healthy", {"GET"}, [](const HttpRequest&) {
                       return HttpResponse::Text(200, "Healthy");
                     }});
@@ -439,8 +466,10 @@ std::vector<Route> App::Routes() {
                       if (scheduler_->AllRan()) return HttpResponse::Text(200, "Ready");
                       return HttpResponse::Text(503, "Not ready: some checks have not run yet");
                     })});
-  routes.push_back(
-      {"/-/reload", {"POST"}, when_started([this](const HttpRequest&) { return ServeReload(); })});
+  routes.push_back({"/-/reload",
+                    {"POST"},
+                    when_started([this](const HttpRequest&) { return ServeReload(); }),
+                    /*may_block=*/true});
   return routes;
 }
 

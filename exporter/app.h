@@ -23,7 +23,6 @@
 #include "exporter/pages.h"
 #include "exporter/scheduler.h"
 #include "exporter/state_file.h"
-#include "exporter/web_config.h"
 
 namespace drift::exporter {
 
@@ -77,9 +76,6 @@ class App {
     // Where people reach this exporter (ExternalUrl in http_server.h): alerts link to its
     // /checks/<name> pages, and drift_exporter_external_url_info tells the Prometheus rules.
     std::string external_url;
-    // --web.config.file, loaded and checked (TLS, client certificates, basic-auth users,
-    // headers); null: plain HTTP without authentication.
-    std::shared_ptr<const WebConfig> web_config;
   };
 
   // `clock` stamps results (wall time); `monotonic` is the scheduler's clock, which also times
@@ -112,6 +108,8 @@ class App {
   Scheduler& scheduler() { return *scheduler_; }
   // The registry modules add their metric families to.
   prometheus::Registry& registry() { return *exporter_metrics_.registry(); }
+  // What the web server counts, as metrics in registry().
+  std::shared_ptr<HttpServerMetrics> web_metrics() { return web_metrics_; }
 
  private:
   // The reload thread's state; shared with it, so that an abandoned thread outlives the App.
@@ -131,6 +129,10 @@ class App {
   };
 
   HttpResponse ServeMetrics(const HttpRequest& req);
+  // The /metrics response when a rendered body can be served without waiting, else nullopt.
+  std::optional<HttpResponse> ServeMetricsAtOnce(const HttpRequest& req);
+  HttpResponse MetricsResponse(const HttpRequest& req,
+                               const std::shared_ptr<const MetricsBody>& rendered);
   HttpResponse ServeReload();
   // Applies a loaded configuration: modules first, then the scheduler's new plan.
   void Apply(Config config);
@@ -150,6 +152,8 @@ class App {
   const MonotonicClock& monotonic_;
   std::shared_ptr<Scheduler> scheduler_;
   ExporterMetrics exporter_metrics_;
+  std::shared_ptr<WebMetrics> web_metrics_ =
+      std::make_shared<WebMetrics>(*exporter_metrics_.registry());
   std::unique_ptr<MetricsCache> metrics_;
   ModuleContext module_context_;
   std::vector<std::unique_ptr<Module>> modules_;

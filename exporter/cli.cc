@@ -5,6 +5,7 @@
 #include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
@@ -57,9 +58,27 @@ SystemClock& Wall() {
   return clock;
 }
 
+// Raises the soft limit on open files to the hard one (as Go programs do), so that the web
+// server's connections, not the default 1024, are what bounds them; warns when even the hard
+// limit is below what max_connections needs.
+void RaiseOpenFileLimit(unsigned max_connections) {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  if (limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    (void)::setrlimit(RLIMIT_NOFILE, &limit);
+  }
+  // Checks, the state file, evidence and alerting keep well under 256 files open.
+  if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < max_connections + 256) {
+    log::Warn("the open file limit is below what --web.max-connections needs",
+              {{"limit", static_cast<std::uint64_t>(limit.rlim_cur)},
+               {"max_connections", max_connections}});
+  }
+}
+
 int RunDaemon(const Flags& flags) {
   // A listen address that cannot be parsed is a bad flag, not a start-up failure.
-  if (Result<std::string> spec = CivetListenSpec(flags.web.listen_address); !spec.ok()) {
+  if (Result<ListenAddress> spec = ParseListenAddress(flags.web.listen_address); !spec.ok()) {
     std::cerr << "--web.listen-address: " << spec.error().message << "\n";
     return kExitUsage;
   }
@@ -69,7 +88,7 @@ int RunDaemon(const Flags& flags) {
     std::cerr << external_url.error().message << "\n";
     return kExitUsage;
   }
-  // Signals are taken synchronously by this thread; every other thread (civetweb's included)
+  // Signals are taken synchronously by this thread; every other thread (the web server's included)
   // inherits the mask.
   sigset_t signals;
   sigemptyset(&signals);
@@ -89,15 +108,18 @@ int RunDaemon(const Flags& flags) {
 
   App::Options options;
   options.config_file = flags.config_file;
+  std::shared_ptr<const WebConfig> web_config;
   if (!flags.web_config_file.empty()) {
-    options.web_config = std::make_shared<const WebConfig>(LoadWebConfig(flags.web_config_file));
+    web_config = std::make_shared<const WebConfig>(LoadWebConfig(flags.web_config_file));
   }
   options.enable_lifecycle = flags.enable_lifecycle;
   options.external_url = *external_url;
   App app(std::move(options), Wall());
   // Bind first: a port clash must stop the daemon before it has loaded modules or opened
   // anything that writes (the evidence store). Routes answer 503 until app.Start() returns.
-  Result<std::unique_ptr<HttpServer>> server = HttpServer::Start(flags.web, app.Routes());
+  RaiseOpenFileLimit(flags.web.max_connections);
+  Result<std::unique_ptr<HttpServer>> server =
+      HttpServer::Start(flags.web, app.Routes(), web_config, app.web_metrics());
   if (!server.ok()) throw StartupError(server.error().message);
   app.Start();  // on a throw, `server` stops before `app` goes (reverse order of declaration)
   log::Info("listening", {{"address", flags.web.listen_address}, {"port", (*server)->port()}});
@@ -343,8 +365,12 @@ int RunCli(int argc, char** argv) {
                  "Address to listen on: host:port, [ipv6]:port or :port for every address")
       ->capture_default_str();
   cli.add_option("--web.max-connections", flags.web.max_connections,
-                 "Connections served at once (one thread each)")
-      ->check(CLI::Range(2, 1024))
+                 "Open connections at most; more are closed when accepted")
+      ->check(CLI::Range(2, 65536))
+      ->capture_default_str();
+  cli.add_option("--web.max-connections-per-peer", flags.web.max_connections_per_peer,
+                 "Open connections from one IP address at most")
+      ->check(CLI::Range(1, 65536))
       ->capture_default_str();
   cli.add_option("--web.external-url", flags.external_url,
                  "URL people reach this exporter at, for alert links (default: "

@@ -268,4 +268,57 @@ void ExporterMetrics::ExternalUrl(const std::string& url) {
       .Set(1);
 }
 
+WebMetrics::WebMetrics(prometheus::Registry& registry)
+    : open_(prometheus::BuildGauge()
+                .Name("drift_exporter_http_connections")
+                .Help("TCP connections to the web server open now.")
+                .Register(registry)
+                .Add({})),
+      connections_refused_(
+          prometheus::BuildCounter()
+              .Name("drift_exporter_http_connections_refused_total")
+              .Help("Connections closed by the web server's bounds, by reason: max_connections "
+                    "and max_connections_per_peer (closed when accepted), request_timeout (a "
+                    "request not received whole in time), client_certificate (TLS handshake "
+                    "refused).")
+              .Register(registry)),
+      requests_refused_(prometheus::BuildCounter()
+                            .Name("drift_exporter_http_requests_refused_total")
+                            .Help("Requests answered before reaching their handler, by status "
+                                  "code (401 not authenticated, 403 not allowed, 404, 405, 411 "
+                                  "no body length, 413 body too large).")
+                            .Register(registry)),
+      reload_ok_(prometheus::BuildGauge()
+                     .Name("drift_exporter_tls_certificate_last_reload_successful")
+                     .Help("1 if the last read of the TLS certificate and key files loaded, 0 if "
+                           "it failed (the previous pair stays in use). Only with TLS.")
+                     .Register(registry)),
+      not_after_(prometheus::BuildGauge()
+                     .Name("drift_exporter_tls_certificate_not_after_timestamp_seconds")
+                     .Help("Unix time the TLS certificate in use expires. Only with TLS.")
+                     .Register(registry)) {
+  for (const char* reason :
+       {"max_connections", "max_connections_per_peer", "request_timeout", "client_certificate"}) {
+    connections_refused_.Add({{"reason", reason}});
+  }
+  for (const char* code : {"401", "403", "404", "405", "411", "413"}) {
+    requests_refused_.Add({{"code", code}});
+  }
+}
+
+void WebMetrics::ConnectionsOpen(std::size_t open) { open_.Set(static_cast<double>(open)); }
+
+void WebMetrics::ConnectionRefused(std::string_view reason) {
+  connections_refused_.Add({{"reason", std::string(reason)}}).Increment();
+}
+
+void WebMetrics::RequestRefused(int status) {
+  requests_refused_.Add({{"code", std::to_string(status)}}).Increment();
+}
+
+void WebMetrics::CertificateReloaded(bool ok, double not_after) {
+  reload_ok_.Add({}).Set(ok ? 1 : 0);
+  not_after_.Add({}).Set(not_after);
+}
+
 }  // namespace drift::exporter

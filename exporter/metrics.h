@@ -15,6 +15,7 @@
 
 #include "common/clock.h"
 #include "exporter/content_coding.h"
+#include "exporter/http_server.h"
 #include "exporter/state.h"
 
 namespace drift::exporter {
@@ -69,6 +70,24 @@ class ExporterMetrics {
   // drift_exporter_metrics_responses_total and _response_bytes_total: [0] identity, [1] gzip.
   std::array<prometheus::Counter*, 2> responses_{};
   std::array<prometheus::Counter*, 2> response_bytes_{};
+};
+
+// The HTTP server's counts (HttpServer), as drift_exporter_http_* and drift_exporter_tls_*
+// metrics in `registry`. Thread-safe.
+class WebMetrics final : public HttpServerMetrics {
+ public:
+  explicit WebMetrics(prometheus::Registry& registry);
+  void ConnectionsOpen(std::size_t open) override;
+  void ConnectionRefused(std::string_view reason) override;
+  void RequestRefused(int status) override;
+  void CertificateReloaded(bool ok, double not_after) override;
+
+ private:
+  prometheus::Gauge& open_;
+  prometheus::Family<prometheus::Counter>& connections_refused_;
+  prometheus::Family<prometheus::Counter>& requests_refused_;
+  prometheus::Family<prometheus::Gauge>& reload_ok_;
+  prometheus::Family<prometheus::Gauge>& not_after_;
 };
 
 }  // namespace drift::exporter

@@ -89,9 +89,8 @@ std::shared_ptr<const MetricsBody> MetricsCache::Rendered(std::shared_ptr<const 
   return std::shared_ptr<const MetricsBody>(std::move(body), rendered);
 }
 
-std::shared_ptr<const MetricsBody> MetricsCache::Get(std::uint64_t min_version) {
-  const Deadline now = clock_.Now();
-  std::shared_ptr<const Body> body = body_.load(std::memory_order_acquire);
+std::shared_ptr<const MetricsBody> MetricsCache::Serve(std::shared_ptr<const Body> body,
+                                                       Deadline now, std::uint64_t min_version) {
   switch (Assess(body.get(), now, min_version)) {
     case Need::kNothing:
       return Rendered(std::move(body));
@@ -101,6 +100,17 @@ std::shared_ptr<const MetricsBody> MetricsCache::Get(std::uint64_t min_version) 
     case Need::kWait:
       break;
   }
+  return nullptr;
+}
+
+std::shared_ptr<const MetricsBody> MetricsCache::TryGet() {
+  return Serve(body_.load(std::memory_order_acquire), clock_.Now(), 0);
+}
+
+std::shared_ptr<const MetricsBody> MetricsCache::Get(std::uint64_t min_version) {
+  const Deadline now = clock_.Now();
+  std::shared_ptr<const Body> body = body_.load(std::memory_order_acquire);
+  if (std::shared_ptr<const MetricsBody> served = Serve(body, now, min_version)) return served;
   // No body young or new enough to serve: wait for the next one.
   std::uint64_t wanted = wanted_version_.load(std::memory_order_acquire);
   while (wanted < min_version &&

@@ -97,6 +97,9 @@ class MetricsCache {
   // returned. With `min_version`, a body rendered from results at least that new (waits for one
   // if need be: on_scrape mode, where a scrape must show the run it waited for).
   std::shared_ptr<const MetricsBody> Get(std::uint64_t min_version = 0) DRIFT_EXCLUDES(mu_);
+  // Get() when it would not wait: the current body (a render asked for if it is due), or null
+  // when Get() would wait for one. Lock-free: for the web server's event loop.
+  std::shared_ptr<const MetricsBody> TryGet();
   // The next Get() waits for a body rendered after this call (after a reload: what an operator
   // just did shows at once).
   void Invalidate() DRIFT_EXCLUDES(mu_);
@@ -116,6 +119,9 @@ class MetricsCache {
   };
   enum class Need { kNothing, kRefresh, kWait };
   Need Assess(const Body* body, Deadline now, std::uint64_t min_version) const;
+  // `body` if it may be served (asking for a render when it is due), else null.
+  std::shared_ptr<const MetricsBody> Serve(std::shared_ptr<const Body> body, Deadline now,
+                                           std::uint64_t min_version) DRIFT_EXCLUDES(mu_);
   // Wakes the render thread unless it is already asked to render.
   void RequestRender() DRIFT_EXCLUDES(mu_);
   void RenderLoop() DRIFT_EXCLUDES(mu_);

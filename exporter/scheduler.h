@@ -81,6 +81,8 @@ class Scheduler : public std::enable_shared_from_this<Scheduler> {
   // successful (CheckState::overdue says what it waits for) until its run finishes.
   // `until` is on the scheduler's monotonic clock.
   std::uint64_t RefreshForScrape(Deadline until) DRIFT_EXCLUDES(mu_);
+  // Whether the plan runs checks for scrapes (RefreshForScrape may wait). Lock-free.
+  bool on_scrape() const { return on_scrape_.load(std::memory_order_acquire); }
   // Runs every check once and waits for all of them (timeouts included).
   void RunOnce() DRIFT_EXCLUDES(mu_);
 

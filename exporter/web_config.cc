@@ -431,7 +431,7 @@ std::vector<std::pair<std::string, std::string>> ReadHeaders(const ConfigNode& n
   std::vector<std::pair<std::string, std::string>> out;
   for (const auto& [name, value_node] : node.Entries()) {
     auto rule = std::find_if(HeaderRules().begin(), HeaderRules().end(),
-                             [&](const HeaderRule& r) { return r.name == name; });
+                             [&name = name](const HeaderRule& r) { return r.name == name; });
     if (rule == HeaderRules().end()) {
       std::vector<std::string_view> names;
       for (const HeaderRule& r : HeaderRules()) names.push_back(r.name);

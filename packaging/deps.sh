@@ -8,7 +8,7 @@ set -euo pipefail
 # libcurl.so.4 (package libcurl4, which the -dev package pulls in) when `alerting:` is
 # configured, so a package of drift_exporter must depend on libcurl4 explicitly.
 build=(cmake g++ make pkg-config git
-  libssl-dev libsodium-dev libyaml-cpp-dev libfmt-dev libcivetweb-dev prometheus-cpp-dev
+  libssl-dev libsodium-dev libyaml-cpp-dev libfmt-dev libmicrohttpd-dev prometheus-cpp-dev
   nlohmann-json3-dev libcurl4-openssl-dev libcli11-dev libgnutls28-dev libcrypt-dev zlib1g-dev)
 # clang and its sanitizer runtimes: the ASan/UBSan and TSan stages, -Wthread-safety and
 # bench/fuzz.sh (libFuzzer).

@@ -1,12 +1,12 @@
 // What the HTTP server and its handlers read from a request (exporter/http_server.h, app.h):
 // the route for a decoded path and method (404, 405 with Allow, HEAD as GET), the check name of
-// /checks/<name> and its page or 404, the Connection header's keep-alive token, and the
+// /checks/<name> and its page or 404, the Authorization header (basic auth), and the
 // X-Prometheus-Scrape-Timeout-Seconds header. Also the listen address and external URL flags.
 //
-// Input: fields separated by LF: method, path, Connection header, HTTP version, scrape timeout
-// header, hostname. A missing field is an absent header. Properties: each answer is 200, 404 or
-// 405 as the route table says, a 405 names the allowed methods, a scrape budget is at least
-// 0.1s and finite.
+// Input: fields separated by LF: method, path, Authorization header, listen address, scrape
+// timeout header, hostname. A missing field is an absent header. Properties: each answer is 200,
+// 404 or 405 as the route table says, a 405 names the allowed methods, a header is not taken as
+// credentials without a password check, a scrape budget is at least 0.1s and finite.
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -18,6 +18,7 @@
 
 #include "checks/registry.h"
 #include "exporter/app.h"
+#include "exporter/basic_auth.h"
 #include "exporter/http_server.h"
 #include "tests/fuzz/fuzz_check.h"
 
@@ -99,6 +100,19 @@ void CheckRoute(std::string_view method, std::string_view path) {
   Expect(!resp.body.empty(), "a response without a body");
 }
 
+// A user whose password check always fails: nothing may authenticate as it.
+void CheckBasicAuth(std::string_view authorization) {
+  static ex::BasicAuth auth(
+      {{"alice", "$2y$04$CNQoEQNN9C3hyec55qOL1.klGeDfthv4sOuu9EwCHOGbDWpYhIQ/6"}},
+      {.cache_entries = 4, .verify = [](std::string_view, const std::string&) { return false; }});
+  const ex::BasicAuth::Decision d = auth.Lookup(authorization);
+  Expect(d.outcome != ex::BasicAuth::Outcome::kAuthenticated,
+         "credentials accepted without a password check");
+  if (d.outcome == ex::BasicAuth::Outcome::kNeedsVerify) {
+    Expect(!auth.Verify(authorization), "credentials accepted that the check refused");
+  }
+}
+
 void CheckScrapeBudget(std::optional<std::string_view> header) {
   const std::chrono::steady_clock::duration budget = ex::ScrapeBudget(header);
   Expect(budget >= std::chrono::milliseconds(99), "a scrape budget below 0.1s");
@@ -112,17 +126,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   bool more = true;
   const std::string_view method = Field(input, more).value_or("GET");
   const std::string_view path = Field(input, more).value_or("/");
-  const std::optional<std::string_view> connection = Field(input, more);
-  const std::string_view version = Field(input, more).value_or("1.1");
+  const std::optional<std::string_view> authorization = Field(input, more);
+  const std::string_view address = Field(input, more).value_or(":9968");
   const std::optional<std::string_view> timeout = Field(input, more);
   const std::string_view hostname = Field(input, more).value_or("web-1");
 
   CheckRoute(method, path);
-  const bool keep_alive = ex::KeepAliveRequested(connection, version);
-  if (!connection)
-    Expect(keep_alive == (version == "1.1"), "keep-alive without a Connection header");
+  CheckBasicAuth(authorization.value_or(""));
   CheckScrapeBudget(timeout);
-  (void)ex::CivetListenSpec(path);
-  (void)ex::ExternalUrl(method, path, hostname);
+  (void)ex::ParseListenAddress(address);
+  (void)ex::ExternalUrl(method, address, hostname);
   return 0;
 }

@@ -3,34 +3,83 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <utility>
+
+#include "exporter/web_config.h"
 
 namespace drift::exporter {
 namespace {
 
-// A minimal HTTP/1.0 client: the test needs status lines and bodies, not a library.
-std::string Fetch(int port, const std::string& request) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+using std::chrono::milliseconds;
+using std::chrono::steady_clock;
+
+// A client socket, closed when it goes; movable (the tests hold many).
+class Fd {
+ public:
+  Fd() = default;
+  explicit Fd(int fd) : fd_(fd) {}
+  Fd(Fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  int get() const { return fd_; }
+  explicit operator bool() const { return fd_ >= 0; }
+
+ private:
+  int fd_ = -1;
+};
+
+Fd Connect(int port) {
+  Fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<std::uint16_t>(port));
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return "connect failed";
-  }
-  std::string req = request + "\r\nHost: x\r\nConnection: close\r\n\r\n";
-  (void)!::write(fd, req.data(), req.size());
-  std::string out;
-  char buf[4096];
-  ssize_t n;
-  while ((n = ::read(fd, buf, sizeof buf)) > 0) out.append(buf, static_cast<std::size_t>(n));
-  ::close(fd);
-  return out;
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return Fd();
+  return fd;
 }
 
-// One server for the suite: civetweb takes about two seconds to stop.
+void Send(const Fd& fd, std::string_view data) {
+  (void)!::send(fd.get(), data.data(), data.size(), MSG_NOSIGNAL);
+}
+
+// What the server sends until it closes the connection, or `limit` passes.
+std::string ReadAll(const Fd& fd, milliseconds limit = milliseconds(5000)) {
+  std::string out;
+  const auto until = steady_clock::now() + limit;
+  for (;;) {
+    auto left = std::chrono::duration_cast<milliseconds>(until - steady_clock::now()).count();
+    pollfd p{fd.get(), POLLIN, 0};
+    if (left <= 0 || ::poll(&p, 1, static_cast<int>(left)) <= 0) return out + "<timed out>";
+    char buf[4096];
+    ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n <= 0) return out;
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+}
+
+// One request on its own connection ("Connection: close"); the whole answer.
+std::string Fetch(int port, const std::string& request_line, const std::string& headers = "",
+                  const std::string& body = "") {
+  Fd fd = Connect(port);
+  if (!fd) return "connect failed";
+  Send(fd, request_line + "\r\nHost: x\r\nConnection: close\r\n" + headers + "\r\n" + body);
+  return ReadAll(fd);
+}
+
+bool Has(const std::string& haystack, std::string_view needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
 class HttpServerTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -43,73 +92,286 @@ class HttpServerTest : public ::testing::Test {
     routes.push_back({"/checks/", {"GET"}, [](const HttpRequest& req) {
                         return HttpResponse::Text(200, "check " + req.path.substr(8));
                       }});
+    Route echo("/echo", {"POST"},
+               [](const HttpRequest& req) { return HttpResponse::Text(200, "got " + req.body); });
+    echo.may_block = true;
+    echo.max_body = 64;
+    routes.push_back(std::move(echo));
     routes.push_back({"/-/reload", {"POST"}, [](const HttpRequest&) {
                         return HttpResponse::Text(200, "reloaded");
                       }});
-    auto server = HttpServer::Start({"127.0.0.1:0", 4}, std::move(routes));
+    routes.push_back({"/header", {"GET"}, [](const HttpRequest& req) {
+                        return HttpResponse::Text(
+                            200, std::string(req.Header("x-TEST").value_or("none")));
+                      }});
+    HttpOptions options;
+    options.listen_address = "127.0.0.1:0";
+    options.request_timeout = std::chrono::seconds(1);
+    auto server = HttpServer::Start(options, std::move(routes));
     ASSERT_TRUE(server.ok()) << server.error().message;
     server_ = std::move(*server);
     ASSERT_GT(server_->port(), 0);
   }
   static void TearDownTestSuite() { server_.reset(); }
+  static int port() { return server_->port(); }
   static std::unique_ptr<HttpServer> server_;
 };
 
 std::unique_ptr<HttpServer> HttpServerTest::server_;
 
 TEST_F(HttpServerTest, ServesRoutesAndPrefixes) {
-  std::string r = Fetch(server_->port(), "GET /metrics HTTP/1.1");
-  EXPECT_NE(r.find("HTTP/1.1 200 OK"), std::string::npos) << r;
-  EXPECT_NE(r.find("Content-Length: 4"), std::string::npos) << r;
+  std::string r = Fetch(port(), "GET /metrics HTTP/1.1");
+  EXPECT_TRUE(Has(r, "HTTP/1.1 200 OK")) << r;
+  EXPECT_TRUE(Has(r, "Content-Length: 4")) << r;
   EXPECT_TRUE(r.ends_with("\r\n\r\nm 1\n")) << r;
-  r = Fetch(server_->port(), "GET /checks/fire%20wall HTTP/1.1");
+  r = Fetch(port(), "GET /checks/fire%20wall HTTP/1.1");
   EXPECT_TRUE(r.ends_with("check fire wall\n")) << r;
+  r = Fetch(port(), "GET /header HTTP/1.1", "X-Test: yes\r\n");
+  EXPECT_TRUE(r.ends_with("\r\n\r\nyes\n")) << r;
 }
 
 TEST_F(HttpServerTest, WrongMethodIs405WithAllow) {
-  std::string r = Fetch(server_->port(), "POST /metrics HTTP/1.1");
-  EXPECT_NE(r.find("HTTP/1.1 405"), std::string::npos) << r;
-  EXPECT_NE(r.find("Allow: GET, HEAD\r\n"), std::string::npos) << r;
-  r = Fetch(server_->port(), "GET /-/reload HTTP/1.1");
-  EXPECT_NE(r.find("HTTP/1.1 405"), std::string::npos) << r;
-  EXPECT_NE(r.find("Allow: POST"), std::string::npos) << r;
+  std::string r = Fetch(port(), "POST /metrics HTTP/1.1", "Content-Length: 0\r\n");
+  EXPECT_TRUE(Has(r, "HTTP/1.1 405")) << r;
+  EXPECT_TRUE(Has(r, "Allow: GET, HEAD\r\n")) << r;
+  r = Fetch(port(), "GET /-/reload HTTP/1.1");
+  EXPECT_TRUE(Has(r, "HTTP/1.1 405")) << r;
+  EXPECT_TRUE(Has(r, "Allow: POST")) << r;
 }
 
 TEST_F(HttpServerTest, UnknownPathsAre404AndNoFilesAreServed) {
   for (const char* path : {"/nope", "/checks/", "/etc/passwd", "/../../etc/passwd"}) {
-    std::string r = Fetch(server_->port(), std::string("GET ") + path + " HTTP/1.1");
-    EXPECT_NE(r.find("HTTP/1.1 404"), std::string::npos) << path << ": " << r;
+    std::string r = Fetch(port(), std::string("GET ") + path + " HTTP/1.1");
+    EXPECT_TRUE(Has(r, "HTTP/1.1 404")) << path << ": " << r;
   }
 }
 
 TEST_F(HttpServerTest, HeadHasNoBody) {
-  std::string r = Fetch(server_->port(), "HEAD /metrics HTTP/1.1");
-  EXPECT_NE(r.find("HTTP/1.1 200"), std::string::npos) << r;
+  std::string r = Fetch(port(), "HEAD /metrics HTTP/1.1");
+  EXPECT_TRUE(Has(r, "HTTP/1.1 200")) << r;
   EXPECT_TRUE(r.ends_with("\r\n\r\n")) << r;
 }
 
-TEST(HttpServer, PortInUseIsAClearError) {
-  auto first = HttpServer::Start({"127.0.0.1:0", 2}, {});
-  ASSERT_TRUE(first.ok());
-  const std::string address = "127.0.0.1:" + std::to_string((*first)->port());
-  auto second = HttpServer::Start({address, 2}, {});
-  ASSERT_FALSE(second.ok());
-  // The errno text civetweb logs, not its generic "Failed to setup server ports".
-  EXPECT_EQ(second.error().message, "cannot listen on " + address + ": cannot bind to " + address +
-                                        ": 98 (Address already in use)");
+TEST_F(HttpServerTest, ReadsBodiesUpToTheCap) {
+  std::string r = Fetch(port(), "POST /echo HTTP/1.1", "Content-Length: 5\r\n", "hello");
+  EXPECT_TRUE(r.ends_with("got hello\n")) << r;
+  r = Fetch(port(), "POST /echo HTTP/1.1", "Transfer-Encoding: chunked\r\n",
+            "3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n");
+  EXPECT_TRUE(r.ends_with("got abcde\n")) << r;
 }
 
-TEST(CivetListenSpec, TranslatesGoStyleAddresses) {
-  EXPECT_EQ(*CivetListenSpec(":9968"), "+9968");
-  EXPECT_EQ(*CivetListenSpec("127.0.0.1:9968"), "127.0.0.1:9968");
-  EXPECT_EQ(*CivetListenSpec("localhost:1"), "127.0.0.1:1");
-  EXPECT_EQ(*CivetListenSpec("[::1]:9968"), "[::1]:9968");
-  EXPECT_EQ(CivetListenSpec("9968").error().message,
+TEST_F(HttpServerTest, BodiesPastTheCapAre413BeforeBeingRead) {
+  std::string r = Fetch(port(), "POST /echo HTTP/1.1", "Content-Length: 65\r\n");
+  EXPECT_TRUE(Has(r, "HTTP/1.1 413")) << r;
+  EXPECT_TRUE(Has(r, "request body of 65 bytes is over the limit of 64 bytes for /echo")) << r;
+  // Chunked: the size is known only once read.
+  std::string chunk(40, 'x');
+  r = Fetch(port(), "POST /echo HTTP/1.1", "Transfer-Encoding: chunked\r\n",
+            "28\r\n" + chunk + "\r\n28\r\n" + chunk + "\r\n0\r\n\r\n");
+  EXPECT_TRUE(Has(r, "HTTP/1.1 413")) << r;
+  // A route that takes no body.
+  r = Fetch(port(), "POST /-/reload HTTP/1.1", "Content-Length: 3\r\n", "abc");
+  EXPECT_TRUE(Has(r, "HTTP/1.1 413")) << r;
+  EXPECT_TRUE(Has(r, "/-/reload takes no request body")) << r;
+}
+
+TEST_F(HttpServerTest, ABodyOfUnknownLengthIs411) {
+  std::string r = Fetch(port(), "POST /echo HTTP/1.1");
+  EXPECT_TRUE(Has(r, "HTTP/1.1 411")) << r;
+  r = Fetch(port(), "POST /echo HTTP/1.1", "Content-Length: 12x\r\n");
+  EXPECT_TRUE(Has(r, "HTTP/1.1 400")) << r;
+}
+
+TEST_F(HttpServerTest, AHalfSentBodyIsCutOffAtTheRequestTimeout) {
+  Fd fd = Connect(port());
+  const auto start = steady_clock::now();
+  Send(fd, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nhalf");
+  std::string r = ReadAll(fd);
+  const auto took = steady_clock::now() - start;
+  EXPECT_FALSE(Has(r, "timed out")) << r;
+  EXPECT_FALSE(Has(r, "got")) << r;
+  // request_timeout 1 s, looked at every second.
+  EXPECT_LT(took, std::chrono::seconds(4));
+}
+
+TEST_F(HttpServerTest, AHeaderTrickleIsCutOffWhileOthersAreServed) {
+  Fd slow = Connect(port());
+  Send(slow, "GET /metrics HTTP/1.1\r\n");
+  const auto start = steady_clock::now();
+  std::string r;
+  // A header line every 200 ms never finishes the request; the timeout counts from its start.
+  while (steady_clock::now() - start < std::chrono::seconds(5)) {
+    pollfd p{slow.get(), POLLIN, 0};
+    if (::poll(&p, 1, 200) > 0) break;
+    Send(slow, "X-Slow: 1\r\n");
+    EXPECT_TRUE(Has(Fetch(port(), "GET /metrics HTTP/1.1"), "200 OK"));
+  }
+  r = ReadAll(slow, milliseconds(100));
+  EXPECT_FALSE(Has(r, "timed out")) << "the trickle was not cut off";
+  EXPECT_LT(steady_clock::now() - start, std::chrono::seconds(4));
+}
+
+TEST_F(HttpServerTest, KeepAliveConnectionsServeSeveralRequests) {
+  Fd fd = Connect(port());
+  Send(fd, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+  std::this_thread::sleep_for(milliseconds(50));
+  Send(fd, "GET /checks/a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  std::string r = ReadAll(fd);
+  EXPECT_TRUE(Has(r, "m 1\n")) << r;
+  EXPECT_TRUE(r.ends_with("check a\n")) << r;
+}
+
+TEST(HttpServer, IdleConnectionsDoNotDelayOthers) {
+  HttpOptions options;
+  options.listen_address = "127.0.0.1:0";
+  options.max_connections_per_peer = 2000;
+  options.max_connections = 2000;
+  auto server = HttpServer::Start(options, {{"/-/healthy", {"GET"}, [](const HttpRequest&) {
+                                               return HttpResponse::Text(200, "Healthy");
+                                             }}});
+  ASSERT_TRUE(server.ok()) << server.error().message;
+  std::vector<Fd> idle;
+  for (int i = 0; i < 1000; ++i) idle.push_back(Connect((*server)->port()));
+  const auto start = steady_clock::now();
+  EXPECT_TRUE(Has(Fetch((*server)->port(), "GET /-/healthy HTTP/1.1"), "Healthy"));
+  EXPECT_LT(steady_clock::now() - start, milliseconds(500));
+}
+
+TEST(HttpServer, ConnectionsPastThePerPeerLimitAreClosedAtOnce) {
+  HttpOptions options;
+  options.listen_address = "127.0.0.1:0";
+  options.max_connections_per_peer = 3;
+  auto server = HttpServer::Start(options, {{"/-/healthy", {"GET"}, [](const HttpRequest&) {
+                                               return HttpResponse::Text(200, "Healthy");
+                                             }}});
+  ASSERT_TRUE(server.ok()) << server.error().message;
+  std::vector<Fd> held;
+  for (int i = 0; i < 3; ++i) held.push_back(Connect((*server)->port()));
+  std::this_thread::sleep_for(milliseconds(100));  // accepted
+  Fd extra = Connect((*server)->port());
+  Send(extra, "GET /-/healthy HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(ReadAll(extra), "") << "closed without an answer";
+  held.pop_back();
+  std::this_thread::sleep_for(milliseconds(100));  // noticed closed
+  EXPECT_TRUE(Has(Fetch((*server)->port(), "GET /-/healthy HTTP/1.1"), "Healthy"));
+}
+
+TEST(HttpServer, BlockingHandlersRunOnWorkersWhileTheLoopServes) {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool release = false;
+  std::atomic<int> waiting{0};
+  HttpOptions options;
+  options.listen_address = "127.0.0.1:0";
+  options.max_workers = 4;
+  std::vector<Route> routes;
+  routes.push_back({"/wait",
+                    {"GET"},
+                    [&](const HttpRequest&) {
+                      ++waiting;
+                      std::unique_lock lock(mu);
+                      cv.wait(lock, [&] { return release; });
+                      return HttpResponse::Text(200, "released");
+                    },
+                    /*may_block=*/true});
+  routes.push_back({"/-/healthy", {"GET"}, [](const HttpRequest&) {
+                      return HttpResponse::Text(200, "Healthy");
+                    }});
+  auto server = HttpServer::Start(options, std::move(routes));
+  ASSERT_TRUE(server.ok()) << server.error().message;
+  const int port = (*server)->port();
+  std::vector<std::string> answers(6);
+  std::vector<std::thread> clients;
+  for (std::size_t i = 0; i < answers.size(); ++i) {
+    clients.emplace_back([&, i] { answers[i] = Fetch(port, "GET /wait HTTP/1.1"); });
+  }
+  while (waiting < 4) std::this_thread::sleep_for(milliseconds(5));
+  // Every worker waits; the loop still answers.
+  EXPECT_TRUE(Has(Fetch(port, "GET /-/healthy HTTP/1.1"), "Healthy"));
+  {
+    std::lock_guard lock(mu);
+    release = true;
+  }
+  cv.notify_all();
+  for (std::thread& t : clients) t.join();
+  for (const std::string& a : answers) EXPECT_TRUE(a.ends_with("released\n")) << a;
+}
+
+TEST(HttpServer, BasicAuthGuardsEveryRoute) {
+  auto web = std::make_shared<WebConfig>();
+  // htpasswd -nbBC 4 alice secret
+  web->basic_auth_users["alice"] = "$2y$04$CNQoEQNN9C3hyec55qOL1.klGeDfthv4sOuu9EwCHOGbDWpYhIQ/6";
+  HttpOptions options;
+  options.listen_address = "127.0.0.1:0";
+  std::vector<Route> routes;
+  routes.push_back({"/who", {"GET"}, [](const HttpRequest& req) {
+                      return HttpResponse::Text(200, "user " + req.identity.user);
+                    }});
+  Route admin{"/admin", {"GET"}, [](const HttpRequest&) { return HttpResponse::Text(200, "ok"); }};
+  admin.allowed = {"bob"};
+  routes.push_back(admin);
+  auto server = HttpServer::Start(options, std::move(routes), web);
+  ASSERT_TRUE(server.ok()) << server.error().message;
+  const int port = (*server)->port();
+  std::string r = Fetch(port, "GET /who HTTP/1.1");
+  EXPECT_TRUE(Has(r, "HTTP/1.1 401")) << r;
+  EXPECT_TRUE(Has(r, "WWW-Authenticate: Basic")) << r;
+  EXPECT_FALSE(Has(r, "user")) << r;
+  // 401 before 404: an unauthenticated client learns nothing of the routes.
+  EXPECT_TRUE(Has(Fetch(port, "GET /nope HTTP/1.1"), "HTTP/1.1 401"));
+  // alice:wrong, bob:secret (no such user), alice:secret.
+  EXPECT_TRUE(Has(Fetch(port, "GET /who HTTP/1.1", "Authorization: Basic YWxpY2U6d3Jvbmc=\r\n"),
+                  "HTTP/1.1 401"));
+  EXPECT_TRUE(Has(Fetch(port, "GET /who HTTP/1.1", "Authorization: Basic Ym9iOnNlY3JldA==\r\n"),
+                  "HTTP/1.1 401"));
+  for (int i = 0; i < 2; ++i) {  // verified, then cached
+    r = Fetch(port, "GET /who HTTP/1.1", "Authorization: Basic YWxpY2U6c2VjcmV0\r\n");
+    EXPECT_TRUE(r.ends_with("user alice\n")) << r;
+  }
+  r = Fetch(port, "GET /admin HTTP/1.1", "Authorization: Basic YWxpY2U6c2VjcmV0\r\n");
+  EXPECT_TRUE(Has(r, "HTTP/1.1 403")) << r;
+  EXPECT_TRUE(Has(r, "user \"alice\" may not call /admin")) << r;
+}
+
+TEST(HttpServer, WebConfigHeadersAreOnEveryResponse) {
+  auto web = std::make_shared<WebConfig>();
+  web->headers = {{"X-Frame-Options", "deny"}};
+  HttpOptions options;
+  options.listen_address = "127.0.0.1:0";
+  auto server = HttpServer::Start(options, {}, web);
+  ASSERT_TRUE(server.ok()) << server.error().message;
+  std::string r = Fetch((*server)->port(), "GET /nope HTTP/1.1");
+  EXPECT_TRUE(Has(r, "HTTP/1.1 404")) << r;
+  EXPECT_TRUE(Has(r, "X-Frame-Options: deny")) << r;
+}
+
+TEST(HttpServer, PortInUseIsAClearError) {
+  HttpOptions options;
+  options.listen_address = "127.0.0.1:0";
+  auto first = HttpServer::Start(options, {});
+  ASSERT_TRUE(first.ok());
+  options.listen_address = "127.0.0.1:" + std::to_string((*first)->port());
+  auto second = HttpServer::Start(options, {});
+  ASSERT_FALSE(second.ok());
+  EXPECT_TRUE(
+      second.error().message.starts_with("cannot listen on " + options.listen_address + ": "))
+      << second.error().message;
+  EXPECT_TRUE(Has(second.error().message, "Address already in use")) << second.error().message;
+}
+
+TEST(ParseListenAddress, TakesGoStyleAddresses) {
+  EXPECT_EQ(ParseListenAddress(":9968")->host, "");
+  EXPECT_EQ(ParseListenAddress(":9968")->port, 9968);
+  EXPECT_EQ(ParseListenAddress("127.0.0.1:9968")->host, "127.0.0.1");
+  EXPECT_EQ(ParseListenAddress("localhost:1")->host, "127.0.0.1");
+  EXPECT_EQ(ParseListenAddress("[::1]:9968")->host, "::1");
+  EXPECT_EQ(ParseListenAddress("9968").error().message,
             "invalid listen address \"9968\"; expected host:port, [ipv6]:port or :port");
-  EXPECT_EQ(CivetListenSpec("host:99999").error().message,
+  EXPECT_EQ(ParseListenAddress("host:99999").error().message,
             "invalid port in listen address \"host:99999\"; expected 0 to 65535");
-  EXPECT_EQ(CivetListenSpec("example.com:80").error().message,
+  EXPECT_EQ(ParseListenAddress("example.com:80").error().message,
             "invalid listen address \"example.com:80\"; use an IP address, not a host name");
+  EXPECT_EQ(ParseListenAddress("[zz]:80").error().message, "invalid listen address \"[zz]:80\"");
 }
 
 TEST(ExternalUrl, DefaultsToTheAddressListenedOn) {
@@ -118,6 +380,7 @@ TEST(ExternalUrl, DefaultsToTheAddressListenedOn) {
   EXPECT_EQ(*ExternalUrl("", "[::1]:9100", "vm"), "http://[::1]:9100");
   EXPECT_EQ(*ExternalUrl("", "localhost:9968", "vm"), "http://localhost:9968");
   EXPECT_EQ(*ExternalUrl("", "10.1.2.3:9968", "vm"), "http://10.1.2.3:9968");
+  EXPECT_EQ(*ExternalUrl("", "10.1.2.3:9968", "vm", /*tls=*/true), "https://10.1.2.3:9968");
   // Listening on every address: the host name.
   EXPECT_EQ(*ExternalUrl("", ":9968", "web1"), "http://web1:9968");
   EXPECT_EQ(*ExternalUrl("", "0.0.0.0:9968", "web1"), "http://web1:9968");
@@ -156,13 +419,29 @@ TEST(RouteRequest, RoutesWithoutAServer) {
   EXPECT_EQ(answer("POST", "/checks/x").headers.front().second, "GET, HEAD");
 }
 
-TEST(KeepAliveRequested, FollowsTheConnectionHeaderElseTheVersion) {
-  EXPECT_TRUE(KeepAliveRequested(std::nullopt, "1.1"));
-  EXPECT_FALSE(KeepAliveRequested(std::nullopt, "1.0"));
-  EXPECT_TRUE(KeepAliveRequested(" Upgrade ,\tKeep-Alive ", "1.0"));
-  EXPECT_FALSE(KeepAliveRequested("close", "1.1"));
-  EXPECT_FALSE(KeepAliveRequested("", "1.1"));
-  EXPECT_FALSE(KeepAliveRequested("keep-alives", "1.1"));
+TEST(RefuseRequest, AllowedNamesUsersOrCertificateSans) {
+  Route route{"/approve", {"POST"}, nullptr};
+  route.allowed = {"alice", "oncall.example.com"};
+  HttpRequest req;
+  req.method = "POST";
+  req.path = "/approve";
+  EXPECT_EQ(RefuseRequest(&route, req)->status, 403);
+  req.identity.user = "alice";
+  EXPECT_FALSE(RefuseRequest(&route, req));
+  req.identity.user = "";
+  req.identity.certificate = std::make_shared<ClientCertificate>(
+      ClientCertificate{"CN=pager", {"pager.example.com", "oncall.example.com"}});
+  EXPECT_FALSE(RefuseRequest(&route, req));
+  route.allowed = {"someone-else"};
+  EXPECT_EQ(RefuseRequest(&route, req)->body, "this client may not call /approve\n");
+}
+
+TEST(HttpRequest, HeadersAreFoundWhateverTheirCase) {
+  HttpRequest req;
+  req.headers = {{"Accept-Encoding", "gzip"}, {"X-Prometheus-Scrape-Timeout-Seconds", "10"}};
+  EXPECT_EQ(req.Header("accept-encoding"), "gzip");
+  EXPECT_EQ(req.Header("X-PROMETHEUS-SCRAPE-TIMEOUT-SECONDS"), "10");
+  EXPECT_EQ(req.Header("Authorization"), std::nullopt);
 }
 
 }  // namespace
