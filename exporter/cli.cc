@@ -82,8 +82,13 @@ int RunDaemon(const Flags& flags) {
     std::cerr << "--web.listen-address: " << spec.error().message << "\n";
     return kExitUsage;
   }
+  std::shared_ptr<const WebConfig> web_config;
+  if (!flags.web_config_file.empty()) {
+    web_config = std::make_shared<const WebConfig>(LoadWebConfig(flags.web_config_file));
+  }
   Result<std::string> external_url =
-      ExternalUrl(flags.external_url, flags.web.listen_address, HostName());
+      ExternalUrl(flags.external_url, flags.web.listen_address, HostName(),
+                  web_config != nullptr && web_config->tls.has_value());
   if (!external_url.ok()) {
     std::cerr << external_url.error().message << "\n";
     return kExitUsage;
@@ -108,10 +113,6 @@ int RunDaemon(const Flags& flags) {
 
   App::Options options;
   options.config_file = flags.config_file;
-  std::shared_ptr<const WebConfig> web_config;
-  if (!flags.web_config_file.empty()) {
-    web_config = std::make_shared<const WebConfig>(LoadWebConfig(flags.web_config_file));
-  }
   options.enable_lifecycle = flags.enable_lifecycle;
   options.external_url = *external_url;
   App app(std::move(options), Wall());
