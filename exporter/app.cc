@@ -112,6 +112,7 @@ App::App(Options options, const Clock& clock, const MonotonicClock& monotonic)
   if (!options_.load_config) {
     options_.load_config = [](const std::string& path) { return LoadConfig(path); };
   }
+  if (!options_.make_modules) options_.make_modules = MakeModules;
   reloads_->file = options_.config_file;
   reloads_->load = options_.load_config;
   // The App owns both the scheduler and the metrics cache, so the cache may point at it.
@@ -121,6 +122,7 @@ App::App(Options options, const Clock& clock, const MonotonicClock& monotonic)
           std::make_shared<DriftCollector>([scheduler] { return scheduler->snapshot(); }, clock_),
           exporter_metrics_.registry(), std::make_shared<ProcessCollector>()},
       [scheduler] { return scheduler->version(); });
+  route_table_ = std::make_shared<RouteTable>(Routes());
 }
 
 App::~App() { Stop(); }
@@ -139,7 +141,14 @@ void App::Start() {
     state_file_ = std::make_unique<StateFile>(state_dir_, clock_, registry());
   }
   // Modules are created here, once; OnConfigLoaded hands them every configuration after this.
-  modules_ = MakeModules(module_context_, config);
+  modules_ = options_.make_modules(module_context_, config);
+  std::vector<Route> routes = Routes();
+  for (const auto& m : modules_) {
+    for (Route& r : m->Routes()) routes.push_back(std::move(r));
+  }
+  if (Status set = route_table_->Set(std::move(routes)); !set.ok()) {
+    throw StartupError(fmt::format("the modules' routes clash: {}", set.error().message));
+  }
   // After the modules, which may still refuse to start (StartupError): the state is logged as
   // restored only by a daemon that gets this far.
   RestoreState(config);

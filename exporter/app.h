@@ -73,6 +73,9 @@ class App {
     // Reads the configuration file. Tests replace it to make a load block or fail; it must not
     // touch the App (a reload stuck in it is abandoned at shutdown).
     std::function<Config(const std::string& path)> load_config;  // default: LoadConfig
+    // Creates the modules the first configuration enables; tests add their own.
+    std::function<std::vector<std::unique_ptr<Module>>(ModuleContext&, const Config&)>
+        make_modules;  // default: MakeModules
     // Where people reach this exporter (ExternalUrl in http_server.h): alerts link to its
     // /checks/<name> pages, and drift_exporter_external_url_info tells the Prometheus rules.
     std::string external_url;
@@ -83,9 +86,12 @@ class App {
   App(Options options, const Clock& clock, const MonotonicClock& monotonic = SteadyClock::Get());
   ~App();
 
-  // The routes may be served before Start(): until it returns they answer 503 (except
-  // /-/healthy), so that the daemon can bind its address before it changes anything.
+  // The core's routes (/metrics, the pages, /-/healthy, /-/ready, /-/reload). They may be
+  // served before Start(): until it returns they answer 503 (except /-/healthy), so that the
+  // daemon can bind its address before it changes anything.
   std::vector<Route> Routes();
+  // What the web server serves: the core's routes, and from Start() on also the modules'.
+  std::shared_ptr<const RouteTable> route_table() const { return route_table_; }
 
   // Loads the configuration, opens the state file (restoring what it holds), creates the modules
   // and starts the scheduler and the reload thread. Throws ConfigError (bad configuration) or
@@ -157,6 +163,7 @@ class App {
   std::unique_ptr<MetricsCache> metrics_;
   ModuleContext module_context_;
   std::vector<std::unique_ptr<Module>> modules_;
+  std::shared_ptr<RouteTable> route_table_;
   mutable std::mutex page_host_mu_;
   PageHost page_host_;  // guarded by page_host_mu_
   std::atomic<bool> started_{false};

@@ -120,7 +120,7 @@ int RunDaemon(const Flags& flags) {
   // anything that writes (the evidence store). Routes answer 503 until app.Start() returns.
   RaiseOpenFileLimit(flags.web.max_connections);
   Result<std::unique_ptr<HttpServer>> server =
-      HttpServer::Start(flags.web, app.Routes(), web_config, app.web_metrics());
+      HttpServer::Start(flags.web, app.route_table(), web_config, app.web_metrics());
   if (!server.ok()) throw StartupError(server.error().message);
   app.Start();  // on a throw, `server` stops before `app` goes (reverse order of declaration)
   log::Info("listening", {{"address", flags.web.listen_address}, {"port", (*server)->port()}});

@@ -218,6 +218,24 @@ HttpResponse HttpResponse::Text(int status, std::string body) {
   return r;
 }
 
+RouteTable::RouteTable(std::vector<Route> routes)
+    : routes_(std::make_shared<const std::vector<Route>>(std::move(routes))) {}
+
+std::shared_ptr<const std::vector<Route>> RouteTable::Get() const {
+  return routes_.load(std::memory_order_acquire);
+}
+
+Status RouteTable::Set(std::vector<Route> routes) {
+  for (auto a = routes.begin(); a != routes.end(); ++a) {
+    for (auto b = a + 1; b != routes.end(); ++b) {
+      if (a->path == b->path) return Err("two routes for {}", a->path);
+    }
+  }
+  routes_.store(std::make_shared<const std::vector<Route>>(std::move(routes)),
+                std::memory_order_release);
+  return {};
+}
+
 const Route* FindRoute(const std::vector<Route>& routes, std::string_view path) {
   for (const Route& r : routes) {
     bool prefix = r.path.size() > 1 && r.path.back() == '/';
@@ -311,8 +329,8 @@ Result<std::string> ExternalUrl(std::string_view flag, std::string_view listen_a
 
 class HttpServer::Impl {
  public:
-  Impl(const HttpOptions& options, std::vector<Route> routes, std::shared_ptr<const WebConfig> web,
-       std::shared_ptr<HttpServerMetrics> metrics)
+  Impl(const HttpOptions& options, std::shared_ptr<const RouteTable> routes,
+       std::shared_ptr<const WebConfig> web, std::shared_ptr<HttpServerMetrics> metrics)
       : options_(options),
         routes_(std::move(routes)),
         web_(std::move(web)),
@@ -342,6 +360,7 @@ class HttpServer::Impl {
   // One request: libmicrohttpd's con_cls, from its headers to its completion.
   struct Request {
     HttpRequest req;
+    std::shared_ptr<const std::vector<Route>> routes;  // `route` points into it
     const Route* route = nullptr;
     std::size_t max_body = 0;
     bool too_large = false;
@@ -390,7 +409,7 @@ class HttpServer::Impl {
   void CheckCertificate();
 
   const HttpOptions options_;
-  const std::vector<Route> routes_;
+  const std::shared_ptr<const RouteTable> routes_;
   const std::shared_ptr<const WebConfig> web_;
   const std::shared_ptr<HttpServerMetrics> metrics_;
   std::unique_ptr<TlsCredentials> tls_;
@@ -728,7 +747,8 @@ MHD_Result HttpServer::Impl::Begin(MHD_Connection* c, Connection* conn, Request&
         break;
     }
   }
-  r.route = FindRoute(routes_, req.path);
+  r.routes = routes_->Get();
+  r.route = FindRoute(*r.routes, req.path);
   if (!r.verify_password) {
     if (std::optional<HttpResponse> refused = RefuseRequest(r.route, req)) {
       return Queue(c, std::move(*refused));
@@ -837,13 +857,21 @@ HttpServer::~HttpServer() = default;
 int HttpServer::port() const { return impl_->port(); }
 
 Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpOptions& options,
-                                                      std::vector<Route> routes,
+                                                      std::shared_ptr<const RouteTable> routes,
                                                       std::shared_ptr<const WebConfig> web,
                                                       std::shared_ptr<HttpServerMetrics> metrics) {
   auto impl =
       std::make_unique<Impl>(options, std::move(routes), std::move(web), std::move(metrics));
   if (Status started = impl->Start(); !started.ok()) return started.error();
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
+}
+
+Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpOptions& options,
+                                                      std::vector<Route> routes,
+                                                      std::shared_ptr<const WebConfig> web,
+                                                      std::shared_ptr<HttpServerMetrics> metrics) {
+  return Start(options, std::make_shared<const RouteTable>(std::move(routes)), std::move(web),
+               std::move(metrics));
 }
 
 }  // namespace drift::exporter

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <functional>
@@ -86,6 +87,19 @@ struct Route {
   std::vector<std::string> allowed;
 };
 
+// The routes a server serves, replaced whole while it runs (the App adds its modules' routes once
+// they exist). A request keeps the table it was routed with until it is answered. Thread-safe.
+class RouteTable {
+ public:
+  explicit RouteTable(std::vector<Route> routes = {});
+  std::shared_ptr<const std::vector<Route>> Get() const;
+  // Replaces the table; refuses one in which two routes have the same path, naming it.
+  Status Set(std::vector<Route> routes);
+
+ private:
+  std::atomic<std::shared_ptr<const std::vector<Route>>> routes_;
+};
+
 // Which route serves `path` (decoded, without the query): the first whose path equals it, or
 // ends in '/' and is a proper prefix of it. nullptr if none. Pure.
 const Route* FindRoute(const std::vector<Route>& routes, std::string_view path);
@@ -134,6 +148,11 @@ class HttpServer {
  public:
   // Starts listening. Returns an error saying why it could not (bad address, port in use, TLS
   // set-up). `web` may be null (plain HTTP, no authentication); `metrics` may be null.
+  static Result<std::unique_ptr<HttpServer>> Start(
+      const HttpOptions& options, std::shared_ptr<const RouteTable> routes,
+      std::shared_ptr<const WebConfig> web = nullptr,
+      std::shared_ptr<HttpServerMetrics> metrics = nullptr);
+  // The same with routes that never change.
   static Result<std::unique_ptr<HttpServer>> Start(
       const HttpOptions& options, std::vector<Route> routes,
       std::shared_ptr<const WebConfig> web = nullptr,

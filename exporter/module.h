@@ -11,6 +11,7 @@
 #include "common/clock.h"
 #include "common/result.h"
 #include "exporter/config.h"
+#include "exporter/http_server.h"
 #include "exporter/state.h"
 
 namespace drift::exporter {
@@ -46,6 +47,10 @@ class Module {
   virtual void OnTransition(const CheckState& before, const CheckState& after) = 0;
   // Flushes what it can within its own deadline and stops its threads.
   virtual void Stop() = 0;
+  // The HTTP routes this module serves (a webhook, an approval page), asked once after it is
+  // created; each says its methods, body cap and who may call it. Paths must not clash with the
+  // core's or another module's (the daemon does not start).
+  virtual std::vector<Route> Routes() { return {}; }
 };
 
 // What a module may use from the daemon. Outlives every module.

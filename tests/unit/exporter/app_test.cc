@@ -88,6 +88,79 @@ class AppTest : public ::testing::Test {
   std::shared_ptr<Gate> gate_ = std::make_shared<Gate>();
 };
 
+// A module that only serves a route.
+class RouteModule final : public Module {
+ public:
+  explicit RouteModule(std::string path) : path_(std::move(path)) {}
+  std::string_view section() const override { return "test"; }
+  Result<std::vector<std::string>> CheckReload(const Config&) const override {
+    return std::vector<std::string>{};
+  }
+  void OnConfigLoaded(const Config&) override {}
+  void OnTransition(const CheckState&, const CheckState&) override {}
+  void Stop() override {}
+  std::vector<Route> Routes() override {
+    Route r(path_, {"POST"}, [](const HttpRequest& req) {
+      return HttpResponse::Text(200, "module got " + req.body);
+    });
+    r.max_body = 1024;
+    return {r};
+  }
+
+ private:
+  std::string path_;
+};
+
+TEST_F(AppTest, ModulesServeTheirOwnRoutesOnceStarted) {
+  App::Options o = Options();
+  o.make_modules = [](ModuleContext&, const Config&) {
+    std::vector<std::unique_ptr<Module>> modules;
+    modules.push_back(std::make_unique<RouteModule>("/-/webhook"));
+    return modules;
+  };
+  App app(std::move(o), clock_);
+  std::shared_ptr<const RouteTable> table = app.route_table();
+  EXPECT_EQ(FindRoute(*table->Get(), "/-/webhook"), nullptr) << "no modules before Start()";
+  ASSERT_NE(FindRoute(*table->Get(), "/metrics"), nullptr);
+  app.Start();
+  const Route* route = FindRoute(*table->Get(), "/-/webhook");
+  ASSERT_NE(route, nullptr);
+  EXPECT_EQ(route->max_body, 1024u);
+  HttpRequest req;
+  req.method = "POST";
+  req.path = "/-/webhook";
+  req.body = "alert";
+  EXPECT_EQ(RouteRequest(*table->Get(), req).body, "module got alert\n");
+  EXPECT_NE(FindRoute(*table->Get(), "/metrics"), nullptr) << "the core's routes stay";
+  app.Stop();
+}
+
+TEST_F(AppTest, AModuleRouteThatClashesStopsTheStart) {
+  App::Options o = Options();
+  o.make_modules = [](ModuleContext&, const Config&) {
+    std::vector<std::unique_ptr<Module>> modules;
+    modules.push_back(std::make_unique<RouteModule>("/-/reload"));
+    return modules;
+  };
+  App app(std::move(o), clock_);
+  try {
+    app.Start();
+    FAIL() << "started";
+  } catch (const StartupError& e) {
+    EXPECT_STREQ(e.what(), "the modules' routes clash: two routes for /-/reload");
+  }
+}
+
+TEST(RouteTable, RefusesTwoRoutesForOnePath) {
+  auto ok = [](const HttpRequest&) { return HttpResponse::Text(200, "ok"); };
+  RouteTable table({{"/a", {"GET"}, ok}});
+  EXPECT_EQ(table.Set({{"/b", {"GET"}, ok}, {"/b", {"POST"}, ok}}).error().message,
+            "two routes for /b");
+  EXPECT_NE(FindRoute(*table.Get(), "/a"), nullptr) << "a refused table changes nothing";
+  EXPECT_TRUE(table.Set({{"/b", {"GET"}, ok}}).ok());
+  EXPECT_EQ(FindRoute(*table.Get(), "/a"), nullptr);
+}
+
 // The daemon binds before it starts the App: until then its routes must not pretend.
 TEST_F(AppTest, RoutesAnswer503UntilStarted) {
   App app(Options(), clock_);

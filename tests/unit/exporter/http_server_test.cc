@@ -338,7 +338,7 @@ TEST(HttpServer, WebConfigHeadersAreOnEveryResponse) {
   web->headers = {{"X-Frame-Options", "deny"}};
   HttpOptions options;
   options.listen_address = "127.0.0.1:0";
-  auto server = HttpServer::Start(options, {}, web);
+  auto server = HttpServer::Start(options, std::vector<Route>{}, web);
   ASSERT_TRUE(server.ok()) << server.error().message;
   std::string r = Fetch((*server)->port(), "GET /nope HTTP/1.1");
   EXPECT_TRUE(Has(r, "HTTP/1.1 404")) << r;
@@ -348,10 +348,10 @@ TEST(HttpServer, WebConfigHeadersAreOnEveryResponse) {
 TEST(HttpServer, PortInUseIsAClearError) {
   HttpOptions options;
   options.listen_address = "127.0.0.1:0";
-  auto first = HttpServer::Start(options, {});
+  auto first = HttpServer::Start(options, std::vector<Route>{});
   ASSERT_TRUE(first.ok());
   options.listen_address = "127.0.0.1:" + std::to_string((*first)->port());
-  auto second = HttpServer::Start(options, {});
+  auto second = HttpServer::Start(options, std::vector<Route>{});
   ASSERT_FALSE(second.ok());
   EXPECT_TRUE(
       second.error().message.starts_with("cannot listen on " + options.listen_address + ": "))
