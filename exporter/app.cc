@@ -39,9 +39,12 @@ struct OwnedHost {
   checks::Host host;
 };
 
-// When a scrape stops waiting for on_scrape runs, on the scheduler's monotonic clock.
+// When a scrape stops waiting for on_scrape runs, on the scheduler's monotonic clock: its budget
+// counts from the request's arrival (the server's steady clock, which is the daemon's monotonic
+// clock) when known, so that time queued for a worker is part of it.
 Deadline ScrapeDeadline(const HttpRequest& req, const MonotonicClock& monotonic) {
-  return monotonic.Now() + ScrapeBudget(req.Header("X-Prometheus-Scrape-Timeout-Seconds"));
+  const Deadline start = req.received != Deadline{} ? req.received : monotonic.Now();
+  return start + ScrapeBudget(req.Header("X-Prometheus-Scrape-Timeout-Seconds"));
 }
 
 using std::chrono::steady_clock;

@@ -707,6 +707,7 @@ MHD_Result HttpServer::Impl::Begin(MHD_Connection* c, Connection* conn, Request&
     conn->receiving_since = steady_clock::now();
   }
   HttpRequest& req = r.req;
+  req.received = steady_clock::now();
   req.method = method;
   req.path = url;
   req.remote_addr = conn->peer_text;

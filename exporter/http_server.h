@@ -42,6 +42,9 @@ struct HttpRequest {
   std::vector<std::pair<std::string_view, std::string_view>> headers;  // as received
   std::string body;   // read in full (up to the route's max_body) before the handler runs
   Identity identity;  // who sent it
+  // When its headers arrived, on the steady clock (a handler that waits counts from here, not
+  // from when a worker took it up); the epoch when unknown.
+  std::chrono::steady_clock::time_point received{};
 
   // The first header named `name` (case-insensitive), or nullopt.
   std::optional<std::string_view> Header(std::string_view name) const;
