@@ -65,11 +65,12 @@ using Handler = std::function<HttpResponse(const HttpRequest&)>;
 // One route: exact path, or a prefix when the path ends in '/'. Methods other than `methods`
 // get 405 with an Allow header (HEAD is served wherever GET is).
 struct Route {
-  Route(std::string path, std::vector<std::string> methods, Handler handler, bool may_block = false)
-      : path(std::move(path)),
-        methods(std::move(methods)),
-        handler(std::move(handler)),
-        may_block(may_block) {}
+  Route(std::string route_path, std::vector<std::string> route_methods, Handler route_handler,
+        bool blocks = false)
+      : path(std::move(route_path)),
+        methods(std::move(route_methods)),
+        handler(std::move(route_handler)),
+        may_block(blocks) {}
 
   std::string path;
   std::vector<std::string> methods;

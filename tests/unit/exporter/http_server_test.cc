@@ -175,6 +175,14 @@ TEST_F(HttpServerTest, BodiesPastTheCapAre413BeforeBeingRead) {
   EXPECT_TRUE(Has(r, "/-/reload takes no request body")) << r;
 }
 
+TEST_F(HttpServerTest, HeadersPastTheLimitAre431AndALongPathIs414) {
+  std::string r =
+      Fetch(port(), "GET /metrics HTTP/1.1", "X-Big: " + std::string(40000, 'a') + "\r\n");
+  EXPECT_TRUE(Has(r, "HTTP/1.1 431")) << r.substr(0, 200);
+  r = Fetch(port(), "GET /checks/" + std::string(40000, 'a') + " HTTP/1.1");
+  EXPECT_TRUE(Has(r, "HTTP/1.1 414")) << r.substr(0, 200);
+}
+
 TEST_F(HttpServerTest, ABodyOfUnknownLengthIs411) {
   std::string r = Fetch(port(), "POST /echo HTTP/1.1");
   EXPECT_TRUE(Has(r, "HTTP/1.1 411")) << r;
