@@ -1,62 +1,36 @@
 #include "common/sha256.h"
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
 
 #include <stdexcept>
 
 namespace drift {
-namespace {
 
-// Fetching the implementation once avoids a per-context lookup in OpenSSL 3.
-const EVP_MD* Sha256Md() {
-  static const EVP_MD* md = [] {
-    const EVP_MD* fetched = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-    return fetched != nullptr ? fetched : EVP_sha256();
-  }();
-  return md;
-}
-
-}  // namespace
-
-bool InitOpenSsl() {
-  return OPENSSL_init_crypto(OPENSSL_INIT_LOAD_CONFIG | OPENSSL_INIT_NO_LOAD_CRYPTO_STRINGS,
-                             nullptr) == 1;
-}
-
-struct Sha256::Ctx {
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  ~Ctx() { EVP_MD_CTX_free(ctx); }
-};
-
-Sha256::Sha256() : ctx_(std::make_unique<Ctx>()) {
-  if (ctx_->ctx == nullptr || EVP_DigestInit_ex(ctx_->ctx, Sha256Md(), nullptr) != 1) {
-    throw std::runtime_error("OpenSSL: cannot initialise SHA-256");
+Sha256::Sha256() {
+  if (gnutls_hash_init(&ctx_, GNUTLS_DIG_SHA256) < 0) {
+    throw std::runtime_error("GnuTLS: cannot initialise SHA-256");
   }
 }
 
-Sha256::~Sha256() = default;
+Sha256::~Sha256() { gnutls_hash_deinit(ctx_, nullptr); }
 
 void Sha256::Update(std::span<const std::uint8_t> bytes) {
-  EVP_DigestUpdate(ctx_->ctx, bytes.data(), bytes.size());
+  gnutls_hash(ctx_, bytes.data(), bytes.size());
 }
 
-void Sha256::Update(std::string_view bytes) {
-  EVP_DigestUpdate(ctx_->ctx, bytes.data(), bytes.size());
-}
+void Sha256::Update(std::string_view bytes) { gnutls_hash(ctx_, bytes.data(), bytes.size()); }
 
 Sha256Digest Sha256::Finish() {
   Sha256Digest out{};
-  unsigned int len = 0;
-  EVP_DigestFinal_ex(ctx_->ctx, out.data(), &len);
-  EVP_DigestInit_ex(ctx_->ctx, Sha256Md(), nullptr);
+  gnutls_hash_output(ctx_, out.data());  // and starts a new stream
   return out;
 }
 
 Sha256Digest Sha256Of(std::string_view bytes) {
-  Sha256 h;
-  h.Update(bytes);
-  return h.Finish();
+  Sha256Digest out{};
+  gnutls_hash_fast(GNUTLS_DIG_SHA256, bytes.data(), bytes.size(), out.data());
+  return out;
 }
 
 std::string ToHex(std::span<const std::uint8_t> bytes) {

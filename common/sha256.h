@@ -1,5 +1,7 @@
 #pragma once
 
+#include <gnutls/crypto.h>
+
 #include <array>
 #include <cstdint>
 #include <memory>
@@ -13,16 +15,9 @@ namespace drift {
 
 using Sha256Digest = std::array<std::uint8_t, 32>;
 
-// Initialises OpenSSL for the process: loads the system configuration (openssl.cnf: providers
-// such as FIPS, TLS policy) but not OpenSSL's error texts, which this program never prints and
-// which keep ~450 KiB of the library resident. libcurl's TLS errors keep libssl's reason texts
-// ("certificate verify failed"); an error code from another OpenSSL library shows as
-// "lib(N)::reason(M)", which `openssl errstr <code>` decodes. Call once, first thing in main,
-// before any other OpenSSL use; later calls do nothing. Returns false when the configuration
-// cannot be loaded.
-bool InitOpenSsl();
 
-// Streaming SHA-256 on OpenSSL's EVP interface, which uses the CPU's SHA extensions where present.
+// Streaming SHA-256 from GnuTLS, which uses the CPU's SHA extensions where present (GnuTLS is
+// the TLS library of the web server already: one crypto library in the process, not two).
 // Not thread-safe; one instance per stream. Never throws after construction.
 class Sha256 {
  public:
@@ -37,8 +32,7 @@ class Sha256 {
   Sha256Digest Finish();
 
  private:
-  struct Ctx;
-  std::unique_ptr<Ctx> ctx_;
+  gnutls_hash_hd_t ctx_ = nullptr;
 };
 
 Sha256Digest Sha256Of(std::string_view bytes);

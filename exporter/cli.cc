@@ -410,11 +410,6 @@ int RunCli(int argc, char** argv) {
   }
   log::Configure(log::ParseLevelOr(flags.log_level, log::Level::kInfo),
                  flags.log_format == "json" ? log::Format::kJson : log::Format::kLogfmt);
-  if (!InitOpenSsl()) {
-    std::cerr << "cannot initialise OpenSSL: its configuration (OPENSSL_CONF, else the system "
-                 "openssl.cnf) does not load; `openssl version -d` names the directory\n";
-    return kExitUsage;
-  }
   try {
     if (flags.config_check) {
       Config config = LoadConfig(flags.config_file);

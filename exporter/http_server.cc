@@ -667,7 +667,11 @@ int HttpServer::Impl::OnClientCertificate(gnutls_session_t session) {
   if (conn == nullptr || !conn->server->tls_) return -1;
   Impl* self = conn->server;
   std::string why;
-  if (self->tls_->VerifyPeer(session, &why) >= 0) return 0;
+  const int verified = self->tls_->VerifyPeer(session, &why);
+  if (verified >= 0) return 0;
+  // The client hears why (bad_certificate, certificate_required...), as from Go's servers,
+  // rather than a bare close.
+  gnutls_alert_send_appropriate(session, verified);
   if (self->metrics_) self->metrics_->ConnectionRefused("client_certificate");
   self->certificate_log_.Add(steady_clock::now(), fmt::format("{}: {}", conn->peer_text, why));
   return -1;
