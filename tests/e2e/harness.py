@@ -218,12 +218,14 @@ def raw_request(port, request, timeout=10):
 class Exporter:
     """The drift_exporter daemon on 127.0.0.1:<port 0> (or on `listen`, e.g. 127.0.0.1 and a
     free_port(), for tests of what is derived from the address). Use start() then the request
-    helpers; stop() is registered as a cleanup of the test that started it."""
+    helpers; stop() is registered as a cleanup of the test that started it. `wrapper`: a command
+    that runs the exporter (its arguments follow), e.g. one that changes its namespaces first."""
 
     _PORT = re.compile(r"msg=listening .*\bport=(\d+)")
 
-    def __init__(self, test, config, args=(), listen="127.0.0.1:0"):
+    def __init__(self, test, config, args=(), listen="127.0.0.1:0", wrapper=()):
         self.test = test
+        self.wrapper = list(wrapper)
         self.config = config
         self.args = list(args)
         self.listen = listen
@@ -234,8 +236,8 @@ class Exporter:
         self._reader = None
 
     def start(self):
-        cmd = [EXPORTER, f"--config.file={self.config}", f"--web.listen-address={self.listen}",
-               *self.args]
+        cmd = [*self.wrapper, EXPORTER, f"--config.file={self.config}",
+               f"--web.listen-address={self.listen}", *self.args]
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
         self.test.addCleanup(self.stop)
