@@ -119,26 +119,29 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
 
-# Polls URL until it answers 200, for at most SECONDS; returns 1 on timeout.
+# Polls URL until it answers 200, for at most SECONDS; returns 1 on timeout. An https URL is
+# served with make_tls_web_config's self-signed certificate, which curl is told not to verify.
 wait_http_200() {
   local url="$1" limit="$2" deadline
   deadline=$(($(date +%s%N) + limit * 1000000000))
   while (($(date +%s%N) < deadline)); do
-    [[ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$url")" == 200 ]] && return 0
+    [[ "$(curl -sk -o /dev/null -w '%{http_code}' --max-time 1 "$url")" == 200 ]] && return 0
     sleep 0.01
   done
   return 1
 }
 
-# Starts drift_exporter on CONFIG (port 0) with its log in LOG; sets BENCH_PID and BENCH_PORT.
-# Does not wait for /-/ready.
+# Starts drift_exporter on CONFIG (port 0) with its log in LOG, and with the web configuration
+# WEB_CONFIG if given (then it serves https); sets BENCH_PID and BENCH_PORT. Does not wait for
+# /-/ready.
 start_exporter() {
-  local config="$1" logf="$2" i
+  local config="$1" logf="$2" web=() i
+  [[ -z "${3:-}" ]] || web=(--web.config.file="$3")
   # Emptied here, not only by the redirection below: that one runs in the background job, and
   # until it does, a log reused from an earlier start still names the earlier port.
   : >"$logf"
   "$EXPORTER" --config.file="$config" --web.listen-address=127.0.0.1:0 --log.level=info \
-    >"$logf" 2>&1 &
+    "${web[@]}" >"$logf" 2>&1 &
   BENCH_PID=$!
   _bench_pids+=("$BENCH_PID")
   BENCH_PORT=""
@@ -152,16 +155,21 @@ start_exporter() {
   die "drift_exporter did not report its port"
 }
 
-# Starts node_exporter serving only the textfile collector from DIR; sets BENCH_PID, BENCH_PORT.
+# Starts node_exporter serving only the textfile collector from DIR, with the web configuration
+# WEB_CONFIG if given (then it serves https); sets BENCH_PID, BENCH_PORT.
 start_node_exporter() {
-  local dir="$1" logf="$2"
+  local dir="$1" logf="$2" web=() scheme=http
+  if [[ -n "${3:-}" ]]; then
+    web=(--web.config.file="$3")
+    scheme=https
+  fi
   BENCH_PORT="$(free_port)"
   "$NODE_EXPORTER" --collector.disable-defaults --collector.textfile \
     --collector.textfile.directory="$dir" --web.disable-exporter-metrics \
-    --web.listen-address="127.0.0.1:$BENCH_PORT" >"$logf" 2>&1 &
+    --web.listen-address="127.0.0.1:$BENCH_PORT" "${web[@]}" >"$logf" 2>&1 &
   BENCH_PID=$!
   _bench_pids+=("$BENCH_PID")
-  if ! wait_http_200 "http://127.0.0.1:$BENCH_PORT/metrics" 10; then
+  if ! wait_http_200 "$scheme://127.0.0.1:$BENCH_PORT/metrics" 10; then
     cat "$logf" >&2
     die "node_exporter did not start"
   fi
@@ -180,6 +188,36 @@ stop_pid() {
   local kept=() p
   for p in "${_bench_pids[@]}"; do [[ "$p" == "$pid" ]] || kept+=("$p"); done
   _bench_pids=("${kept[@]}")
+}
+
+# Writes a self-signed certificate for 127.0.0.1 and localhost (RSA 2048, the common default)
+# with its key (mode 0600: both servers refuse a key others may read) under DIR/tls, and
+# DIR/tls/web.yml: a web configuration with only tls_server_config's cert_file and key_file, in
+# the format both drift_exporter and node_exporter read. Sets BENCH_WEB_CONFIG to its path.
+make_tls_web_config() {
+  local dir="$1/tls"
+  mkdir -p "$dir"
+  (
+    umask 077
+    openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
+      -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" \
+      -keyout "$dir/server.key" -out "$dir/server.crt" 2>/dev/null
+  ) || die "openssl could not make a self-signed certificate"
+  chmod 0600 "$dir/server.key"
+  chmod 0644 "$dir/server.crt"
+  cat >"$dir/web.yml" <<EOF
+# Written by bench/lib.sh make_tls_web_config: TLS with a self-signed certificate, nothing else.
+tls_server_config:
+  cert_file: $dir/server.crt
+  key_file: $dir/server.key
+EOF
+  BENCH_WEB_CONFIG="$dir/web.yml"
+}
+
+# "<protocol> <cipher suite>" that an OpenSSL client (as wrk is) negotiates with 127.0.0.1:PORT.
+tls_negotiated() {
+  timeout 10 openssl s_client -connect "127.0.0.1:$1" </dev/null 2>/dev/null |
+    awk '/^New, / { sub(/,$/, "", $2); print $2, $NF; exit }'
 }
 
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }

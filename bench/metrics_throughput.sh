@@ -2,15 +2,16 @@
 # Benchmark 1: /metrics requests/s and latency of drift_exporter against node_exporter's textfile
 # collector serving the same metric text, first the demo's body, then a 1,000-check body; each
 # uncompressed, then with `Accept-Encoding: gzip` (what Prometheus sends), with the bytes a scrape
-# puts on the wire. wrk runs against one server at a time (the other is stopped), after a warm-up.
-# Prints its markdown section for bench/RESULTS.md on stdout.
+# puts on the wire, then with gzip over TLS (both servers given the same web configuration: a
+# self-signed certificate, nothing else). wrk runs against one server at a time (the other is
+# stopped), after a warm-up. Prints its markdown section for bench/RESULTS.md on stdout.
 #
 #   bench/metrics_throughput.sh
 #   DRIFT_BENCH_WRK_SECONDS=5 DRIFT_BENCH_WRK_RUNS=1 bench/metrics_throughput.sh   # a quick look
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
-bench_need wrk curl python3 cmake awk
+bench_need wrk curl openssl python3 cmake awk
 [[ -x "$NODE_EXPORTER" ]] || die "$NODE_EXPORTER missing; install with packaging/deps.sh --test"
 bench_build
 
@@ -30,6 +31,8 @@ verdicts=()
 gzip_rows=()
 gzip_verdicts=()
 gzip_header="Accept-Encoding: gzip"
+tls_rows=()
+tls_verdicts=()
 
 # Measures the server PID at URL in $runs wrk runs after a warm-up; prints the run_wrk fields of
 # the run with the median p99 (errors summed over all runs), then every run's p99, ascending,
@@ -48,18 +51,64 @@ measure() {
 }
 
 # "<head bytes> <body bytes>" of one gzip scrape of URL (the body as sent, not inflated); dies
-# unless the answer is gzip-encoded, which would make the gzip rows compare unlike things.
+# unless the answer is gzip-encoded, which would make the gzip rows compare unlike things. HTTP/1.1
+# as wrk speaks it (over TLS curl would otherwise ask node_exporter for HTTP/2, whose compressed
+# headers wrk never sees); -k: the TLS rows' certificate is self-signed.
 gzip_wire_bytes() {
   local url="$1" label="$2" headers
-  headers="$(curl -sf -H "$gzip_header" -D - -o /dev/null "$url")"
+  headers="$(curl -sfk --http1.1 -H "$gzip_header" -D - -o /dev/null "$url")"
   grep -qi '^content-encoding: gzip' <<<"$headers" || die "$label: $url did not answer with gzip"
-  curl -sf -H "$gzip_header" -o /dev/null -w '%{size_header} %{size_download}' "$url"
+  curl -sfk --http1.1 -H "$gzip_header" -o /dev/null -w '%{size_header} %{size_download}' "$url"
+}
+
+# measure_gzip LABEL SERVER PID URL: checks that URL answers with gzip (over TLS too for an https
+# URL), then measures gzip scrapes; prints measure's fields, then "<head + body bytes> <body
+# bytes>", then for https "<protocol> <cipher suite>".
+measure_gzip() {
+  local label="$1" server="$2" pid="$3" url="$4" tls="" port head body m
+  if [[ "$url" == https://* ]]; then
+    port="${url#https://127.0.0.1:}"
+    port="${port%%/*}"
+    tls="$(tls_negotiated "$port")"
+    [[ -n "$tls" ]] || die "$label: $server on port $port did not complete a TLS handshake"
+  fi
+  read -r head body <<<"$(gzip_wire_bytes "$url" "$label: $server")"
+  log "$label: $server with gzip${tls:+ over TLS ($tls)} (head + body: $head $body bytes)"
+  m="$(measure "$url" "$pid" "$gzip_header")"
+  echo "$m $((head + body)) $body${tls:+ $tls}"
+}
+
+# gzip_table_rows ROWS VERDICTS LABEL OURS NODE MIN_RATIO SUMMARY_NAME: appends to the arrays
+# named ROWS and VERDICTS the table rows of measure_gzip's OURS and NODE (with a TLS column when
+# they name one), and the summary row SUMMARY_NAME with target MIN_RATIO x node_exporter's
+# requests/s.
+gzip_table_rows() {
+  local -n rows_out="$1" verdicts_out="$2"
+  local label="$3" min="$6" name="$7" r detail o_tls="" n_tls=""
+  local o_rps o_p50 o_p99 o_n o_err o_oth o_all o_bytes o_body o_proto o_suite
+  local n_rps n_p50 n_p99 n_n n_err n_oth n_all n_bytes n_body n_proto n_suite
+  read -r o_rps o_p50 o_p99 o_n o_err o_oth o_all o_bytes o_body o_proto o_suite <<<"$4"
+  read -r n_rps n_p50 n_p99 n_n n_err n_oth n_all n_bytes n_body n_proto n_suite <<<"$5"
+  ((o_err == 0)) || die "$label: wrk saw $o_err errors from drift_exporter ($name)"
+  detail="$o_bytes vs $n_bytes bytes per scrape"
+  if [[ -n "$o_proto" ]]; then
+    o_tls=" $o_proto $o_suite |"
+    n_tls=" $n_proto $n_suite |"
+    detail="p99 $o_p99 vs $n_p99 ms"
+  fi
+  rows_out+=("| $label | drift_exporter |$o_tls $o_bytes ($o_body) | $o_rps | $o_p50 | $o_p99 | $o_all | $o_n | $o_err | $o_oth |")
+  rows_out+=("| $label | node_exporter textfile |$n_tls $n_bytes ($n_body) | $n_rps | $n_p50 | $n_p99 | $n_all | $n_n | $n_err | $n_oth |")
+  r="$(ratio "$o_rps" "$n_rps")"
+  verdicts_out+=("| $label | **${r}x** | $(verdict "$r" "$min" 'a >= b') | $o_p99 ms | $n_p99 ms |")
+  summary "$name, $label" ">= ${min}x" \
+    "${r}x ($o_rps vs $n_rps req/s; $detail)$(disturbed "$o_oth" "$n_oth")" \
+    "$(verdict "$r" "$min" 'a >= b')"
 }
 
 # bench_pair LABEL CONFIG READY_SECONDS [NOTE for the summary's target column]
 bench_pair() {
   local label="$1" config="$2" ready="$3" note="${4:-}" t ours node ours_bytes node_bytes
-  local ours_gz node_gz ours_wire node_wire
+  local ours_gz node_gz ours_tls node_tls
   bench_tmp
   t="$BENCH_TMP"
   start_exporter "$config" "$t/drift.log"
@@ -69,9 +118,13 @@ bench_pair() {
   ours_bytes="$(curl -sf "$url" | wc -c)"
   log "$label: drift_exporter ($ours_bytes bytes), ${warm}s warm-up + ${runs} x ${secs}s"
   ours="$(measure "$url" "$pid")"
-  ours_wire="$(gzip_wire_bytes "$url" "$label: drift_exporter")"
-  log "$label: drift_exporter with gzip (head + body: $ours_wire bytes)"
-  ours_gz="$(measure "$url" "$pid" "$gzip_header")"
+  ours_gz="$(measure_gzip "$label" drift_exporter "$pid" "$url")"
+  stop_pid "$pid"
+
+  start_exporter "$config" "$t/drift-tls.log" "$web_config"
+  pid="$BENCH_PID"
+  wait_http_200 "https://127.0.0.1:$BENCH_PORT/-/ready" "$ready" || die "$label: not ready over TLS"
+  ours_tls="$(measure_gzip "$label" drift_exporter "$pid" "https://127.0.0.1:$BENCH_PORT/metrics")"
   stop_pid "$pid"
 
   start_node_exporter "$t/textfile" "$t/node.log"
@@ -85,9 +138,12 @@ bench_pair() {
   fi
   log "$label: node_exporter ($node_bytes bytes), ${warm}s warm-up + ${runs} x ${secs}s"
   node="$(measure "$url" "$pid")"
-  node_wire="$(gzip_wire_bytes "$url" "$label: node_exporter")"
-  log "$label: node_exporter with gzip (head + body: $node_wire bytes)"
-  node_gz="$(measure "$url" "$pid" "$gzip_header")"
+  node_gz="$(measure_gzip "$label" node_exporter "$pid" "$url")"
+  stop_pid "$pid"
+
+  start_node_exporter "$t/textfile" "$t/node-tls.log" "$web_config"
+  pid="$BENCH_PID"
+  node_tls="$(measure_gzip "$label" node_exporter "$pid" "https://127.0.0.1:$BENCH_PORT/metrics")"
   stop_pid "$pid"
 
   local o_rps o_p50 o_p99 o_n o_err o_oth o_all n_rps n_p50 n_p99 n_n n_err n_oth n_all
@@ -106,20 +162,15 @@ bench_pair() {
     "$o_p99 ms (median of $runs runs: $o_all)$(disturbed "$o_oth")" \
     "$(verdict "$o_p99" 0 'a < 2')"
 
-  local o_head o_body n_head n_body
-  read -r o_rps o_p50 o_p99 o_n o_err o_oth o_all <<<"$ours_gz"
-  read -r n_rps n_p50 n_p99 n_n n_err n_oth n_all <<<"$node_gz"
-  read -r o_head o_body <<<"$ours_wire"
-  read -r n_head n_body <<<"$node_wire"
-  ((o_err == 0)) || die "$label: wrk saw $o_err errors from drift_exporter with gzip"
-  gzip_rows+=("| $label | drift_exporter | $((o_head + o_body)) ($o_body) | $o_rps | $o_p50 | $o_p99 | $o_all | $o_n | $o_err | $o_oth |")
-  gzip_rows+=("| $label | node_exporter textfile | $((n_head + n_body)) ($n_body) | $n_rps | $n_p50 | $n_p99 | $n_all | $n_n | $n_err | $n_oth |")
-  r="$(ratio "$o_rps" "$n_rps")"
-  gzip_verdicts+=("| $label | **${r}x** | $(verdict "$r" 0 'a >= 20') | $o_p99 ms | $n_p99 ms |")
-  summary "1. /metrics gzip requests/s vs node_exporter, $label" ">= 20x" \
-    "${r}x ($o_rps vs $n_rps req/s; $((o_head + o_body)) vs $((n_head + n_body)) bytes per scrape)$(disturbed "$o_oth" "$n_oth")" \
-    "$(verdict "$r" 0 'a >= 20')"
+  gzip_table_rows gzip_rows gzip_verdicts "$label" "$ours_gz" "$node_gz" 20 \
+    "1. /metrics gzip requests/s vs node_exporter"
+  gzip_table_rows tls_rows tls_verdicts "$label" "$ours_tls" "$node_tls" 10 \
+    "1. /metrics TLS gzip requests/s vs node_exporter"
 }
+
+bench_tmp
+make_tls_web_config "$BENCH_TMP"
+web_config="$BENCH_WEB_CONFIG"
 
 bench_tmp
 if [[ -f "$REPO/packaging/examples/demo/config.yml" ]]; then
@@ -178,6 +229,25 @@ Target: gzip requests/s >= 20x node_exporter's.
 | body | gzip requests/s ratio (ours / node_exporter) | >= 20x | our p99 | node_exporter p99 |
 |---|---:|---|---:|---:|
 $(printf '%s\n' "${gzip_verdicts[@]}")
+
+Over TLS, still with \`$gzip_header\` and kept-alive connections (wrk opens its $conns once, so
+handshakes are not what is measured): each server is started again with
+\`--web.config.file\` naming the same file, which has only \`tls_server_config\` with
+\`cert_file\` and \`key_file\` (a self-signed RSA 2048 certificate made with openssl for the
+run; the key mode 0600). wrk (OpenSSL) does not verify the certificate. "TLS" is the protocol
+and cipher suite an OpenSSL client negotiates with each server (\`openssl s_client\`), each
+server choosing by its own defaults (drift_exporter: GnuTLS; node_exporter: Go's crypto/tls);
+"bytes per scrape" is the HTTP/1.1 response head and gzip body, before TLS framing.
+
+| body | server | TLS | bytes per scrape (body) | requests/s | p50 ms | p99 ms | p99 of each run, ms | requests | errors (all runs) | other CPU % |
+|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|
+$(printf '%s\n' "${tls_rows[@]}")
+
+Target: TLS gzip requests/s >= 10x node_exporter's.
+
+| body | TLS gzip requests/s ratio (ours / node_exporter) | >= 10x | our p99 | node_exporter p99 |
+|---|---:|---|---:|---:|
+$(printf '%s\n' "${tls_verdicts[@]}")
 
 Reproduce: \`bench/metrics_throughput.sh\` (or \`bench/run.sh\` for everything).
 EOF

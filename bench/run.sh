@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds drift_exporter in Release, runs every benchmark in bench/ and rewrites bench/RESULTS.md,
 # keeping its "## Fuzzing" section and summary row (bench/fuzz.sh writes those).
-# Takes about 8 minutes, 15 more for slow_clients.sh, plus the wait for a quiet machine. Exits 1
+# Takes about 10 minutes, 15 more for slow_clients.sh, plus the wait for a quiet machine. Exits 1
 # if a benchmark could not run (missed targets are reported in RESULTS.md, not as a failure).
 #
 #   bench/run.sh
