@@ -15,7 +15,6 @@ namespace drift {
 
 using Sha256Digest = std::array<std::uint8_t, 32>;
 
-
 // Streaming SHA-256 from GnuTLS, which uses the CPU's SHA extensions where present (GnuTLS is
 // the TLS library of the web server already: one crypto library in the process, not two).
 // Not thread-safe; one instance per stream. Never throws after construction.
