@@ -62,19 +62,6 @@ class Cli(unittest.TestCase):
         self.assertExit(run, EXIT_USAGE)
         self.assertEqual(run.stderr, daemon.stderr)
 
-    def test_a_broken_openssl_configuration_is_named(self):
-        # OpenSSL's configuration is where a host enables FIPS or sets its TLS policy: the
-        # exporter loads it (without OpenSSL's error texts) and refuses to run without it.
-        conf = self.path("openssl.cnf")
-        harness.write_file(conf, "config_diagnostics = 1\nopenssl_conf = init\n[init]\n"
-                                 "no_such_module = s\n[s]\nx = 1\n")
-        run = harness.run_cli(f"--config.file={self.path('config.yml')}", "--config.check",
-                              env={"OPENSSL_CONF": conf})
-        self.assertExit(run, EXIT_USAGE)
-        self.assertEqual(run.stderr, "cannot initialise OpenSSL: its configuration (OPENSSL_CONF, "
-                                     "else the system openssl.cnf) does not load; `openssl version "
-                                     "-d` names the directory\n")
-
     def test_daemon_refuses_to_start_on_a_bad_config(self):
         run = harness.run_cli(f"--config.file={self.path('bad.yml')}",
                               "--web.listen-address=127.0.0.1:0", timeout=30)
