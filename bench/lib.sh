@@ -309,6 +309,20 @@ copy_demo() {
   "$1/demo/prepare.sh" >&2
 }
 
+# The demo's configuration copied into DIR (copy_demo), or, in a tree without the demo, six file
+# checks: sets DEMO_LABEL (for tables) and DEMO_CONFIG (the config file).
+demo_config() {
+  if [[ -f "$REPO/packaging/examples/demo/config.yml" ]]; then
+    DEMO_LABEL="demo (6 checks)"
+    copy_demo "$1"
+    DEMO_CONFIG="$1/demo/config.yml"
+  else
+    DEMO_LABEL="fixture (6 file checks)"
+    make_file_checks 6 "$1" 15s
+    DEMO_CONFIG="$1/config.yml"
+  fi
+}
+
 # Writes the text of URL's /metrics, minus process_* families, as DIR/drift.prom for node_exporter.
 metrics_to_textfile() {
   local url="$1" dir="$2"

@@ -173,15 +173,9 @@ make_tls_web_config "$BENCH_TMP"
 web_config="$BENCH_WEB_CONFIG"
 
 bench_tmp
-if [[ -f "$REPO/packaging/examples/demo/config.yml" ]]; then
-  demo_label="demo (6 checks)"
-  copy_demo "$BENCH_TMP"
-  config="$BENCH_TMP/demo/config.yml"
-else
-  demo_label="fixture (6 file checks)"
-  make_file_checks 6 "$BENCH_TMP" 15s
-  config="$BENCH_TMP/config.yml"
-fi
+demo_config "$BENCH_TMP"
+demo_label="$DEMO_LABEL"
+config="$DEMO_CONFIG"
 bench_pair "$demo_label" "$config" 30
 
 bench_tmp

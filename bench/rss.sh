@@ -19,15 +19,9 @@ log "rss: load $load"
 
 bench_tmp
 work="$BENCH_TMP"
-if [[ -f "$REPO/packaging/examples/demo/config.yml" ]]; then
-  label="demo (6 checks)"
-  copy_demo "$work"
-  config="$work/demo/config.yml"
-else
-  label="fixture (6 file checks)"
-  make_file_checks 6 "$work" 15s
-  config="$work/config.yml"
-fi
+demo_config "$work"
+label="$DEMO_LABEL"
+config="$DEMO_CONFIG"
 
 # KiB of a "Name: N kB" line of /proc/PID/status (RssAnon, RssFile) or smaps_rollup (Pss).
 proc_kib() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/$3"; }

@@ -48,15 +48,9 @@ python3 -c 'import socket; socket.socket().bind(("127.0.0.2", 0))' ||
 
 bench_tmp
 work="$BENCH_TMP"
-if [[ -f "$REPO/packaging/examples/demo/config.yml" ]]; then
-  label="demo (6 checks)"
-  copy_demo "$work"
-  config="$work/demo/config.yml"
-else
-  label="fixture (6 file checks)"
-  make_file_checks 6 "$work" 15s
-  config="$work/config.yml"
-fi
+demo_config "$work"
+label="$DEMO_LABEL"
+config="$DEMO_CONFIG"
 results="$work/results.jsonl"
 : >"$results"
 

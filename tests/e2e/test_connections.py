@@ -13,26 +13,8 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
+from test_host_faults import ON_SCRAPE_CONFIG  # noqa: E402
 
-# The faults fixture's checks (test_host_faults.py): one that passes, one whose systemctl hangs.
-ON_SCRAPE = """\
-host: {root: host, command_path: [bin]}
-scheduler: {mode: on_scrape, min_interval: 1s}
-checks:
-  - name: ok
-    type: av_edr
-    params:
-      service: clamav-daemon.service
-      binary: /usr/sbin/clamd
-      binary_sha256: 813abedf6be2b115061af495c149216e6aef48151d96c957ee3bd5734daeee46
-  - name: hang
-    type: av_edr
-    timeout: 4s
-    params:
-      service: hang.service
-      binary: /usr/sbin/clamd
-      binary_sha256: 813abedf6be2b115061af495c149216e6aef48151d96c957ee3bd5734daeee46
-"""
 
 
 def connect(port, source="127.0.0.1"):
@@ -135,7 +117,7 @@ class OnScrape(unittest.TestCase):
     def test_concurrent_scrapes_all_answer_within_their_announced_timeout(self):
         root = harness.copy_fixture("faults", harness.make_workdir(self))
         config = os.path.join(root, "on_scrape.yml")
-        harness.write_file(config, ON_SCRAPE)
+        harness.write_file(config, ON_SCRAPE_CONFIG)
         exporter = harness.Exporter(self, config).start()
         # More scrapes than worker threads, each waiting on the hung check until its deadline;
         # time spent waiting for a worker counts against the announced 2 s.

@@ -46,6 +46,21 @@ OK_CHECK = """\
       binary: /usr/sbin/clamd
       binary_sha256: 813abedf6be2b115061af495c149216e6aef48151d96c957ee3bd5734daeee46
 """
+# on_scrape mode over OK_CHECK and a check whose systemctl hangs (timeout 4s); also used by
+# test_connections.py.
+ON_SCRAPE_CONFIG = """\
+host: {root: host, command_path: [bin]}
+scheduler: {mode: on_scrape, min_interval: 1s}
+checks:
+""" + OK_CHECK + """\
+  - name: hang
+    type: av_edr
+    timeout: 4s
+    params:
+      service: hang.service
+      binary: /usr/sbin/clamd
+      binary_sha256: 813abedf6be2b115061af495c149216e6aef48151d96c957ee3bd5734daeee46
+"""
 
 
 def page_reason(exporter, check):
@@ -188,19 +203,7 @@ checks:
     def test_on_scrape_check_still_running_at_the_deadline_is_not_successful(self):
         root = harness.copy_fixture("faults", harness.make_workdir(self))
         config = os.path.join(root, "on_scrape.yml")
-        harness.write_file(config, """\
-host: {root: host, command_path: [bin]}
-scheduler: {mode: on_scrape, min_interval: 1s}
-checks:
-""" + OK_CHECK + """\
-  - name: hang
-    type: av_edr
-    timeout: 4s
-    params:
-      service: hang.service
-      binary: /usr/sbin/clamd
-      binary_sha256: 813abedf6be2b115061af495c149216e6aef48151d96c957ee3bd5734daeee46
-""")
+        harness.write_file(config, ON_SCRAPE_CONFIG)
         exporter = harness.Exporter(self, config).start()
         # Prometheus announces 1.5 s; the exporter answers half a second before that.
         r = exporter.get("/metrics", headers={"X-Prometheus-Scrape-Timeout-Seconds": "1.5"})
