@@ -7,7 +7,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -52,11 +51,13 @@ void Send(const Fd& fd, std::string_view data) {
   (void)!::send(fd.get(), data.data(), data.size(), MSG_NOSIGNAL);
 }
 
-// What the server sends until it closes the connection, or `limit` passes.
-std::string ReadAll(const Fd& fd, milliseconds limit = milliseconds(5000)) {
+// What the server sends until `needle` has arrived (the connection stays open; an empty needle:
+// until the server closes it), or `limit` passes.
+std::string ReadUntil(const Fd& fd, std::string_view needle,
+                      milliseconds limit = milliseconds(5000)) {
   std::string out;
   const auto until = steady_clock::now() + limit;
-  for (;;) {
+  while (needle.empty() || out.find(needle) == std::string::npos) {
     auto left = std::chrono::duration_cast<milliseconds>(until - steady_clock::now()).count();
     pollfd p{fd.get(), POLLIN, 0};
     if (left <= 0 || ::poll(&p, 1, static_cast<int>(left)) <= 0) return out + "<timed out>";
@@ -65,6 +66,12 @@ std::string ReadAll(const Fd& fd, milliseconds limit = milliseconds(5000)) {
     if (n <= 0) return out;
     out.append(buf, static_cast<std::size_t>(n));
   }
+  return out;
+}
+
+// What the server sends until it closes the connection, or `limit` passes.
+std::string ReadAll(const Fd& fd, milliseconds limit = milliseconds(5000)) {
+  return ReadUntil(fd, {}, limit);
 }
 
 // One request on its own connection ("Connection: close"); the whole answer.
@@ -79,6 +86,32 @@ std::string Fetch(int port, const std::string& request_line, const std::string& 
 bool Has(const std::string& haystack, std::string_view needle) {
   return haystack.find(needle) != std::string::npos;
 }
+
+// The server's count of open connections, as its metrics see it; tests wait on it instead of
+// sleeping until the server has noticed a connection come or go.
+class OpenConnections : public HttpServerMetrics {
+ public:
+  void ConnectionsOpen(std::size_t open) override {
+    {
+      std::lock_guard lock(mu_);
+      open_ = open;
+    }
+    cv_.notify_all();
+  }
+  void ConnectionRefused(std::string_view) override {}
+  void RequestRefused(int) override {}
+  void CertificateReloaded(bool, double) override {}
+  // True when the count reaches `n` within 5 s.
+  bool WaitFor(std::size_t n) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(5), [&] { return open_ == n; });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::size_t open_ = 0;
+};
 
 class HttpServerTest : public ::testing::Test {
  protected:
@@ -222,9 +255,9 @@ TEST_F(HttpServerTest, AHeaderTrickleIsCutOffWhileOthersAreServed) {
 TEST_F(HttpServerTest, KeepAliveConnectionsServeSeveralRequests) {
   Fd fd = Connect(port());
   Send(fd, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
-  std::this_thread::sleep_for(milliseconds(50));
+  std::string r = ReadUntil(fd, "m 1\n");
   Send(fd, "GET /checks/a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-  std::string r = ReadAll(fd);
+  r += ReadAll(fd);
   EXPECT_TRUE(Has(r, "m 1\n")) << r;
   EXPECT_TRUE(r.ends_with("check a\n")) << r;
 }
@@ -249,18 +282,22 @@ TEST(HttpServer, ConnectionsPastThePerPeerLimitAreClosedAtOnce) {
   HttpOptions options;
   options.listen_address = "127.0.0.1:0";
   options.max_connections_per_peer = 3;
-  auto server = HttpServer::Start(options, {{"/-/healthy", {"GET"}, [](const HttpRequest&) {
-                                               return HttpResponse::Text(200, "Healthy");
-                                             }}});
+  auto open = std::make_shared<OpenConnections>();
+  auto server =
+      HttpServer::Start(options,
+                        {{"/-/healthy",
+                          {"GET"},
+                          [](const HttpRequest&) { return HttpResponse::Text(200, "Healthy"); }}},
+                        nullptr, open);
   ASSERT_TRUE(server.ok()) << server.error().message;
   std::vector<Fd> held;
   for (int i = 0; i < 3; ++i) held.push_back(Connect((*server)->port()));
-  std::this_thread::sleep_for(milliseconds(100));  // accepted
+  ASSERT_TRUE(open->WaitFor(3)) << "the server did not accept the three";
   Fd extra = Connect((*server)->port());
   Send(extra, "GET /-/healthy HTTP/1.1\r\nHost: x\r\n\r\n");
   EXPECT_EQ(ReadAll(extra), "") << "closed without an answer";
   held.pop_back();
-  std::this_thread::sleep_for(milliseconds(100));  // noticed closed
+  ASSERT_TRUE(open->WaitFor(2)) << "the server did not notice a close";
   EXPECT_TRUE(Has(Fetch((*server)->port(), "GET /-/healthy HTTP/1.1"), "Healthy"));
 }
 
@@ -268,7 +305,7 @@ TEST(HttpServer, BlockingHandlersRunOnWorkersWhileTheLoopServes) {
   std::mutex mu;
   std::condition_variable cv;
   bool release = false;
-  std::atomic<int> waiting{0};
+  int waiting = 0;  // guarded by mu
   HttpOptions options;
   options.listen_address = "127.0.0.1:0";
   options.max_workers = 4;
@@ -276,8 +313,9 @@ TEST(HttpServer, BlockingHandlersRunOnWorkersWhileTheLoopServes) {
   routes.push_back({"/wait",
                     {"GET"},
                     [&](const HttpRequest&) {
-                      ++waiting;
                       std::unique_lock lock(mu);
+                      ++waiting;
+                      cv.notify_all();
                       cv.wait(lock, [&] { return release; });
                       return HttpResponse::Text(200, "released");
                     },
@@ -293,7 +331,11 @@ TEST(HttpServer, BlockingHandlersRunOnWorkersWhileTheLoopServes) {
   for (std::size_t i = 0; i < answers.size(); ++i) {
     clients.emplace_back([&, i] { answers[i] = Fetch(port, "GET /wait HTTP/1.1"); });
   }
-  while (waiting < 4) std::this_thread::sleep_for(milliseconds(5));
+  {
+    std::unique_lock lock(mu);
+    EXPECT_TRUE(cv.wait_for(lock, std::chrono::seconds(5), [&] { return waiting == 4; }))
+        << "the four workers did not all start";
+  }
   // Every worker waits; the loop still answers.
   EXPECT_TRUE(Has(Fetch(port, "GET /-/healthy HTTP/1.1"), "Healthy"));
   {
