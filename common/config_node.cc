@@ -57,6 +57,27 @@ std::size_t FirstIndentTab(std::string_view s) {
   return std::string_view::npos;
 }
 
+// YAML streams hold printable characters only (YAML 1.2, 5.1): of the C0 controls, tab, line
+// feed and carriage return. (DEL is not printable either, but yaml-cpp's emitter writes it raw
+// and reads it back faithfully, so baselines may hold it.) yaml-cpp reads the others as it likes (a
+// NUL byte and an "N" after it decoded as the escape "\N"; found by tests/fuzz/config_fuzz).
+std::size_t FirstControlCharacter(std::string_view s) {
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') return i;
+  }
+  return std::string_view::npos;
+}
+
+// What a scalar holds once its escapes are decoded must still be text: "\0" is a NUL, and
+// yaml-cpp 0.7 decodes "\N" (U+0085) to the lone byte 0x85. The values reach file names, JSON
+// (fingerprints, evidence, alerts) and log lines.
+std::string_view ScalarProblem(const std::string& value) {
+  if (value.find('\0') != std::string::npos) return "a NUL character";
+  if (!IsValidUtf8(value)) return "invalid UTF-8 (from an escape)";
+  return {};
+}
+
 int LineOf(const YAML::Mark& m) { return m.is_null() ? 1 : m.line + 1; }
 int ColumnOf(const YAML::Mark& m) { return m.is_null() ? 1 : m.column + 1; }
 
@@ -133,6 +154,13 @@ ConfigNode ConfigNode::Parse(std::string_view text, const std::string& file) {
                       fmt::format("invalid UTF-8 (byte 0x{:02x}); the configuration must be UTF-8",
                                   static_cast<unsigned char>(text[bad])));
   }
+  if (std::size_t c = FirstControlCharacter(text); c != std::string_view::npos) {
+    auto [line, column] = Position(text, c);
+    throw ConfigError(file, line, column, "",
+                      fmt::format("control character 0x{:02x}; YAML allows only printable "
+                                  "characters (write it as an escape in a double-quoted string)",
+                                  static_cast<unsigned char>(text[c])));
+  }
   if (std::size_t tab = FirstIndentTab(text); tab != std::string_view::npos) {
     auto [line, column] = Position(text, tab);
     throw ConfigError(file, line, column, "", "tab in indentation; YAML indents with spaces");
@@ -188,6 +216,10 @@ ConfigNode ConfigNode::Parse(std::string_view text, const std::string& file) {
                             "mapping keys must be plain strings");
         }
         std::string key = it->first.Scalar();
+        if (std::string_view problem = ScalarProblem(key); !problem.empty()) {
+          throw ConfigError(file, LineOf(m), ColumnOf(m), path,
+                            fmt::format("a key holds {}; keys are plain text", problem));
+        }
         std::string child_path = path.empty() ? key : path + "." + key;
         auto [prev, inserted] = seen.emplace(key, m);
         if (!inserted) {
@@ -200,6 +232,12 @@ ConfigNode ConfigNode::Parse(std::string_view text, const std::string& file) {
     } else if (n.IsSequence()) {
       for (std::size_t i = 0; i < n.size(); ++i) {
         stack.emplace_back(n[i], fmt::format("{}[{}]", path, i));
+      }
+    } else if (n.IsScalar()) {
+      if (std::string_view problem = ScalarProblem(n.Scalar()); !problem.empty()) {
+        const YAML::Mark m = n.Mark();
+        throw ConfigError(file, LineOf(m), ColumnOf(m), path,
+                          fmt::format("the value holds {}; expected text", problem));
       }
     }
   }

@@ -260,6 +260,11 @@ Result<Signature> ParseSignatureFile(std::string_view text) {
         "not a minisign signature: expected 4 lines (untrusted comment, signature, trusted "
         "comment, global signature)");
   }
+  // One CR before each LF is the line end; another is part of no comment Sign() would write,
+  // and would not survive a rewrite (found by tests/fuzz/minisign_fuzz).
+  if (!IsOneLine(lines[0]) || !IsOneLine(lines[2])) {
+    return Err("not a minisign signature: a comment holds a carriage return or NUL");
+  }
   Result<std::string> blob = Base64Decode(lines[1]);
   if (!blob.ok() || blob->size() != 74) {
     return Err("not a minisign signature: the signature line must be base64 of 74 bytes");

@@ -76,13 +76,13 @@ TEST(ReadHostPath, NormalisesAbsolutePathsWithoutResolvingThem) {
 TEST(ReadHostPath, RejectsRelativeAndNulPaths) {
   const std::string bad = "p.yml:1:4: x: expected an absolute host path, got ";
   const std::vector<std::pair<std::string, std::string>> values = {
-      {"usr/sbin/clamd", "\"usr/sbin/clamd\""},
-      {"./clamd", "\"./clamd\""},
-      {"''", "\"\""},
-      {"\"/usr/sbin/clamd\\0x\"", "\"/usr/sbin/clamd\\x00x\""}};
+      {"usr/sbin/clamd", "\"usr/sbin/clamd\""}, {"./clamd", "\"./clamd\""}, {"''", "\"\""}};
   for (const auto& [value, shown] : values) {
     EXPECT_EQ(ErrorOf(ReadHostPath, value), bad + shown) << value;
   }
+  // A NUL would cut the path short at the system call; the loader refuses it in any value.
+  EXPECT_EQ(ErrorOf(ReadHostPath, "\"/usr/sbin/clamd\\0x\""),
+            "p.yml:1:4: x: the value holds a NUL character; expected text");
 }
 
 // A listing path is relative to the file that sets it (the baseline, beside which capture wrote

@@ -75,6 +75,18 @@ TEST(ConfigNode, DocumentLevelErrors) {
             "c.yml:2:1: tab in indentation; YAML indents with spaces");
   EXPECT_EQ(ConfigErrorOf([] { ConfigNode::Parse("a: \"\xff\"\n", "c.yml"); }),
             "c.yml:1:5: invalid UTF-8 (byte 0xff); the configuration must be UTF-8");
+  // Raw control characters are not YAML; escapes that decode to NUL or to no UTF-8 are not text
+  // (a raw NUL and an N became the escape "\N"; found by tests/fuzz/config_fuzz).
+  EXPECT_EQ(ConfigErrorOf([] { ConfigNode::Parse(std::string("a: b\0N\n", 7), "c.yml"); }),
+            "c.yml:1:5: control character 0x00; YAML allows only printable characters (write it "
+            "as an escape in a double-quoted string)");
+  EXPECT_EQ(ConfigErrorOf([] { ConfigNode::Parse("a:\n  b: \"x\\0y\"\n", "c.yml"); }),
+            "c.yml:2:6: a.b: the value holds a NUL character; expected text");
+  // yaml-cpp 0.7 decodes "\N" (U+0085) to the single byte 0x85.
+  EXPECT_EQ(ConfigErrorOf([] { ConfigNode::Parse("a: \"\\N\"\n", "c.yml"); }),
+            "c.yml:1:4: a: the value holds invalid UTF-8 (from an escape); expected text");
+  EXPECT_EQ(ConfigErrorOf([] { ConfigNode::Parse("\"k\\0\": 1\n", "c.yml"); }),
+            "c.yml:1:1: a key holds a NUL character; keys are plain text");
   EXPECT_EQ(ConfigErrorOf([] { ConfigNode::Parse("- a\n", "c.yml"); }),
             "c.yml:1:1: expected a mapping at the top level");
   EXPECT_EQ(ConfigErrorOf([] { ConfigNode::Parse("a: 1\n---\nb: 2\n", "c.yml"); }),

@@ -150,6 +150,16 @@ TEST(Signature, RejectsMalformedFiles) {
           .message,
       "unsupported signature algorithm \"Ed\": expected the prehashed \"ED\"");
   EXPECT_FALSE(Sign(key, "x", "two\nlines", "u").ok());
+  // A CR of its own in a comment: not what Sign() writes, and it would not read back.
+  for (int comment : {0, 2}) {
+    std::vector<std::string> damaged = lines;
+    damaged[comment] += "\r";
+    EXPECT_EQ(ParseSignatureFile(damaged[0] + "\r\n" + damaged[1] + "\n" + damaged[2] + "\r\n" +
+                                 damaged[3] + "\n")
+                  .error()
+                  .message,
+              "not a minisign signature: a comment holds a carriage return or NUL");
+  }
 }
 
 TEST(SecretKeyFile, RoundTripsAndRejectsDamage) {
