@@ -5,11 +5,11 @@
 #include <string>
 
 #include "common/clock.h"
+#include "common/webhook_message.h"
 
 namespace drift::alerts {
 
-// Label or annotation names to values. Sorted, so two equal sets compare and print the same.
-using Labels = std::map<std::string, std::string>;
+using drift::Labels;
 
 // What an alert says, apart from its timing: the labels are its identity in Alertmanager (its
 // fingerprint), the annotations and generator URL are details that may change while it fires.

@@ -1,5 +1,6 @@
 #include "common/strings.h"
 
+#include <algorithm>
 #include <cstdint>
 
 namespace drift {
@@ -106,6 +107,12 @@ std::string_view Utf8Prefix(std::string_view text, std::size_t max_bytes) {
   std::size_t cut = max_bytes;
   while (cut > 0 && IsUtf8Continuation(text[cut])) --cut;
   return text.substr(0, cut);
+}
+
+bool IsLowerSnakeName(std::string_view s) {
+  return !s.empty() && s.size() <= 64 && std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+  });
 }
 
 }  // namespace drift

@@ -29,6 +29,10 @@ std::vector<std::string_view> SplitLines(std::string_view text);
 // most `max_bytes` bytes, never inside a UTF-8 sequence, ending in "…" where cut.
 std::string OneLine(std::string_view text, std::size_t max_bytes);
 
+// Whether `s` is a name of lower-case letters, digits and '_', 1 to 64 bytes: a runbook, a
+// control framework ("update_to_baseline_generation", "pci_dss").
+bool IsLowerSnakeName(std::string_view s);
+
 // UTF-8, strictly (RFC 3629): shortest forms only, no surrogates, nothing past U+10FFFF.
 //
 // The length of the sequence that starts at text[i] (1 to 4), or 0 if none valid starts there.

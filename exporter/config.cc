@@ -14,6 +14,7 @@
 #include "checks/registry.h"
 #include "checks/rooted_fs.h"
 #include "common/config_node.h"
+#include "common/strings.h"
 
 namespace drift::exporter {
 namespace {
@@ -39,12 +40,6 @@ std::string ReadCheckName(const ConfigNode& node) {
   return name;
 }
 
-bool IsIdentifier(std::string_view s) {
-  return !s.empty() && s.size() <= 64 && std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
-  });
-}
-
 std::vector<Control> ReadControls(const std::optional<ConfigNode>& node,
                                   const checks::CheckType& type) {
   // Per framework: a configured framework replaces that framework's defaults; others stay.
@@ -58,7 +53,7 @@ std::vector<Control> ReadControls(const std::optional<ConfigNode>& node,
   std::vector<std::pair<std::string, ConfigNode>> entries;
   if (node) entries = node->Entries();
   for (const auto& [framework, ids] : entries) {
-    if (!IsIdentifier(framework)) {
+    if (!IsLowerSnakeName(framework)) {
       ids.Fail(
           fmt::format("framework name {:?} must be lower case letters, digits and '_'", framework));
     }
@@ -270,7 +265,7 @@ Config ReadConfig(ConfigNode root, const std::string& path) {
     std::optional<ConfigNode> action = item.Find("recommended_action");
     if (action) {
       spec.recommended_action = action->AsString();
-      if (!IsIdentifier(spec.recommended_action)) {
+      if (!IsLowerSnakeName(spec.recommended_action)) {
         action->Fail(
             fmt::format("expected a runbook name in lower case letters, digits and '_', "
                         "got {:?}",
