@@ -7,9 +7,12 @@ set -euo pipefail
 # libcurl4-openssl-dev is for the headers: the binary does not link libcurl but loads
 # libcurl.so.4 (package libcurl4, which the -dev package pulls in) when `alerting:` is
 # configured, so a package of drift_exporter must depend on libcurl4 explicitly.
+# libhowardhinnant-date-dev (libdate-tz3) with tzdata: the time zones of healing's maintenance
+# windows.
 build=(cmake g++ make pkg-config git
   libssl-dev libsodium-dev libyaml-cpp-dev libfmt-dev libmicrohttpd-dev prometheus-cpp-dev
-  nlohmann-json3-dev libcurl4-openssl-dev libcli11-dev libgnutls28-dev libcrypt-dev zlib1g-dev)
+  nlohmann-json3-dev libcurl4-openssl-dev libcli11-dev libgnutls28-dev libcrypt-dev zlib1g-dev
+  libhowardhinnant-date-dev tzdata)
 # clang and its sanitizer runtimes: the ASan/UBSan and TSan stages, -Wthread-safety and
 # bench/fuzz.sh (libFuzzer).
 test=(apache2-utils googletest libgtest-dev clang-format clang libclang-rt-14-dev python3 prometheus
