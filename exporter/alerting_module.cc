@@ -355,13 +355,17 @@ void AlertingModule::SetEvidenceRecordIdProvider(EvidenceRecordIdProvider provid
 }
 
 void AlertingModule::RaiseExporterAlert(std::string_view alertname, checks::Severity severity,
-                                        std::string_view summary, std::string_view description) {
-  notifier_->Fire(Slot("exporter", alertname),
-                  ExporterAlertContent(alertname, severity, summary, description, *labeling()));
+                                        std::string_view summary, std::string_view description,
+                                        std::string_view check) {
+  alerts::AlertContent content =
+      ExporterAlertContent(alertname, severity, summary, description, *labeling());
+  if (!check.empty()) content.labels["check"] = std::string(check);
+  notifier_->Fire(check.empty() ? Slot("exporter", alertname) : Slot(alertname, check),
+                  std::move(content));
 }
 
-void AlertingModule::ResolveExporterAlert(std::string_view alertname) {
-  notifier_->Resolve(Slot("exporter", alertname));
+void AlertingModule::ResolveExporterAlert(std::string_view alertname, std::string_view check) {
+  notifier_->Resolve(check.empty() ? Slot("exporter", alertname) : Slot(alertname, check));
 }
 
 }  // namespace drift::exporter

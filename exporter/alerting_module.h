@@ -93,10 +93,12 @@ class AlertingModule final : public Module {
   void SetEvidenceRecordIdProvider(EvidenceRecordIdProvider provider) DRIFT_EXCLUDES(mu_);
 
   // Fires (or updates) an exporter-level alert such as "ComplianceEvidenceStoreUnhealthy", and
-  // resolves it. Never blocks on the network.
+  // resolves it; with `check`, one alert per check that carries its `check` label
+  // ("ComplianceHealingFailed"). Never blocks on the network.
   void RaiseExporterAlert(std::string_view alertname, checks::Severity severity,
-                          std::string_view summary, std::string_view description);
-  void ResolveExporterAlert(std::string_view alertname);
+                          std::string_view summary, std::string_view description,
+                          std::string_view check = "");
+  void ResolveExporterAlert(std::string_view alertname, std::string_view check = "");
 
   // Slots of the firing alerts ("ComplianceDrift/<check>", "exporter/<alertname>"), for tests.
   std::vector<std::string> FiringSlots() const { return notifier_->FiringSlots(); }

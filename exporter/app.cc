@@ -11,12 +11,12 @@
 #include <thread>
 
 #include "checks/command_journal.h"
-#include "checks/process_runner.h"
 #include "checks/rooted_fs.h"
 #include "checks/systemctl.h"
 #include "common/duration.h"
 #include "common/hostname.h"
 #include "common/log.h"
+#include "common/process_runner.h"
 #include "exporter/alerting_module.h"
 #include "exporter/cli.h"
 #include "exporter/pages.h"
@@ -33,7 +33,7 @@ struct OwnedHost {
         journal(runner),
         host{fs, runner, services, journal, clock, SteadyClock::Get()} {}
   checks::RootedFileSystem fs;
-  checks::ProcessRunner runner;
+  ProcessRunner runner;
   checks::SystemctlServiceManager services;
   checks::CommandJournal journal;
   checks::Host host;
@@ -126,6 +126,11 @@ App::App(Options options, const Clock& clock, const MonotonicClock& monotonic)
           exporter_metrics_.registry(), std::make_shared<ProcessCollector>()},
       [scheduler] { return scheduler->version(); });
   route_table_ = std::make_shared<RouteTable>(Routes());
+  module_context_.snapshot = [scheduler] { return scheduler->snapshot(); };
+  Scheduler* runner = scheduler_.get();
+  module_context_.run_check_now = [runner](std::string_view check, Deadline until) {
+    return runner->RunNow(check, until);
+  };
 }
 
 App::~App() { Stop(); }
@@ -144,6 +149,7 @@ void App::Start() {
     state_file_ = std::make_unique<StateFile>(state_dir_, clock_, registry());
   }
   // Modules are created here, once; OnConfigLoaded hands them every configuration after this.
+  module_context_.state_dir = state_dir_;
   modules_ = options_.make_modules(module_context_, config);
   std::vector<Route> routes = Routes();
   for (const auto& m : modules_) {

@@ -310,6 +310,15 @@ Config ReadConfig(ConfigNode root, const std::string& path) {
   if (auto n = root.Find("alerting")) config.alerting = alerts::ReadAlertingConfig(*n);
   if (auto n = root.Find("evidence")) config.evidence = evidence::ReadEvidenceConfig(*n);
   if (auto n = root.Find("state_dir")) config.state_dir = n->AsPath().string();
+  if (auto n = root.Find("healing")) {
+    config.healing = healing::ReadHealingConfig(*n);
+    if (!config.evidence.enabled) {
+      n->Fail(
+          "healing needs the evidence: section; every request, decision and step is "
+          "recorded as signed evidence");
+    }
+  }
+  if (auto n = root.Find("runbooks")) config.runbooks = healing::ReadRunbooks(*n, config.healing);
   root.Finish();
   for (const Unfingerprinted& f : fingerprints) {
     f.spec->fingerprint = CheckFingerprint(f.spec->type->name, f.params, f.baseline);

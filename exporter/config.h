@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -12,6 +13,7 @@
 #include "common/config_node.h"
 #include "common/sha256.h"
 #include "evidence/config.h"
+#include "healing/config.h"
 
 namespace drift::exporter {
 
@@ -77,6 +79,10 @@ struct Config {
   alerts::AlertingConfig alerting;
   // `evidence:`; disabled when absent.
   evidence::EvidenceConfig evidence;
+  // `healing:`; disabled when absent. Needs `evidence:` (every action is recorded).
+  healing::HealingConfig healing;
+  // `runbooks:`, by name; what checks' recommended_action names.
+  std::map<std::string, healing::Runbook> runbooks;
   // `state_dir:`, resolved against the config file's folder; empty when absent (then the
   // daemon uses $STATE_DIRECTORY, else keeps no state across restarts: exporter/state_file.h).
   std::string state_dir;

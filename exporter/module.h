@@ -2,6 +2,7 @@
 
 #include <prometheus/registry.h>
 
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -61,6 +62,14 @@ struct ModuleContext {
   // Where people reach this exporter (--web.external-url, no trailing '/'), for links such as
   // an alert's generatorURL.
   std::string external_url;
+  // Where state that outlives the process goes (state_dir, else $STATE_DIRECTORY); empty when
+  // there is none. Set before the modules are made.
+  std::string state_dir{};
+  // The checks as the scheduler runs them: the latest states, and one check run now, outside its
+  // schedule, waited for until the deadline (healing's verification). Thread-safe.
+  std::function<std::shared_ptr<const Snapshot>()> snapshot{};
+  std::function<Result<std::shared_ptr<const CheckState>>(std::string_view check, Deadline until)>
+      run_check_now{};
 };
 
 // Creates the daemon's modules from the first configuration (exporter/modules.cc: one line per

@@ -232,7 +232,7 @@ void Scheduler::WorkerLoop() {
     Deadline start = monotonic_.Now();
     Deadline deadline = start + job.spec->timeout;
     in_flight_[run_id] = {job.spec,    deadline, std::this_thread::get_id(),
-                          job.counted, false,    &checks::ThisThreadActivity()};
+                          job.counted, false,    &ThisThreadActivity()};
     ++running_;
     // The watchdog must look at this run before the scheduling thread's next planned wake-up.
     if (deadline + kGrace < loop_wake_) state_cv_.NotifyAll();
@@ -256,6 +256,7 @@ void Scheduler::WorkerLoop() {
     InFlight run = in_flight_[run_id];
     in_flight_.erase(run_id);
     busy_[job.spec->name] = false;
+    if (run_now_waiters_ > 0) run_cv_.NotifyAll();
     if (run.abandoned) {
       --stuck_workers_;
       log::Info("hung check returned; its result is dropped", {{"check", job.spec->name}});
@@ -284,10 +285,11 @@ Scheduler::Transition Scheduler::PublishLocked(const std::shared_ptr<const Check
   Transition t{it->second, next};
   if (t.first->runs == 0) not_ran_.fetch_sub(1, std::memory_order_release);
   it->second = next;
-  // No notify: nobody waits for a single result (RunOnce and scrapes wait for the whole cycle,
-  // FinishCountedLocked), and waking the scheduling thread at every result of a 1,000-check
-  // cycle only made it contend for mu_ with the workers.
+  // No notify of state_cv_: RunOnce and scrapes wait for the whole cycle (FinishCountedLocked),
+  // and waking the scheduling thread at every result of a 1,000-check cycle only made it
+  // contend for mu_ with the workers. RunNow waits for one result, and only then is woken.
   version_.fetch_add(1, std::memory_order_release);
+  if (run_now_waiters_ > 0) run_cv_.NotifyAll();
   return t;
 }
 
@@ -389,6 +391,45 @@ void Scheduler::RunOnce() {
   EnsureWorkersLocked();
   EnqueueCycleLocked(true);
   while (!stopping_ && cycle_pending_ != 0) state_cv_.Wait(mu_);
+}
+
+Result<std::shared_ptr<const CheckState>> Scheduler::RunNow(std::string_view name, Deadline until) {
+  MutexLock lock(mu_);
+  std::shared_ptr<const CheckSpec> spec;
+  if (plan_) {
+    for (const auto& s : plan_->checks) {
+      if (s->name == name) spec = s;
+    }
+  }
+  if (!spec) return Err("no enabled check named {:?}", name);
+  const std::string key(name);
+  ++run_now_waiters_;
+  bool in_time = true;
+  while (in_time && !stopping_ && busy_[key]) {
+    in_time = monotonic_.WaitUntil(run_cv_, mu_, until);
+  }
+  if (in_time && !stopping_) {
+    const std::shared_ptr<const CheckState> before = StateOfLocked(key);
+    busy_[key] = true;
+    queue_.push_front({plan_, spec, false});
+    EnsureWorkersLocked();
+    work_cv_.NotifyAll();
+    // A reload may replace or remove the check meanwhile: look it up each time.
+    while (in_time && !stopping_ && StateOfLocked(key) == before) {
+      in_time = monotonic_.WaitUntil(run_cv_, mu_, until);
+    }
+  }
+  --run_now_waiters_;
+  if (stopping_) return Err("the scheduler stopped before check {} ran", name);
+  if (!in_time) return Err("check {} did not finish in time", name);
+  std::shared_ptr<const CheckState> after = StateOfLocked(key);
+  if (!after) return Err("check {} was removed by a reload", name);
+  return after;
+}
+
+std::shared_ptr<const CheckState> Scheduler::StateOfLocked(const std::string& name) const {
+  auto it = states_.find(name);
+  return it == states_.end() ? nullptr : it->second;
 }
 
 bool Scheduler::AllRan() const { return not_ran_.load(std::memory_order_acquire) == 0; }

@@ -10,8 +10,8 @@
 #include <thread>
 #include <vector>
 
-#include "checks/activity.h"
 #include "checks/host.h"
+#include "common/activity.h"
 #include "common/clock.h"
 #include "common/mutex.h"
 #include "common/thread_annotations.h"
@@ -85,6 +85,12 @@ class Scheduler : public std::enable_shared_from_this<Scheduler> {
   bool on_scrape() const { return on_scrape_.load(std::memory_order_acquire); }
   // Runs every check once and waits for all of them (timeouts included).
   void RunOnce() DRIFT_EXCLUDES(mu_);
+  // Runs the enabled check `name` now, ahead of the queue, and returns the state its result
+  // gives (healing's verification). A run already queued or in progress started before the
+  // call, so it is waited for and the check runs again. Error: no such enabled check, the
+  // scheduler stopped, or `until` (on the scheduler's monotonic clock) passed first.
+  Result<std::shared_ptr<const CheckState>> RunNow(std::string_view name, Deadline until)
+      DRIFT_EXCLUDES(mu_);
 
   // True once every check of the current plan has finished at least one run in this process
   // (a restored state does not count). Lock-free (one atomic load): /-/ready may be polled while
@@ -103,7 +109,7 @@ class Scheduler : public std::enable_shared_from_this<Scheduler> {
     std::thread::id worker;
     bool counted = false;  // part of a cycle someone waits for
     bool abandoned = false;
-    const checks::Activity* activity = nullptr;  // the worker's: what the run waits for
+    const Activity* activity = nullptr;  // the worker's: what the run waits for
   };
 
   Scheduler(const Clock& clock, const MonotonicClock& monotonic);
@@ -122,6 +128,8 @@ class Scheduler : public std::enable_shared_from_this<Scheduler> {
                            double duration_seconds) DRIFT_REQUIRES(mu_);
   void Notify(const std::vector<Transition>& transitions) DRIFT_EXCLUDES(mu_);
   void FinishCountedLocked() DRIFT_REQUIRES(mu_);
+  std::shared_ptr<const CheckState> StateOfLocked(const std::string& name) const
+      DRIFT_REQUIRES(mu_);
   // on_scrape: a scrape's deadline passed with runs of its cycle unfinished; each such check
   // shows as not successful, with what it waits for, until its result arrives.
   void MarkOverdueLocked(Deadline now) DRIFT_REQUIRES(mu_);
@@ -130,6 +138,7 @@ class Scheduler : public std::enable_shared_from_this<Scheduler> {
   const MonotonicClock& monotonic_;
   mutable Mutex mu_;
   CondVar work_cv_;   // workers: a job is queued, or stopping
+  CondVar run_cv_;    // RunNow: a check's result was published or its run ended
   CondVar state_cv_;  // waiters: a cycle finished; scheduler: plan changed, stop, or a run's
                       // deadline comes before loop_wake_
   std::shared_ptr<const Plan> plan_ DRIFT_GUARDED_BY(mu_);
@@ -137,6 +146,7 @@ class Scheduler : public std::enable_shared_from_this<Scheduler> {
   std::deque<Job> queue_ DRIFT_GUARDED_BY(mu_);
   std::map<std::uint64_t, InFlight> in_flight_ DRIFT_GUARDED_BY(mu_);  // by run id
   std::uint64_t next_run_id_ DRIFT_GUARDED_BY(mu_) = 1;
+  int run_now_waiters_ DRIFT_GUARDED_BY(mu_) = 0;  // RunNow calls waiting (notify only then)
   std::map<std::string, bool> busy_ DRIFT_GUARDED_BY(mu_);  // check name -> queued, running or
                                                             // hung
   // on_scrape: check name -> why the latest scrape got no result for it (MarkOverdueLocked);

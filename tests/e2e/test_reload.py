@@ -118,7 +118,7 @@ class Reload(unittest.TestCase):
         self.assertEqual(r.status, 500)
         self.assertEqual(r.text, f"failed to reload config: {self.config}:{self.broken_line}:1: "
                                  "bogus_setting: unknown key; expected one of: alerting, baseline_file, "
-                                 "checks, evidence, host, scheduler, state_dir\n")
+                                 "checks, evidence, healing, host, runbooks, scheduler, state_dir\n")
         self.assertEqual(self.reload_value(exporter), 0)
         self.assertEqual(self.checks_in(exporter.metrics()), ["agent", "disks"])
 

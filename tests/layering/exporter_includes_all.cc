@@ -4,3 +4,4 @@
 #include "common/result.h"
 #include "evidence/record.h"
 #include "exporter/app.h"
+#include "healing/healer.h"

@@ -38,8 +38,8 @@ class FakeClock final : public Clock {
 };
 
 // The output of a program that ran and exited with `exit_code`.
-inline checks::CommandOutput Exited(int exit_code, std::string out, std::string err = "") {
-  checks::CommandOutput o;
+inline CommandOutput Exited(int exit_code, std::string out, std::string err = "") {
+  CommandOutput o;
   o.exit_code = exit_code;
   o.out = std::move(out);
   o.err = std::move(err);
@@ -47,8 +47,8 @@ inline checks::CommandOutput Exited(int exit_code, std::string out, std::string 
 }
 
 // The output of a program killed by `signal`, after it printed `out`.
-inline checks::CommandOutput KilledBy(int signal, std::string out = "") {
-  checks::CommandOutput o;
+inline CommandOutput KilledBy(int signal, std::string out = "") {
+  CommandOutput o;
   o.exit_code = -1;
   o.signal = signal;
   o.out = std::move(out);
@@ -56,17 +56,17 @@ inline checks::CommandOutput KilledBy(int signal, std::string out = "") {
 }
 
 // The output of a program the runner killed at the deadline, after it printed `out`.
-inline checks::CommandOutput TimedOut(std::string out = "") {
-  checks::CommandOutput o = KilledBy(9, std::move(out));
+inline CommandOutput TimedOut(std::string out = "") {
+  CommandOutput o = KilledBy(9, std::move(out));
   o.timed_out = true;
   return o;
 }
 
 // Answers commands from a script keyed by the space-joined argv; records every command run.
 // An unscripted command fails like a missing program.
-class FakeCommandRunner final : public checks::CommandRunner {
+class FakeCommandRunner final : public CommandRunner {
  public:
-  void Script(const std::string& argv_joined, checks::CommandOutput output) {
+  void Script(const std::string& argv_joined, CommandOutput output) {
     std::lock_guard lock(mu_);
     script_[argv_joined] = std::move(output);
   }
@@ -89,7 +89,7 @@ class FakeCommandRunner final : public checks::CommandRunner {
     return commands_ran_;
   }
 
-  Result<checks::CommandOutput> Run(const checks::Command& command, Deadline) const override {
+  Result<CommandOutput> Run(const Command& command, Deadline) const override {
     std::string joined;
     for (const std::string& a : command.argv) {
       if (!joined.empty()) joined += ' ';
@@ -114,7 +114,7 @@ class FakeCommandRunner final : public checks::CommandRunner {
 
  private:
   mutable std::mutex mu_;
-  std::map<std::string, checks::CommandOutput> script_;
+  std::map<std::string, CommandOutput> script_;
   std::vector<std::string> not_installed_;
   std::map<std::string, Error> errors_;
   mutable std::vector<std::vector<std::string>> commands_ran_;

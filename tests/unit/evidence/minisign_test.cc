@@ -206,8 +206,7 @@ TEST_F(MinisignBinary, VerifiesOurSignatures) {
   Result<Signature> sig = Sign(key, "{\"a\":1}\n", "seq=1 chain=abc", "signed by a test");
   ASSERT_TRUE(sig.ok());
   WriteText(dir_ / "file.json.minisig", FormatSignatureFile(*sig));
-  checks::CommandOutput out =
-      RunProgram({kMinisign, "-Vm", dir_ / "file.json", "-p", dir_ / "key.pub"});
+  CommandOutput out = RunProgram({kMinisign, "-Vm", dir_ / "file.json", "-p", dir_ / "key.pub"});
   EXPECT_EQ(out.exit_code, 0) << out.out << out.err;
   EXPECT_EQ(out.out,
             "Signature and comment signature verified\nTrusted comment: seq=1 chain=abc\n");
@@ -219,12 +218,12 @@ TEST_F(MinisignBinary, VerifiesOurSignatures) {
 }
 
 TEST_F(MinisignBinary, WeReadItsKeysAndVerifyItsSignatures) {
-  checks::CommandOutput gen =
+  CommandOutput gen =
       RunProgram({kMinisign, "-G", "-W", "-p", dir_ / "m.pub", "-s", dir_ / "m.key"});
   ASSERT_EQ(gen.exit_code, 0) << gen.out << gen.err;
   WriteText(dir_ / "data.txt", "some evidence\n");
-  checks::CommandOutput sign = RunProgram({kMinisign, "-S", "-s", dir_ / "m.key", "-m",
-                                           dir_ / "data.txt", "-t", "their trusted comment"});
+  CommandOutput sign = RunProgram({kMinisign, "-S", "-s", dir_ / "m.key", "-m", dir_ / "data.txt",
+                                   "-t", "their trusted comment"});
   ASSERT_EQ(sign.exit_code, 0) << sign.out << sign.err;
 
   std::string pub_text = ReadText(dir_ / "m.pub");

@@ -123,7 +123,7 @@ TEST_F(StoreTest, EveryRecordVerifiesWithTheRealMinisign) {
   ASSERT_FALSE(Publish(*store, {Rec("start"), Rec("transition", "fw"), Rec("stop")}).error);
   for (const std::string& f : FilesUnder(dir_ / "ev/records")) {
     if (!f.ends_with(".json")) continue;
-    checks::CommandOutput out = RunProgram(
+    CommandOutput out = RunProgram(
         {kMinisign, "-Vm", dir_ / "ev/records/" + f, "-p", dir_ / "ev/keys/1716151413121110.pub"});
     EXPECT_EQ(out.exit_code, 0) << f << ": " << out.out << out.err;
     EXPECT_NE(out.out.find("Trusted comment: drift_evidence v1 seq="), std::string::npos);

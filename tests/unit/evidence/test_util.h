@@ -19,8 +19,8 @@
 #include <utility>
 #include <vector>
 
-#include "checks/process_runner.h"
 #include "common/mutex.h"
+#include "common/process_runner.h"
 #include "common/thread_annotations.h"
 #include "evidence/minisign.h"
 #include "evidence/store_fs.h"
@@ -276,15 +276,14 @@ inline VerifyReport VerifyWithTestKey(const std::string& dir) {
 }
 
 // Runs a real program (argv[0] absolute) and returns its output.
-inline checks::CommandOutput RunProgram(std::vector<std::string> argv) {
-  static checks::ProcessRunner runner({"/usr/bin", "/bin"});
-  checks::Command cmd;
+inline CommandOutput RunProgram(std::vector<std::string> argv) {
+  static ProcessRunner runner({"/usr/bin", "/bin"});
+  Command cmd;
   cmd.argv = std::move(argv);
   cmd.timeout = std::chrono::seconds(30);
-  Result<checks::CommandOutput> out =
-      runner.Run(cmd, std::chrono::steady_clock::now() + cmd.timeout);
+  Result<CommandOutput> out = runner.Run(cmd, std::chrono::steady_clock::now() + cmd.timeout);
   if (!out.ok()) {
-    checks::CommandOutput failed;
+    CommandOutput failed;
     failed.err = out.error().message;
     return failed;
   }

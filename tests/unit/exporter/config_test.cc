@@ -40,7 +40,7 @@ const std::vector<BadConfig> kBadConfigs = {
     // Unknown keys, at every level, name what was expected instead.
     {"unknown_key_top.yml",
      "<bad>unknown_key_top.yml:2:1: scrape_interval: unknown key; expected one of: alerting, "
-     "baseline_file, checks, evidence, host, scheduler, state_dir"},
+     "baseline_file, checks, evidence, healing, host, runbooks, scheduler, state_dir"},
     {"unknown_key_check.yml",
      "<bad>unknown_key_check.yml:4:5: checks[0].serverity: unknown key; expected one of: controls, "
      "drift_threshold, enabled, name, params, recommended_action, severity, timeout, type"},

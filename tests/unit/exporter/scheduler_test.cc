@@ -8,8 +8,8 @@
 #include <regex>
 #include <thread>
 
-#include "checks/activity.h"
 #include "checks/rooted_fs.h"
+#include "common/activity.h"
 #include "tests/support/fake_monotonic_clock.h"
 #include "tests/support/fakes.h"
 
@@ -72,7 +72,7 @@ class GatedCheck final : public checks::Check {
  public:
   explicit GatedCheck(std::string activity) : activity_(std::move(activity)) {}
   checks::CheckResult Run(const checks::Host&, Deadline) const override {
-    checks::ScopedActivity activity(activity_);
+    ScopedActivity activity(activity_);
     std::unique_lock lock(mu_);
     ++entered_;
     cv_.notify_all();
@@ -476,6 +476,53 @@ TEST_F(SchedulerTest, OnScrapeDeadlineNamesTheCheckTypeWhenNoCommandRuns) {
   hashing->Open(checks::Verdict::kCompliant);
   scheduler->RefreshForScrape(std::chrono::steady_clock::now() + 10s);
   EXPECT_TRUE(StateOf(*scheduler->snapshot(), "hashing").success);
+  scheduler->Stop();
+}
+
+// Healing's verification: one check, now, ahead of the others, and its new state.
+TEST_F(SchedulerTest, RunNowRunsOneCheckAndReturnsItsNewState) {
+  auto ok = std::make_shared<ScriptedCheck>(checks::Verdict::kCompliant);
+  auto bad = std::make_shared<ScriptedCheck>(checks::Verdict::kDrifted);
+  AddCheck("ok", ok);
+  AddCheck("bad", bad);
+  auto scheduler = Scheduler::Create(clock_);
+  scheduler->SetPlan(plan_);
+  scheduler->Start();
+  Result<std::shared_ptr<const CheckState>> state =
+      scheduler->RunNow("bad", std::chrono::steady_clock::now() + 10s);
+  ASSERT_TRUE(state.ok()) << state.error().message;
+  EXPECT_TRUE((*state)->drifted);
+  EXPECT_EQ((*state)->runs, 1);
+  EXPECT_EQ(bad->runs, 1);
+  EXPECT_EQ(ok->runs, 0);
+  Result<std::shared_ptr<const CheckState>> none =
+      scheduler->RunNow("nope", std::chrono::steady_clock::now() + 10s);
+  ASSERT_FALSE(none.ok());
+  EXPECT_EQ(none.error().message, "no enabled check named \"nope\"");
+  scheduler->Stop();
+}
+
+// A run in progress may have started before the change being verified: RunNow waits for it and
+// runs the check again.
+TEST_F(SchedulerTest, RunNowRunsAgainAfterARunInProgress) {
+  auto gated = std::make_shared<GatedCheck>("waiting");
+  AddGated("gated", gated);
+  auto scheduler = Scheduler::Create(clock_);
+  scheduler->SetPlan(plan_);
+  scheduler->Start();
+  gated->Close();
+  std::thread cycle([&] { scheduler->RunOnce(); });
+  gated->WaitEntered(1);
+  Result<std::shared_ptr<const CheckState>> state = Error{"not run"};
+  std::thread verify(
+      [&] { state = scheduler->RunNow("gated", std::chrono::steady_clock::now() + 30s); });
+  gated->Open(checks::Verdict::kDrifted);
+  verify.join();
+  cycle.join();
+  ASSERT_TRUE(state.ok()) << state.error().message;
+  EXPECT_EQ(gated->entered(), 2);
+  EXPECT_EQ((*state)->runs, 2);
+  EXPECT_TRUE((*state)->drifted);
   scheduler->Stop();
 }
 

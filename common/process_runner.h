@@ -7,14 +7,14 @@
 #include <unordered_map>
 #include <vector>
 
-#include "checks/host.h"
+#include "common/command.h"
 
-namespace drift::checks {
+namespace drift {
 
-// Runs programs for checks: posix_spawn (never a shell), stdin from /dev/null, stdout and stderr
-// captured through pipes, in its own process group with default signal dispositions and an empty
-// signal mask, and a minimal fixed environment (PATH=<search path>, LC_ALL=C, TERM=dumb,
-// SYSTEMD_PAGER=cat, SYSTEMD_COLORS=0, PAGER=cat).
+// Runs programs for checks and for healing's steps: posix_spawn (never a shell), stdin from
+// /dev/null, stdout and stderr captured through pipes, in its own process group with default signal
+// dispositions and an empty signal mask, and a minimal fixed environment (PATH=<search path>,
+// LC_ALL=C, TERM=dumb, SYSTEMD_PAGER=cat, SYSTEMD_COLORS=0, PAGER=cat).
 //
 // The whole process group is SIGKILLed when the program exits (left-over background processes
 // are never wanted), when an output stream passes command.max_output_bytes, or at the deadline.
@@ -52,4 +52,4 @@ class ProcessRunner final : public CommandRunner {
   mutable std::unordered_map<std::string, std::string> resolved_;  // bare name -> absolute path
 };
 
-}  // namespace drift::checks
+}  // namespace drift

@@ -1,4 +1,4 @@
-#include "checks/process_runner.h"
+#include "common/process_runner.h"
 
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -22,13 +22,11 @@ extern "C" {
 #include <stdexcept>
 #include <utility>
 
-#include "checks/activity.h"
+#include "common/activity.h"
 #include "common/fd.h"
 
-namespace drift::checks {
+namespace drift {
 namespace {
-
-using SteadyClock = std::chrono::steady_clock;
 
 class FileActions {
  public:
@@ -186,7 +184,7 @@ Result<CommandOutput> ProcessRunner::Run(const Command& command, Deadline deadli
   if (!program) return program.error();
 
   CommandOutput output;
-  const Deadline start = SteadyClock::now();
+  const Deadline start = std::chrono::steady_clock::now();
   // min(deadline, start + timeout), without overflowing for a huge timeout or a far deadline.
   const auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(
       deadline > start ? deadline - start : Deadline::duration::zero());
@@ -252,7 +250,7 @@ Result<CommandOutput> ProcessRunner::Run(const Command& command, Deadline deadli
   while (true) {
     const bool streams_open = streams[0].fd.open() || streams[1].fd.open();
     if (reaped && !streams_open) break;
-    const Deadline now = SteadyClock::now();
+    const Deadline now = std::chrono::steady_clock::now();
     if (now >= end) {
       // Also reached when a process outside the group (setsid) still holds a pipe after the
       // child exited: stop reading rather than wait for it.
@@ -312,4 +310,4 @@ Result<CommandOutput> ProcessRunner::Run(const Command& command, Deadline deadli
   return output;
 }
 
-}  // namespace drift::checks
+}  // namespace drift

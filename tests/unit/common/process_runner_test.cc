@@ -1,4 +1,4 @@
-#include "checks/process_runner.h"
+#include "common/process_runner.h"
 
 #include <dirent.h>
 #include <gtest/gtest.h>
@@ -17,15 +17,14 @@
 #include <thread>
 #include <vector>
 
-namespace drift::checks {
+namespace drift {
 namespace {
 
 using std::chrono::milliseconds;
-using SteadyClock = std::chrono::steady_clock;
 
 const std::string kCommands = DRIFT_FIXTURES_DIR "/commands";
 
-Deadline Far() { return SteadyClock::now() + std::chrono::seconds(30); }
+Deadline Far() { return std::chrono::steady_clock::now() + std::chrono::seconds(30); }
 
 Command Cmd(std::vector<std::string> argv, milliseconds timeout = milliseconds(10'000)) {
   Command c;
@@ -34,8 +33,8 @@ Command Cmd(std::vector<std::string> argv, milliseconds timeout = milliseconds(1
   return c;
 }
 
-milliseconds Since(SteadyClock::time_point start) {
-  return std::chrono::duration_cast<milliseconds>(SteadyClock::now() - start);
+milliseconds Since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - start);
 }
 
 // Dead means gone, or a zombie waiting for whoever adopted it to reap it.
@@ -107,7 +106,7 @@ TEST_F(ProcessRunnerTest, ReportsExitCode) {
 }
 
 TEST_F(ProcessRunnerTest, StdinIsEmpty) {
-  const auto start = SteadyClock::now();
+  const auto start = std::chrono::steady_clock::now();
   auto r = runner_.Run(Cmd({"/usr/bin/cat"}, milliseconds(5'000)), Far());
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_EQ(r->out, "");
@@ -125,7 +124,7 @@ TEST_F(ProcessRunnerTest, CapturesStderrApart) {
 }
 
 TEST_F(ProcessRunnerTest, KillsAHungCommandAtItsTimeout) {
-  const auto start = SteadyClock::now();
+  const auto start = std::chrono::steady_clock::now();
   auto r = runner_.Run(Cmd({"/usr/bin/sleep", "100"}, milliseconds(200)), Far());
   const auto took = Since(start);
   ASSERT_TRUE(r.ok()) << r.error().message;
@@ -137,7 +136,7 @@ TEST_F(ProcessRunnerTest, KillsAHungCommandAtItsTimeout) {
 }
 
 TEST_F(ProcessRunnerTest, TheDeadlineBoundsALongerTimeout) {
-  const auto start = SteadyClock::now();
+  const auto start = std::chrono::steady_clock::now();
   auto r = runner_.Run(Cmd({"/usr/bin/sleep", "100"}), start + milliseconds(200));
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_TRUE(r->timed_out);
@@ -145,14 +144,14 @@ TEST_F(ProcessRunnerTest, TheDeadlineBoundsALongerTimeout) {
 }
 
 TEST_F(ProcessRunnerTest, APassedDeadlineRunsNothing) {
-  auto r = runner_.Run(Cmd({"/usr/bin/true"}), SteadyClock::now() - milliseconds(1));
+  auto r = runner_.Run(Cmd({"/usr/bin/true"}), std::chrono::steady_clock::now() - milliseconds(1));
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_TRUE(r->timed_out);
   EXPECT_EQ(r->exit_code, -1);
 }
 
 TEST_F(ProcessRunnerTest, KillsABackgroundGrandchildWhenTheChildExits) {
-  const auto start = SteadyClock::now();
+  const auto start = std::chrono::steady_clock::now();
   auto r = runner_.Run(Cmd({kCommands + "/background_grandchild.sh"}), Far());
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_LT(Since(start), milliseconds(2'000));
@@ -168,7 +167,7 @@ TEST_F(ProcessRunnerTest, KillsABackgroundGrandchildWhenTheChildExits) {
 }
 
 TEST_F(ProcessRunnerTest, ASetsidGrandchildHoldingThePipeIsBoundedByTheDeadline) {
-  const auto start = SteadyClock::now();
+  const auto start = std::chrono::steady_clock::now();
   auto r = runner_.Run(Cmd({kCommands + "/setsid_grandchild.sh"}, milliseconds(500)), Far());
   const auto took = Since(start);
   ASSERT_TRUE(r.ok()) << r.error().message;
@@ -186,7 +185,7 @@ TEST_F(ProcessRunnerTest, ASetsidGrandchildHoldingThePipeIsBoundedByTheDeadline)
 TEST_F(ProcessRunnerTest, StopsAFloodAtTheCap) {
   Command c = Cmd({"/usr/bin/yes"});
   c.max_output_bytes = 1 << 20;
-  const auto start = SteadyClock::now();
+  const auto start = std::chrono::steady_clock::now();
   auto r = runner_.Run(c, Far());
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_LT(Since(start), milliseconds(2'000));
@@ -356,4 +355,4 @@ TEST_F(ProcessRunnerTest, RunsConcurrently) {
 }
 
 }  // namespace
-}  // namespace drift::checks
+}  // namespace drift

@@ -4,7 +4,7 @@
 #include <string>
 #include <utility>
 
-namespace drift::checks {
+namespace drift {
 
 // What a thread running a check is waiting for right now (the command it runs), so that a report
 // about a check that is still running can say what holds it up. Each thread has one
@@ -42,4 +42,4 @@ class ScopedActivity {
   ScopedActivity& operator=(const ScopedActivity&) = delete;
 };
 
-}  // namespace drift::checks
+}  // namespace drift
