@@ -34,6 +34,7 @@
 #include "exporter/pages.h"
 #include "exporter/version.h"
 #include "exporter/web_config.h"
+#include "healing/polkit.h"
 
 namespace drift::exporter {
 namespace {
@@ -49,6 +50,7 @@ struct Flags {
   std::string log_format = "logfmt";
   std::string check_format = "table";
   std::string baseline_out;
+  std::string polkit_user = "drift-exporter";
 };
 
 constexpr int kMallocThresholdBytes = 128 << 10;
@@ -340,6 +342,27 @@ int RunBaselineCapture(const Flags& flags) {
   return kExitDrift;
 }
 
+// `healing polkit-rule`: the rule on stdout; steps polkit cannot cover are warnings on stderr.
+int PrintPolkitRule(const Flags& flags) {
+  Config config = LoadConfig(flags.config_file);
+  Result<healing::PolkitRule> rule =
+      healing::MakePolkitRule(config.runbooks, flags.polkit_user, flags.config_file);
+  if (!rule.ok()) {
+    std::cerr << fmt::format("--user: {}\n", rule.error().message);
+    return kExitUsage;
+  }
+  for (const std::string& warning : rule->uncovered) {
+    std::cerr << fmt::format("{}: warning: {}\n", flags.config_file, warning);
+  }
+  if (rule->allowed.empty()) {
+    std::cerr << fmt::format(
+        "{}: warning: no runbook step is a systemctl unit action; the rule allows nothing\n",
+        flags.config_file);
+  }
+  std::cout << rule->text;
+  return kExitOk;
+}
+
 }  // namespace
 
 int RunCli(int argc, char** argv) {
@@ -401,6 +424,15 @@ int RunCli(int argc, char** argv) {
   add_config_file(capture);
   capture->add_option("--out", flags.baseline_out, "Baseline file to write")->required();
   EvidenceCommands evidence(cli, flags.config_file);
+  CLI::App* healing_cmd = cli.add_subcommand("healing", "Healing's privileges");
+  healing_cmd->require_subcommand(1);
+  CLI::App* polkit = healing_cmd->add_subcommand(
+      "polkit-rule",
+      "Print the polkit rule that lets the exporter's user run exactly the systemctl unit "
+      "actions of the configured runbooks");
+  add_config_file(polkit);
+  polkit->add_option("--user", flags.polkit_user, "The user the exporter runs as")
+      ->capture_default_str();
 
   try {
     cli.parse(argc, argv);
@@ -430,6 +462,7 @@ int RunCli(int argc, char** argv) {
     }
     if (check->parsed()) return RunChecksOnce(flags);
     if (capture->parsed()) return RunBaselineCapture(flags);
+    if (polkit->parsed()) return PrintPolkitRule(flags);
     if (evidence.parsed()) return evidence.Run();
     return RunDaemon(flags);
   } catch (const ConfigError& e) {

@@ -70,6 +70,7 @@ healing::CheckReading ReadingOf(const CheckState& state) {
   json findings = json::array();
   for (const checks::Finding& f : state.result.findings) {
     findings.push_back({{"cause", f.cause}, {"observed", f.observed}, {"expected", f.expected}});
+    r.causes.push_back(f.cause);
   }
   r.observations_json =
       json{{"observed", std::move(observed)}, {"findings", std::move(findings)}}.dump(

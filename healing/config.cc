@@ -88,12 +88,15 @@ std::vector<Step> ReadSteps(const ConfigNode& node) {
     ConfigNode argv = item.Child("argv");
     step.argv = argv.AsStringList();
     if (step.argv.empty()) argv.Fail("expected the program and its arguments, at least one");
-    if (!step.argv[0].starts_with('/')) {
+    // A path to the program, never a name to look up: absolute, or relative to the
+    // configuration's folder like the exporter's other files.
+    if (step.argv[0].find('/') == std::string::npos) {
       argv.Fail(
-          fmt::format("expected an absolute path to the program, got {:?} (steps never "
-                      "search PATH and never run a shell)",
+          fmt::format("expected a path to the program, got {:?} (steps never search PATH "
+                      "and never run a shell)",
                       step.argv[0]));
     }
+    step.argv[0] = argv.Items().front().AsPath().lexically_normal().string();
     std::size_t bytes = 0;
     for (const std::string& arg : step.argv) bytes += arg.size() + 1;
     if (bytes > kMaxArgvBytes) argv.Fail("the arguments are longer than 64 KiB");
@@ -134,6 +137,7 @@ Runbook ReadRunbook(const std::string& name, const ConfigNode& node,
     }
   }
   r.dry_run = node.GetBool("dry_run", false);
+  if (auto causes = node.Find("manual_causes")) r.manual_causes = causes->AsStringList();
   if (auto w = node.Find("windows")) {
     r.windows = w->AsStringList();
     for (const std::string& window : r.windows) {

@@ -39,6 +39,10 @@ struct Runbook {
   bool dry_run = false;        // record what would run, run nothing
   // Names of maintenance windows it may run in; empty: any time.
   std::vector<std::string> windows;
+  // Drift causes it never acts on, whatever its tier: with one of them among the check's
+  // findings the action is manual ("binary_hash_mismatch": a replaced antivirus binary needs a
+  // person, not a restart).
+  std::vector<std::string> manual_causes;
 
   bool operator==(const Runbook&) const = default;
 };

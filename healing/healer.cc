@@ -230,7 +230,9 @@ Result<std::vector<AlertOutcome>> Healer::Accept(const WebhookMessage& message,
         continue;
       }
       const Runbook& rb = runbook->second;
-      const Decision d = Decide(rb, config_.healing, HistoryLocked(out.check), now);
+      const std::optional<CheckReading> latest = deps_.checks.Latest(out.check);
+      const Decision d = Decide(rb, config_.healing, HistoryLocked(out.check), now,
+                                latest ? latest->causes : std::vector<std::string>{});
       Action a;
       a.id = NewId();
       a.check = out.check;
@@ -288,13 +290,8 @@ Result<std::vector<AlertOutcome>> Healer::Accept(const WebhookMessage& message,
                              {}});
       if (a.status == ActionStatus::kAwaitingApproval) {
         // Kept before anyone may approve: what the host looked like when it drifted.
-        std::optional<CheckReading> reading = deps_.checks.Latest(a.check);
-        events.push_back(Event{EventKind::kSnapshot,
-                               a,
-                               kSelf,
-                               "the drifted state, before anything runs",
-                               {},
-                               reading});
+        events.push_back(Event{
+            EventKind::kSnapshot, a, kSelf, "the drifted state, before anything runs", {}, latest});
       }
       state_.actions.emplace(a.id, a);
       state_.handled.emplace(key, a.id);

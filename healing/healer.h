@@ -30,7 +30,8 @@ struct CheckReading {
   bool drifted = false;
   bool error = false;  // the check could not run: neither healed nor drifted
   std::string reason;
-  std::string observations_json;  // the check's observed state, as the exporter records it
+  std::string observations_json;    // the check's observed state, as the exporter records it
+  std::vector<std::string> causes;  // of its findings: what drifted
 
   bool operator==(const CheckReading&) const = default;
 };

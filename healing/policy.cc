@@ -58,7 +58,7 @@ std::optional<WallTime> RunWindow(const Runbook& runbook, const HealingConfig& c
 }
 
 Decision Decide(const Runbook& runbook, const HealingConfig& config, const CheckHistory& history,
-                WallTime now) {
+                WallTime now, const std::vector<std::string>& causes) {
   Decision d;
   d.dry_run = config.dry_run || runbook.dry_run;
   auto decide = [&d](DecisionKind kind, std::string reason) {
@@ -79,6 +79,15 @@ Decision Decide(const Runbook& runbook, const HealingConfig& config, const Check
     return decide(
         DecisionKind::kManual,
         fmt::format("runbook {} is manual: it is recorded and shown, never run", runbook.name));
+  }
+  for (const std::string& cause : causes) {
+    if (std::find(runbook.manual_causes.begin(), runbook.manual_causes.end(), cause) !=
+        runbook.manual_causes.end()) {
+      return decide(DecisionKind::kManual,
+                    fmt::format("the drift's cause {} is never healed by runbook {} "
+                                "(manual_causes): a person must look",
+                                cause, runbook.name));
+    }
   }
   if (history.last_healed && Since(*history.last_healed, now) < config.cooldown) {
     return decide(DecisionKind::kSuspend,

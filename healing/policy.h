@@ -41,14 +41,15 @@ struct Decision {
   bool operator==(const Decision&) const = default;
 };
 
-// The tiered policy, for a firing drift alert whose check maps to `runbook`, in order:
-// suspended -> skip; busy -> skip (one action per check at a time); manual -> manual; healed
+// The tiered policy, for a firing drift alert whose check maps to `runbook` and drifts for
+// `causes` (its findings' causes, when known), in order: suspended -> skip; busy -> skip (one
+// action per check at a time); manual, or a cause in the runbook's manual_causes -> manual; healed
 // less than `cooldown` ago -> suspend (the drift came back: a reconciliation loop); max_attempts
 // within attempts_window -> skip; failed less than `cooldown` ago -> skip; approval -> await
 // approval (the window is applied once approved, by RunWindow); outside every window the runbook
 // names -> wait for the next; else run. Dry run when the section or the runbook says so. Pure.
 Decision Decide(const Runbook& runbook, const HealingConfig& config, const CheckHistory& history,
-                WallTime now);
+                WallTime now, const std::vector<std::string>& causes = {});
 
 // When an approved or deferred action of `runbook` may run: nullopt = now (no window named, or
 // inside one), else the next start of one of its windows. Pure.

@@ -72,6 +72,11 @@ runbooks:
     steps:
       - argv: [/usr/bin/systemctl, restart, rsyslog.service]
         timeout: 30s
+  restart_av_service:
+    tier: auto
+    manual_causes: [binary_hash_mismatch]
+    steps:
+      - argv: [/usr/bin/systemctl, restart, clamav-daemon.service]
   restore_firewall_baseline:
     tier: approval
     windows: [weekend]
@@ -96,7 +101,9 @@ runbooks:
   ASSERT_EQ(h.maintenance_windows.size(), 1U);
   EXPECT_EQ(h.maintenance_windows[0].Describe(), "sat,sun 02:00+4h Europe/Berlin");
 
-  ASSERT_EQ(l.runbooks.size(), 3U);
+  ASSERT_EQ(l.runbooks.size(), 4U);
+  EXPECT_EQ(l.runbooks.at("restart_av_service").manual_causes,
+            std::vector<std::string>{"binary_hash_mismatch"});
   const Runbook& logging = l.runbooks.at("restart_logging_services");
   EXPECT_EQ(logging.tier, Tier::kAuto);
   EXPECT_EQ(logging.description, "Restart rsyslog");
@@ -112,6 +119,17 @@ runbooks:
   ASSERT_EQ(fw.rollback.size(), 1U);
   EXPECT_EQ(l.runbooks.at("enable_volume_encryption").tier, Tier::kManual);
   EXPECT_TRUE(l.runbooks.at("enable_volume_encryption").steps.empty());
+}
+
+// Like the exporter's other files, a relative program resolves against the configuration's
+// folder (the demo's stand-in systemctl); a bare name would be a PATH lookup, and is refused.
+TEST(HealingConfig, ARelativeProgramIsBesideTheConfiguration) {
+  ConfigNode root = ConfigNode::Parse(
+      "runbooks:\n  r:\n    tier: auto\n    steps: [{argv: [bin/../bin/systemctl, restart, x]}]\n",
+      "/etc/drift/c.yml");
+  std::map<std::string, Runbook> runbooks = ReadRunbooks(root.Child("runbooks"), {});
+  EXPECT_EQ(runbooks.at("r").steps[0].argv,
+            (std::vector<std::string>{"/etc/drift/bin/systemctl", "restart", "x"}));
 }
 
 // Every bad setting names the file, line, column and key, and says what was expected.
@@ -140,7 +158,7 @@ TEST(HealingConfig, BadSettingsSayWhereAndWhat) {
       {"runbooks:\n  r:\n    tier: sometimes\n    steps: [{argv: [/bin/true]}]\n",
        "c.yml:3:11: runbooks.r.tier: expected auto, approval or manual, got \"sometimes\""},
       {"runbooks:\n  r:\n    tier: auto\n    steps: [{argv: [systemctl, restart, x]}]\n",
-       "c.yml:4:20: runbooks.r.steps[0].argv: expected an absolute path to the program, got "
+       "c.yml:4:20: runbooks.r.steps[0].argv: expected a path to the program, got "
        "\"systemctl\" (steps never search PATH and never run a shell)"},
       {"runbooks:\n  r:\n    tier: auto\n    steps: [{argv: []}]\n",
        "c.yml:4:20: runbooks.r.steps[0].argv: expected the program and its arguments, at least "

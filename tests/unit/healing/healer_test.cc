@@ -36,8 +36,9 @@ class FakeChecks final : public CheckAccess {
     return after_steps;
   }
   mutable std::mutex mu_;
-  std::optional<CheckReading> latest = CheckReading{true, false, "rsyslog is inactive", "{}"};
-  CheckReading after_steps{false, false, "", "{}"};
+  std::optional<CheckReading> latest =
+      CheckReading{true, false, "rsyslog is inactive", "{}", {"service_inactive"}};
+  CheckReading after_steps{false, false, "", "{}", {}};
   std::vector<std::string> runs;
 };
 
@@ -355,7 +356,8 @@ TEST_F(HealerTest, AFailedStepRollsBackAndEscalates) {
 }
 
 TEST_F(HealerTest, ADriftThatStaysIsRolledBack) {
-  checks_.after_steps = CheckReading{true, false, "ruleset hash differs", "{}"};
+  checks_.after_steps =
+      CheckReading{true, false, "ruleset hash differs", "{}", {"ruleset_hash_mismatch"}};
   const AlertOutcome out = AcceptOne(DriftAlert("firewall", start_));
   ASSERT_TRUE(healer_->Approve(out.action_id, "alice").ok());
   healer_->RunDue();

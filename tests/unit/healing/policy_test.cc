@@ -47,6 +47,19 @@ TEST(Decide, TiersWithoutHistory) {
             "never run");
 }
 
+// A replaced antivirus binary is no job for a restart: its cause makes the action manual.
+TEST(Decide, ManualCausesAreNeverActedOn) {
+  Runbook r = Auto();
+  r.name = "restart_av_service";
+  r.manual_causes = {"binary_hash_mismatch"};
+  const Decision d = Decide(r, Config(), {}, kNow, {"service_inactive", "binary_hash_mismatch"});
+  EXPECT_EQ(d.kind, DecisionKind::kManual);
+  EXPECT_EQ(d.reason,
+            "the drift's cause binary_hash_mismatch is never healed by runbook "
+            "restart_av_service (manual_causes): a person must look");
+  EXPECT_EQ(Decide(r, Config(), {}, kNow, {"service_inactive"}).kind, DecisionKind::kRun);
+}
+
 TEST(Decide, DryRunFromTheSectionOrTheRunbook) {
   EXPECT_FALSE(Decide(Auto(), Config(), {}, kNow).dry_run);
   HealingConfig c = Config();
