@@ -9,9 +9,6 @@
 namespace drift::alerts {
 namespace {
 
-// Go's zero time: Alertmanager's endsAt of an alert still firing.
-constexpr std::string_view kGoZeroTime = "0001-01-01T00:00:00Z";
-
 // A label set as Alertmanager prints it in a group key: {a="1", b="2"}.
 std::string LabelSetText(const Labels& labels) {
   std::string out = "{";

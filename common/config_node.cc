@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <charconv>
 #include <iterator>
+#include <optional>
 #include <sstream>
 
 #include "common/duration.h"
@@ -81,15 +82,20 @@ std::string_view ScalarProblem(const std::string& value) {
 int LineOf(const YAML::Mark& m) { return m.is_null() ? 1 : m.line + 1; }
 int ColumnOf(const YAML::Mark& m) { return m.is_null() ? 1 : m.column + 1; }
 
-// Where the root node of each document of a stream starts, from the parser's events.
+// Where the root node of each document of a stream starts, and the first alias, from the
+// parser's events.
 class DocumentRoots final : public YAML::EventHandler {
  public:
   std::vector<YAML::Mark> roots;
+  std::optional<YAML::Mark> first_alias;
 
   void OnDocumentStart(const YAML::Mark&) override { pending_ = true; }
   void OnDocumentEnd() override {}
   void OnNull(const YAML::Mark& m, YAML::anchor_t) override { Node(m); }
-  void OnAlias(const YAML::Mark& m, YAML::anchor_t) override { Node(m); }
+  void OnAlias(const YAML::Mark& m, YAML::anchor_t) override {
+    if (!first_alias) first_alias = m;
+    Node(m);
+  }
   void OnScalar(const YAML::Mark& m, const std::string&, YAML::anchor_t,
                 const std::string&) override {
     Node(m);
@@ -184,6 +190,15 @@ ConfigNode ConfigNode::Parse(std::string_view text, const std::string& file) {
       }
       throw ConfigError(file, LineOf(m), ColumnOf(m), "",
                         "more than one YAML document; expected exactly one");
+    }
+    // An alias repeats a node wherever it stands, so a few lines of aliases of aliases make a
+    // tree of millions of nodes (found by tests/fuzz/config_fuzz: 2 GiB for 100 bytes). A
+    // configuration writes its values out.
+    if (docs.first_alias) {
+      const YAML::Mark m = *docs.first_alias;
+      throw ConfigError(file, LineOf(m), ColumnOf(m), "",
+                        "YAML aliases (*name) are not allowed in the configuration; write the "
+                        "value out");
     }
     root = YAML::Load(std::string(text));
   } catch (const YAML::DeepRecursion& e) {

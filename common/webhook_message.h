@@ -21,6 +21,9 @@ using Labels = std::map<std::string, std::string>;
 enum class AlertStatus { kFiring, kResolved };
 std::string_view AlertStatusName(AlertStatus status);  // "firing", "resolved"
 
+// Go's zero time, which Alertmanager writes as the endsAt of an alert still firing.
+inline constexpr std::string_view kGoZeroTime = "0001-01-01T00:00:00Z";
+
 struct WebhookAlert {
   AlertStatus status = AlertStatus::kFiring;
   Labels labels;

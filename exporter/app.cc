@@ -173,6 +173,7 @@ void App::Start() {
     state_file_->Start();
   }
   scheduler_->Start();
+  for (const auto& m : modules_) m->OnStarted();
   reload_thread_ = std::thread([this, reloads = reloads_] { ReloadLoop(reloads); });
   started_.store(true, std::memory_order_release);
 }
@@ -357,6 +358,7 @@ void App::StopReloads() {
 
 void App::Stop() {
   StopReloads();
+  for (const auto& m : modules_) m->OnStopping();
   if (scheduler_) scheduler_->Stop();
   // After the scheduler: the last write has the last results.
   if (state_file_) state_file_->Stop();

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <cerrno>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -155,7 +156,7 @@ class HealingModule::Checks final : public healing::CheckAccess {
   Result<healing::CheckReading> RunNow(std::string_view check, Deadline deadline) override {
     if (!context_.run_check_now) return Err("checks cannot be run from here");
     Result<std::shared_ptr<const CheckState>> state = context_.run_check_now(check, deadline);
-    if (!state.ok()) return state.error();
+    if (!state.ok()) return state.error();  // ECANCELED when the scheduler stopped
     return ReadingOf(**state);
   }
 
@@ -309,7 +310,6 @@ HealingModule::HealingModule(ModuleContext& context, const Config& config, Conne
   if (!healer.ok())
     throw StartupError(fmt::format("{}: {}", store_->path(), healer.error().message));
   healer_ = std::move(*healer);
-  if (connections_.start_worker) healer_->Start();
 }
 
 HealingModule::~HealingModule() { Stop(); }
@@ -362,6 +362,12 @@ void HealingModule::OnTransition(const CheckState& before, const CheckState& aft
     healer_->CheckCompliant(after.spec->name);
   }
 }
+
+void HealingModule::OnStarted() {
+  if (connections_.start_worker) healer_->Start();
+}
+
+void HealingModule::OnStopping() { healer_->Stop(); }
 
 void HealingModule::Stop() {
   if (healer_) healer_->Stop();
@@ -455,9 +461,7 @@ HttpResponse HealingModule::ServeAction(const HttpRequest& req) {
     }
     const std::string_view check = rest.substr(0, rest.size() - 6);
     Status s = healer_->Reset(check, who.empty() ? "unauthenticated" : who);
-    if (!s.ok()) {
-      return JsonError(s.error().message.starts_with("no check") ? 404 : 503, s.error().message);
-    }
+    if (!s.ok()) return JsonError(s.error().sys_errno == ENOENT ? 404 : 503, s.error().message);
     return Json(200, {{"status", "reset"}, {"check", check}});
   }
   std::string_view rest = path.substr(kActionsPrefix.size());
@@ -474,15 +478,15 @@ HttpResponse HealingModule::ServeAction(const HttpRequest& req) {
                      "expected GET /api/v1/heal/actions/<id> or POST "
                      "/api/v1/heal/actions/<id>/approve|reject");
   }
-  if (!healer_->Find(id)) return JsonError(404, fmt::format("no action {:?}", id));
   const std::string actor = who.empty() ? "unauthenticated" : who;
   Result<healing::Action> a = verb == "approve"
                                   ? healer_->Approve(id, actor)
                                   : healer_->Reject(id, actor, OneLine(req.body, 500));
   if (!a.ok()) {
-    // Not awaiting approval any more: a conflict with its state; else the store failed.
-    const bool conflict = a.error().message.find("not awaiting approval") != std::string::npos;
-    return JsonError(conflict ? 409 : 503, a.error().message);
+    // Unknown; not awaiting approval any more (a conflict with its state); else the store
+    // failed.
+    const int err = a.error().sys_errno;
+    return JsonError(err == ENOENT ? 404 : err == EALREADY ? 409 : 503, a.error().message);
   }
   return Json(200, ActionToJson(*a));
 }

@@ -67,6 +67,10 @@ class HealingModule final : public Module {
   Result<std::vector<std::string>> CheckReload(const Config& next) const override;
   void OnConfigLoaded(const Config& config) override;
   void OnTransition(const CheckState& before, const CheckState& after) override;
+  // Starts the healer's thread (unless Connections::start_worker is false).
+  void OnStarted() override;
+  // Stops the healer's thread: a running step finishes, nothing after it runs.
+  void OnStopping() override;
   void Stop() override;
   std::vector<Route> Routes() override;
 

@@ -739,6 +739,13 @@ MHD_Result HttpServer::Impl::Begin(MHD_Connection* c, Connection* conn, Request&
   }
   req.identity.certificate = conn->certificate;
 
+  // Two Authorization headers are no credentials: which one would count depends on who reads.
+  if (std::count_if(req.headers.begin(), req.headers.end(), [](const auto& h) {
+        return h.first.size() == 13 && strncasecmp(h.first.data(), "Authorization", 13) == 0;
+      }) > 1) {
+    return Queue(c, HttpResponse::Text(400, "more than one Authorization header\n"));
+  }
+
   if (basic_auth_) {
     BasicAuth::Decision d = basic_auth_->Lookup(req.Header("Authorization").value_or(""));
     switch (d.outcome) {

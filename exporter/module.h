@@ -46,6 +46,12 @@ class Module {
   // A check finished a run (or timed out): its state before and after. Must not block for long;
   // slow work (network, disk) belongs on the module's own thread.
   virtual void OnTransition(const CheckState& before, const CheckState& after) = 0;
+  // Once the scheduler runs the first configuration's checks: work that needs check results may
+  // start (healing's queued actions).
+  virtual void OnStarted() {}
+  // Before the scheduler stops: work that needs the checks ends here (healing lets a running
+  // step finish and starts no verification that could no longer run).
+  virtual void OnStopping() {}
   // Flushes what it can within its own deadline and stops its threads.
   virtual void Stop() = 0;
   // The HTTP routes this module serves (a webhook, an approval page), asked once after it is

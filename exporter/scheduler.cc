@@ -85,6 +85,7 @@ void Scheduler::SetPlan(std::shared_ptr<const Plan> plan) {
   EnsureWorkersLocked();
   state_cv_.NotifyAll();
   work_cv_.NotifyAll();
+  run_cv_.NotifyAll();  // RunNow: its job may be gone, or its check
 }
 
 void Scheduler::Start() {
@@ -116,6 +117,7 @@ void Scheduler::Stop() {
   }
   work_cv_.NotifyAll();
   state_cv_.NotifyAll();
+  run_cv_.NotifyAll();
   if (loop.joinable()) loop.join();
   for (std::thread& t : workers) {
     if (std::find(hung.begin(), hung.end(), t.get_id()) != hung.end()) {
@@ -395,36 +397,52 @@ void Scheduler::RunOnce() {
 
 Result<std::shared_ptr<const CheckState>> Scheduler::RunNow(std::string_view name, Deadline until) {
   MutexLock lock(mu_);
-  std::shared_ptr<const CheckSpec> spec;
-  if (plan_) {
-    for (const auto& s : plan_->checks) {
-      if (s->name == name) spec = s;
-    }
-  }
-  if (!spec) return Err("no enabled check named {:?}", name);
   const std::string key(name);
   ++run_now_waiters_;
+  Result<std::shared_ptr<const CheckState>> result = Err("check {} did not finish in time", name);
+  // Each turn enqueues one run, unless one is already queued or running (it may have started
+  // before the call: wait for it, then run again). A reload drops queued jobs and results of
+  // checks it reconfigured: the next turn runs the check as it is configured now.
   bool in_time = true;
-  while (in_time && !stopping_ && busy_[key]) {
-    in_time = monotonic_.WaitUntil(run_cv_, mu_, until);
-  }
-  if (in_time && !stopping_) {
-    const std::shared_ptr<const CheckState> before = StateOfLocked(key);
+  while (in_time) {
+    if (stopping_) {
+      result = Error{fmt::format("the scheduler stopped before check {} ran", name), ECANCELED};
+      break;
+    }
+    std::shared_ptr<const CheckSpec> spec;
+    if (plan_) {
+      for (const auto& s : plan_->checks) {
+        if (s->name == name) spec = s;
+      }
+    }
+    std::shared_ptr<const CheckState> before = StateOfLocked(key);
+    if (!spec || !before) {
+      result = Err("no enabled check named {:?}", name);
+      break;
+    }
+    if (busy_[key]) {
+      in_time = monotonic_.WaitUntil(run_cv_, mu_, until);
+      continue;
+    }
     busy_[key] = true;
     queue_.push_front({plan_, spec, false});
     EnsureWorkersLocked();
     work_cv_.NotifyAll();
-    // A reload may replace or remove the check meanwhile: look it up each time.
-    while (in_time && !stopping_ && StateOfLocked(key) == before) {
+    // Runs count across reloads (SetPlan copies a kept check's state), so a new result is one
+    // with more runs, whatever object holds it.
+    while (in_time && !stopping_ && busy_[key]) {
+      std::shared_ptr<const CheckState> now = StateOfLocked(key);
+      if (now && now->runs > before->runs) break;
       in_time = monotonic_.WaitUntil(run_cv_, mu_, until);
+    }
+    std::shared_ptr<const CheckState> after = StateOfLocked(key);
+    if (after && after->runs > before->runs) {
+      result = after;
+      break;
     }
   }
   --run_now_waiters_;
-  if (stopping_) return Err("the scheduler stopped before check {} ran", name);
-  if (!in_time) return Err("check {} did not finish in time", name);
-  std::shared_ptr<const CheckState> after = StateOfLocked(key);
-  if (!after) return Err("check {} was removed by a reload", name);
-  return after;
+  return result;
 }
 
 std::shared_ptr<const CheckState> Scheduler::StateOfLocked(const std::string& name) const {

@@ -81,14 +81,20 @@ class Scheduler : public std::enable_shared_from_this<Scheduler> {
   // successful (CheckState::overdue says what it waits for) until its run finishes.
   // `until` is on the scheduler's monotonic clock.
   std::uint64_t RefreshForScrape(Deadline until) DRIFT_EXCLUDES(mu_);
+  // RunNow calls waiting now (tests wait for one before they let a run finish).
+  int RunNowWaitersForTesting() const DRIFT_EXCLUDES(mu_) {
+    MutexLock lock(mu_);
+    return run_now_waiters_;
+  }
   // Whether the plan runs checks for scrapes (RefreshForScrape may wait). Lock-free.
   bool on_scrape() const { return on_scrape_.load(std::memory_order_acquire); }
   // Runs every check once and waits for all of them (timeouts included).
   void RunOnce() DRIFT_EXCLUDES(mu_);
   // Runs the enabled check `name` now, ahead of the queue, and returns the state its result
   // gives (healing's verification). A run already queued or in progress started before the
-  // call, so it is waited for and the check runs again. Error: no such enabled check, the
-  // scheduler stopped, or `until` (on the scheduler's monotonic clock) passed first.
+  // call, so it is waited for and the check runs again; a reload meanwhile runs it as
+  // reconfigured. Error: no such enabled check, the scheduler stopped (sys_errno ECANCELED), or
+  // `until` (on the scheduler's monotonic clock) passed first.
   Result<std::shared_ptr<const CheckState>> RunNow(std::string_view name, Deadline until)
       DRIFT_EXCLUDES(mu_);
 

@@ -47,6 +47,7 @@ json ToJson(const Action& a) {
       {"id", a.id},
       {"check", a.check},
       {"runbook", a.runbook},
+      {"runbook_digest", a.runbook_digest},
       {"tier", TierName(a.tier)},
       {"status", ActionStatusName(a.status)},
       {"reason", a.reason},
@@ -86,6 +87,7 @@ Action ActionFromJson(const json& v) {
   a.id = v.at("id").get<std::string>();
   a.check = v.at("check").get<std::string>();
   a.runbook = v.at("runbook").get<std::string>();
+  a.runbook_digest = v.at("runbook_digest").get<std::string>();
   const std::string tier = v.at("tier").get<std::string>();
   a.tier = tier == "auto" ? Tier::kAuto : tier == "manual" ? Tier::kManual : Tier::kApproval;
   std::optional<ActionStatus> status = ParseActionStatus(v.at("status").get<std::string>());

@@ -40,6 +40,9 @@ struct Action {
   std::string id;  // "a" + 16 hex digits, unique; the approve/reject CLI and URL take it
   std::string check;
   std::string runbook;
+  // RunbookDigest of the runbook when it was decided: an action runs only the runbook that was
+  // decided (and approved), never one a reload changed since.
+  std::string runbook_digest;
   Tier tier = Tier::kApproval;
   ActionStatus status = ActionStatus::kQueued;
   std::string reason;  // the last decision or outcome, one sentence

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <set>
 
+#include "common/sha256.h"
 #include "common/strings.h"
 
 namespace drift::healing {
@@ -165,6 +166,29 @@ std::string_view TierName(Tier tier) {
       return "manual";
   }
   return "approval";
+}
+
+std::string RunbookDigest(const Runbook& r) {
+  // Length-prefixed fields: no two runbooks serialise the same.
+  std::string text;
+  auto add = [&text](std::string_view field) {
+    text += fmt::format("{}:{};", field.size(), field);
+  };
+  add(TierName(r.tier));
+  for (const auto* steps : {&r.steps, &r.rollback}) {
+    add(std::to_string(steps->size()));
+    for (const Step& s : *steps) {
+      add(std::to_string(s.timeout.count()));
+      add(std::to_string(s.argv.size()));
+      for (const std::string& a : s.argv) add(a);
+    }
+  }
+  for (const auto* list : {&r.windows, &r.manual_causes}) {
+    add(std::to_string(list->size()));
+    for (const std::string& x : *list) add(x);
+  }
+  add(r.dry_run ? "dry_run" : "run");
+  return ToHex(Sha256Of(text));
 }
 
 HealingConfig ReadHealingConfig(const ConfigNode& node) {

@@ -72,6 +72,10 @@ struct HealingConfig {
 // Reads the `healing:` mapping strictly. Throws ConfigError ("file:line:col: healing.<key>: what").
 HealingConfig ReadHealingConfig(const ConfigNode& node);
 
+// SHA-256 (hex) of what a runbook does: tier, steps, rollback, windows, manual causes, dry run.
+// Pure.
+std::string RunbookDigest(const Runbook& runbook);
+
 // Reads the `runbooks:` mapping (name -> runbook) strictly; `config` gives the window names a
 // runbook may refer to. Throws ConfigError.
 std::map<std::string, Runbook> ReadRunbooks(const ConfigNode& node, const HealingConfig& config);

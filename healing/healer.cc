@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <random>
 
 #include "common/log.h"
@@ -23,6 +24,15 @@ constexpr milliseconds kVerifyTimeout = std::chrono::minutes(10);
 constexpr milliseconds kMaxIdle = std::chrono::seconds(30);
 
 const std::string kSelf = "drift_exporter";
+
+// A delivery of an alert whose decision was to skip it is decided again once this has passed
+// (the limit or the cooldown may be over), not at each copy HA peers and retries send.
+constexpr milliseconds kSkipRecheck = std::chrono::minutes(1);
+
+Error WithErrno(Error e, int err) {
+  e.sys_errno = err;
+  return e;
+}
 
 std::string Describe(const StepRun& run) {
   if (!run.error.empty()) return run.error;
@@ -217,11 +227,21 @@ Result<std::vector<AlertOutcome>> Healer::Accept(const WebhookMessage& message,
         continue;
       }
       if (auto seen = state_.handled.find(key); seen != state_.handled.end()) {
-        out.result = "duplicate";
-        out.action_id = seen->second;
-        out.reason = "this alert (fingerprint and start) was handled already";
-        outcomes.push_back(out);
-        continue;
+        auto earlier = state_.actions.find(seen->second);
+        const bool recheck = earlier != state_.actions.end() &&
+                             earlier->second.status == ActionStatus::kSkipped &&
+                             now - earlier->second.updated_at >= kSkipRecheck;
+        if (!recheck) {
+          // Kept as long as Alertmanager keeps sending it, not only 7 days from the first.
+          state_.handled_at[key] = now;
+          out.result = "duplicate";
+          out.action_id = seen->second;
+          out.reason = "this alert (fingerprint and start) was handled already";
+          outcomes.push_back(out);
+          continue;
+        }
+        state_.handled.erase(seen);
+        state_.handled_at.erase(key);
       }
       auto runbook = config_.runbooks.find(check_runbook->second);
       if (runbook == config_.runbooks.end()) {
@@ -231,12 +251,14 @@ Result<std::vector<AlertOutcome>> Healer::Accept(const WebhookMessage& message,
       }
       const Runbook& rb = runbook->second;
       const std::optional<CheckReading> latest = deps_.checks.Latest(out.check);
-      const Decision d = Decide(rb, config_.healing, HistoryLocked(out.check), now,
-                                latest ? latest->causes : std::vector<std::string>{});
+      const Decision d =
+          Decide(rb, config_.healing, HistoryLocked(out.check), now,
+                 latest ? latest->causes : std::vector<std::string>{}, alert.starts_at);
       Action a;
       a.id = NewId();
       a.check = out.check;
       a.runbook = rb.name;
+      a.runbook_digest = RunbookDigest(rb);
       a.tier = rb.tier;
       a.reason = d.reason;
       a.dry_run = d.dry_run;
@@ -327,13 +349,14 @@ Result<Action> Healer::Approve(std::string_view id, const std::string& approver)
   {
     MutexLock lock(mu_);
     auto it = state_.actions.find(std::string(id));
-    if (it == state_.actions.end()) return Err("no action {:?}", id);
+    if (it == state_.actions.end()) return WithErrno(Err("no action {:?}", id), ENOENT);
     Action& a = it->second;
     const WallTime now = deps_.clock.Now();
     if (a.status != ActionStatus::kAwaitingApproval || (a.expires_at && *a.expires_at <= now)) {
-      return Err(
-          "action {} is {}, not awaiting approval", a.id,
-          a.status == ActionStatus::kAwaitingApproval ? "expired" : ActionStatusName(a.status));
+      return WithErrno(
+          Err("action {} is {}, not awaiting approval", a.id,
+              a.status == ActionStatus::kAwaitingApproval ? "expired" : ActionStatusName(a.status)),
+          EALREADY);
     }
     const Action before = a;
     a.decided_by = approver;
@@ -372,10 +395,12 @@ Result<Action> Healer::Reject(std::string_view id, const std::string& approver,
   {
     MutexLock lock(mu_);
     auto it = state_.actions.find(std::string(id));
-    if (it == state_.actions.end()) return Err("no action {:?}", id);
+    if (it == state_.actions.end()) return WithErrno(Err("no action {:?}", id), ENOENT);
     Action& a = it->second;
     if (a.status != ActionStatus::kAwaitingApproval) {
-      return Err("action {} is {}, not awaiting approval", a.id, ActionStatusName(a.status));
+      return WithErrno(
+          Err("action {} is {}, not awaiting approval", a.id, ActionStatusName(a.status)),
+          EALREADY);
     }
     const Action before = a;
     a.status = ActionStatus::kRejected;
@@ -401,9 +426,16 @@ Status Healer::Reset(std::string_view check, const std::string& by) {
     MutexLock lock(mu_);
     const std::string name(check);
     if (!config_.check_runbooks.contains(name) && !state_.history.contains(name)) {
-      return Err("no check named {:?}", check);
+      return WithErrno(Err("no check named {:?}", check), ENOENT);
     }
     const HealingState before = state_;
+    // The alerts it skipped (suspended, rate limits) may act when delivered again.
+    std::erase_if(state_.handled, [this, &name](const auto& kv) {
+      mu_.AssertHeld();
+      auto a = state_.actions.find(kv.second);
+      return a != state_.actions.end() && a->second.check == name &&
+             a->second.status == ActionStatus::kSkipped;
+    });
     CheckHistory& h = state_.history[name];
     h.suspended_at.reset();
     h.suspended_reason.clear();
@@ -427,14 +459,32 @@ Status Healer::Reset(std::string_view check, const std::string& by) {
 
 void Healer::CheckCompliant(std::string_view check) {
   {
-    MutexLock lock(mu_);
-    const std::string name(check);
-    auto h = state_.history.find(name);
-    const bool suspended = h != state_.history.end() && h->second.suspended_at.has_value();
-    if (suspended || state_.escalated.erase(name) == 0) return;
-    (void)SaveLocked();
+    MutexLock lock(compliant_mu_);
+    compliant_.emplace(check);
   }
-  Notify({});
+  // Without mu_, which a request may hold while it records: the worker sees the change when it
+  // next wakes (at once, or after its idle wait when this notification slips in before it waits).
+  cv_.NotifyAll();
+}
+
+void Healer::ApplyCompliantChecks() {
+  std::set<std::string> checks;
+  {
+    MutexLock lock(compliant_mu_);
+    checks.swap(compliant_);
+  }
+  if (checks.empty()) return;
+  bool changed = false;
+  {
+    MutexLock lock(mu_);
+    for (const std::string& name : checks) {
+      auto h = state_.history.find(name);
+      const bool suspended = h != state_.history.end() && h->second.suspended_at.has_value();
+      if (!suspended && state_.escalated.erase(name) > 0) changed = true;
+    }
+    if (changed) (void)SaveLocked();
+  }
+  if (changed) Notify({});
 }
 
 std::vector<Action> Healer::Actions() const {
@@ -476,6 +526,8 @@ HealingSummary Healer::SummaryLocked() const {
 }
 
 void Healer::Notify(const std::vector<Action>& finished) {
+  // Serialised, and the summary taken inside: two threads' reports never arrive reversed.
+  MutexLock lock(notify_mu_);
   for (const Action& a : finished) deps_.observer.Finished(a);
   deps_.observer.Changed(Summary());
 }
@@ -493,6 +545,7 @@ std::optional<WallTime> Healer::NextDueLocked() const {
 }
 
 void Healer::RunDue() {
+  ApplyCompliantChecks();
   std::vector<std::string> queued;
   std::vector<Action> finished;
   {
@@ -544,7 +597,7 @@ void Healer::RunDue() {
   }
 }
 
-Result<StepRun> Healer::RunStep(const Step& step, std::size_t index, bool dry_run) {
+StepRun Healer::RunStep(const Step& step, std::size_t index, bool dry_run) {
   StepRun run;
   run.index = index;
   run.step = step;
@@ -555,12 +608,10 @@ Result<StepRun> Healer::RunStep(const Step& step, std::size_t index, bool dry_ru
   Command command;
   command.argv = step.argv;
   command.timeout = step.timeout;
-  std::size_t cap = 0;
   {
     MutexLock lock(mu_);
-    cap = config_.healing.max_output_bytes;
+    command.max_output_bytes = config_.healing.max_output_bytes;
   }
-  command.max_output_bytes = cap;
   const Deadline start = deps_.monotonic.Now();
   Result<CommandOutput> out = deps_.runner.Run(command, start + step.timeout);
   run.duration = std::chrono::duration_cast<milliseconds>(deps_.monotonic.Now() - start);
@@ -573,6 +624,30 @@ Result<StepRun> Healer::RunStep(const Step& step, std::size_t index, bool dry_ru
   return run;
 }
 
+bool Healer::Stopping() {
+  MutexLock lock(mu_);
+  return stopping_;
+}
+
+// Ends `a` before it ran (status and reason given); its alert may decide again.
+void Healer::EndUnrunLocked(Action& a, ActionStatus status, std::string reason, WallTime now,
+                            bool forget_alert) {
+  a.status = status;
+  a.reason = std::move(reason);
+  a.updated_at = now;
+  if (forget_alert) {
+    std::erase_if(state_.handled, [&a](const auto& kv) { return kv.second == a.id; });
+  }
+  RecordAfterTheFact(
+      Event{status == ActionStatus::kManual ? EventKind::kDecided : EventKind::kCancelled,
+            a,
+            kSelf,
+            a.reason,
+            {},
+            {}});
+  (void)SaveLocked();
+}
+
 void Healer::Execute(const std::string& id) {
   Action a;
   Runbook runbook;
@@ -580,57 +655,94 @@ void Healer::Execute(const std::string& id) {
     MutexLock lock(mu_);
     auto it = state_.actions.find(id);
     if (it == state_.actions.end() || it->second.status != ActionStatus::kQueued) return;
-    auto rb = config_.runbooks.find(it->second.runbook);
+    Action& queued = it->second;
     const WallTime now = deps_.clock.Now();
-    if (rb == config_.runbooks.end()) {
-      it->second.status = ActionStatus::kCancelled;
-      it->second.reason = fmt::format("runbook {} is no longer configured", it->second.runbook);
-      it->second.updated_at = now;
-      RecordAfterTheFact(
-          Event{EventKind::kCancelled, it->second, kSelf, it->second.reason, {}, {}});
-      (void)SaveLocked();
-      a = it->second;
+    // What was decided (and maybe approved) may no longer hold: look again before running.
+    auto rb = config_.runbooks.find(queued.runbook);
+    auto check = config_.check_runbooks.find(queued.check);
+    std::string gone;
+    if (check == config_.check_runbooks.end() || check->second != queued.runbook) {
+      gone = fmt::format("check {} no longer names runbook {}", queued.check, queued.runbook);
+    } else if (rb == config_.runbooks.end()) {
+      gone = fmt::format("runbook {} is no longer configured", queued.runbook);
+    } else if (RunbookDigest(rb->second) != queued.runbook_digest) {
+      gone = fmt::format(
+          "runbook {} changed since this action was decided; the next delivery "
+          "of its alert decides again",
+          queued.runbook);
+    }
+    if (!gone.empty()) {
+      EndUnrunLocked(queued, ActionStatus::kCancelled, gone, now, /*forget_alert=*/true);
+      a = queued;
     } else {
-      // Nothing runs unless the evidence of it can be written.
-      if (Status ready = deps_.recorder.Ready(); !ready.ok()) return;  // stays queued
-      runbook = rb->second;
-      it->second.status = ActionStatus::kRunning;
-      it->second.reason = fmt::format("running runbook {}", runbook.name);
-      it->second.updated_at = now;
-      if (!it->second.dry_run) state_.history[it->second.check].attempts.push_back(now);
-      // Saved before the first step: a crash from here on is found as "running" at start-up.
-      if (Status s = SaveLocked(); !s.ok()) {
-        log::Error("healing: cannot save the state before running; not running",
-                   {{"action", id}, {"err", s.error().message}});
-        it->second.status = ActionStatus::kQueued;
-        return;
+      const std::optional<CheckReading> latest = deps_.checks.Latest(queued.check);
+      if (!latest) return;  // no result in this process yet: stays queued
+      if (!latest->drifted && !latest->error) {
+        EndUnrunLocked(queued, ActionStatus::kCancelled,
+                       fmt::format("check {} is compliant again; nothing to heal", queued.check),
+                       now, /*forget_alert=*/true);
+        a = queued;
+      } else if (auto cause = std::find_first_of(latest->causes.begin(), latest->causes.end(),
+                                                 rb->second.manual_causes.begin(),
+                                                 rb->second.manual_causes.end());
+                 cause != latest->causes.end()) {
+        EndUnrunLocked(queued, ActionStatus::kManual,
+                       fmt::format("the drift's cause {} is never healed by runbook {} "
+                                   "(manual_causes): a person must look",
+                                   *cause, queued.runbook),
+                       now, /*forget_alert=*/false);
+        a = queued;
+      } else {
+        // Nothing runs unless its evidence can be written, starting with the drifted state.
+        if (!deps_.recorder.Ready().ok()) return;  // stays queued
+        runbook = rb->second;
+        queued.dry_run = queued.dry_run || config_.healing.dry_run || runbook.dry_run;
+        if (Status s = deps_.recorder.Record(Event{EventKind::kSnapshot,
+                                                   queued,
+                                                   kSelf,
+                                                   "the drifted state, before the first step",
+                                                   {},
+                                                   latest});
+            !s.ok()) {
+          return;  // stays queued
+        }
+        const Action before = queued;
+        queued.status = ActionStatus::kRunning;
+        queued.reason = fmt::format("running runbook {}", runbook.name);
+        queued.updated_at = now;
+        if (!queued.dry_run) state_.history[queued.check].attempts.push_back(now);
+        // Saved before the first step: a crash from here on is found as "running" at start-up.
+        if (Status s = SaveLocked(); !s.ok()) {
+          log::Error("healing: cannot save the state before running; not running",
+                     {{"action", id}, {"err", s.error().message}});
+          queued = before;
+          if (!before.dry_run) state_.history[before.check].attempts.pop_back();
+          return;
+        }
+        a = queued;
       }
-      a = it->second;
     }
   }
-  if (a.status == ActionStatus::kCancelled) {
+  if (a.status != ActionStatus::kRunning) {
     Notify({a});
     return;
   }
-  RecordAfterTheFact(Event{EventKind::kSnapshot,
-                           a,
-                           kSelf,
-                           "the drifted state, before the first step",
-                           {},
-                           deps_.checks.Latest(a.check)});
 
   bool steps_ok = true;
   std::string failure;
   for (std::size_t i = 0; i < runbook.steps.size(); ++i) {
-    {
-      MutexLock lock(mu_);
-      if (stopping_) return;  // stays "running": interrupted at the next start
+    if (Stopping()) return;  // stays "running": interrupted at the next start
+    if (Status ready = deps_.recorder.Ready(); !ready.ok()) {
+      steps_ok = false;
+      failure = fmt::format("stopped before step {} of {}: {}", i + 1, runbook.steps.size(),
+                            ready.error().message);
+      break;
     }
-    Result<StepRun> run = RunStep(runbook.steps[i], i, a.dry_run);
+    const StepRun run = RunStep(runbook.steps[i], i, a.dry_run);
     const std::string what = fmt::format("step {} of {}: {}", i + 1, runbook.steps.size(),
-                                         a.dry_run ? "dry run, not run" : Describe(*run));
-    RecordAfterTheFact(Event{EventKind::kStep, a, kSelf, what, *run, {}});
-    if (!run->ok) {
+                                         a.dry_run ? "dry run, not run" : Describe(run));
+    RecordAfterTheFact(Event{EventKind::kStep, a, kSelf, what, run, {}});
+    if (!run.ok) {
       steps_ok = false;
       failure = what;
       break;
@@ -647,6 +759,9 @@ void Healer::Execute(const std::string& id) {
     if (steps_ok) {
       Result<CheckReading> reading =
           deps_.checks.RunNow(a.check, deps_.monotonic.Now() + kVerifyTimeout);
+      // The checks stopped (shutdown): the outcome is unknown, so the action stays "running"
+      // and is recorded as interrupted at the next start, never rolled back blindly.
+      if (!reading.ok() && reading.error().sys_errno == ECANCELED) return;
       if (reading.ok()) {
         verified = *reading;
         steps_ok = !reading->drifted && !reading->error;
@@ -668,19 +783,16 @@ void Healer::Execute(const std::string& id) {
     } else {
       outcome = ActionStatus::kFailed;
       for (std::size_t i = 0; i < runbook.rollback.size(); ++i) {
-        {
-          MutexLock lock(mu_);
-          if (stopping_) return;
-        }
-        Result<StepRun> run = RunStep(runbook.rollback[i], i, false);
+        if (Stopping()) return;
+        const StepRun run = RunStep(runbook.rollback[i], i, false);
         RecordAfterTheFact(Event{EventKind::kRollbackStep,
                                  a,
                                  kSelf,
                                  fmt::format("rollback step {} of {}: {}", i + 1,
-                                             runbook.rollback.size(), Describe(*run)),
-                                 *run,
+                                             runbook.rollback.size(), Describe(run)),
+                                 run,
                                  {}});
-        if (!run->ok) break;
+        if (!run.ok) break;
       }
       reason = runbook.rollback.empty() ? fmt::format("{}; no rollback configured", failure)
                                         : fmt::format("{}; rolled back", failure);
@@ -704,10 +816,11 @@ void Healer::Execute(const std::string& id) {
       state_.escalated[a.check] = reason;
     }
     a = it->second;
-    RecordAfterTheFact(Event{EventKind::kFinished, a, kSelf, reason, {}, {}});
+    // Saved before the record: a crash between the two re-records nothing as interrupted.
     if (Status s = SaveLocked(); !s.ok()) {
       log::Error("healing: cannot save the state", {{"err", s.error().message}});
     }
+    RecordAfterTheFact(Event{EventKind::kFinished, a, kSelf, reason, {}, {}});
   }
   log::Info("healing: action finished", {{"action", a.id},
                                          {"check", a.check},
@@ -735,6 +848,10 @@ void Healer::Loop() {
     }
     const Deadline deadline = deps_.monotonic.Now() + wait;
     while (!stopping_ && !kicked_) {
+      {
+        MutexLock compliant(compliant_mu_);
+        if (!compliant_.empty()) break;
+      }
       if (!deps_.monotonic.WaitUntil(cv_, mu_, deadline)) break;
     }
     kicked_ = false;

@@ -42,7 +42,8 @@ class CheckAccess {
   virtual ~CheckAccess() = default;
   // The check's last result; nullopt before its first run.
   virtual std::optional<CheckReading> Latest(std::string_view check) const = 0;
-  // Runs the check now, outside its schedule, and waits for the result until `deadline`.
+  // Runs the check now, outside its schedule, and waits for the result until `deadline`. An
+  // error with sys_errno ECANCELED: the checks stopped (shutdown) and the result is unknown.
   virtual Result<CheckReading> RunNow(std::string_view check, Deadline deadline) = 0;
 };
 
@@ -176,16 +177,20 @@ class Healer {
   Result<std::vector<AlertOutcome>> Accept(const WebhookMessage& message, const std::string& caller)
       DRIFT_EXCLUDES(mu_);
 
-  // An approver's answer to an action awaiting approval. Error: no such action, not awaiting
-  // approval (approved, expired, ...), or it could not be recorded.
+  // An approver's answer to an action awaiting approval. Error: no such action (sys_errno
+  // ENOENT), not awaiting approval (approved, expired, ...: EALREADY), or it could not be
+  // recorded.
   Result<Action> Approve(std::string_view id, const std::string& approver) DRIFT_EXCLUDES(mu_);
   Result<Action> Reject(std::string_view id, const std::string& approver, const std::string& reason)
       DRIFT_EXCLUDES(mu_);
-  // Resumes healing of a suspended check and clears its escalation.
+  // Resumes healing of a suspended check and clears its escalation; the alerts it skipped are
+  // decided again when they are delivered again. Error: no such check (ENOENT), or it could not
+  // be recorded.
   Status Reset(std::string_view check, const std::string& by) DRIFT_EXCLUDES(mu_);
   // The check is compliant again: its escalation for a failed action ends (a suspension stays
-  // until Reset).
-  void CheckCompliant(std::string_view check) DRIFT_EXCLUDES(mu_);
+  // until Reset). Never waits for the healer's lock (called on the scheduler's threads): the
+  // change is applied by the next RunDue.
+  void CheckCompliant(std::string_view check) DRIFT_EXCLUDES(mu_, compliant_mu_);
 
   // The actions, newest first.
   std::vector<Action> Actions() const DRIFT_EXCLUDES(mu_);
@@ -201,7 +206,14 @@ class Healer {
   void Loop() DRIFT_EXCLUDES(mu_);
   // Runs the queued action `id` to its end. Takes and releases mu_ between steps.
   void Execute(const std::string& id) DRIFT_EXCLUDES(mu_);
-  Result<StepRun> RunStep(const Step& step, std::size_t index, bool dry_run);
+  StepRun RunStep(const Step& step, std::size_t index, bool dry_run) DRIFT_EXCLUDES(mu_);
+  bool Stopping() DRIFT_EXCLUDES(mu_);
+  // Ends the queued action `a` without running it (cancelled or manual), records and saves it.
+  // `forget_alert`: its alert's next delivery decides again.
+  void EndUnrunLocked(Action& a, ActionStatus status, std::string reason, WallTime now,
+                      bool forget_alert) DRIFT_REQUIRES(mu_);
+  // Applies CheckCompliant calls (made on scheduler threads, which must not wait for mu_).
+  void ApplyCompliantChecks() DRIFT_EXCLUDES(mu_);
   // Saves the state and tells the observer; an error when the state could not be saved.
   Status SaveLocked() DRIFT_REQUIRES(mu_);
   HealingSummary SummaryLocked() const DRIFT_REQUIRES(mu_);
@@ -224,6 +236,10 @@ class Healer {
   bool stopping_ DRIFT_GUARDED_BY(mu_) = false;
   bool kicked_ DRIFT_GUARDED_BY(mu_) = false;
   std::thread thread_;
+  // Observer calls in the order of the changes they report.
+  Mutex notify_mu_ DRIFT_ACQUIRED_BEFORE(mu_);
+  Mutex compliant_mu_;
+  std::set<std::string> compliant_ DRIFT_GUARDED_BY(compliant_mu_);
 };
 
 }  // namespace drift::healing

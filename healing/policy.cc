@@ -58,7 +58,8 @@ std::optional<WallTime> RunWindow(const Runbook& runbook, const HealingConfig& c
 }
 
 Decision Decide(const Runbook& runbook, const HealingConfig& config, const CheckHistory& history,
-                WallTime now, const std::vector<std::string>& causes) {
+                WallTime now, const std::vector<std::string>& causes,
+                std::optional<WallTime> drift_started) {
   Decision d;
   d.dry_run = config.dry_run || runbook.dry_run;
   auto decide = [&d](DecisionKind kind, std::string reason) {
@@ -89,12 +90,22 @@ Decision Decide(const Runbook& runbook, const HealingConfig& config, const Check
                                 cause, runbook.name));
     }
   }
-  if (history.last_healed && Since(*history.last_healed, now) < config.cooldown) {
-    return decide(DecisionKind::kSuspend,
-                  fmt::format("the drift came back {} after runbook {} healed it, within the "
-                              "cooldown of {}: a reconciliation loop",
-                              FormatDuration(Since(*history.last_healed, now)), runbook.name,
-                              FormatDuration(config.cooldown)));
+  if (history.last_healed) {
+    const WallTime back = drift_started ? std::min(*drift_started, now) : now;
+    if (back < *history.last_healed) {
+      return decide(
+          DecisionKind::kSkip,
+          fmt::format("the alert's drift started at {}, before runbook {} healed the "
+                      "check at {}: a stale alert",
+                      FormatRfc3339(back), runbook.name, FormatRfc3339(*history.last_healed)));
+    }
+    if (Since(*history.last_healed, back) < config.cooldown) {
+      return decide(DecisionKind::kSuspend,
+                    fmt::format("the drift came back {} after runbook {} healed it, within the "
+                                "cooldown of {}: a reconciliation loop",
+                                FormatDuration(Since(*history.last_healed, back)), runbook.name,
+                                FormatDuration(config.cooldown)));
+    }
   }
   const CheckHistory recent = Pruned(history, config.attempts_window, now);
   if (static_cast<int>(recent.attempts.size()) >= config.max_attempts) {

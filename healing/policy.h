@@ -48,8 +48,11 @@ struct Decision {
 // within attempts_window -> skip; failed less than `cooldown` ago -> skip; approval -> await
 // approval (the window is applied once approved, by RunWindow); outside every window the runbook
 // names -> wait for the next; else run. Dry run when the section or the runbook says so. Pure.
+// `drift_started` (the alert's startsAt) dates the drift for the loop test, so that a delivery
+// delayed by Alertmanager's grouping still counts from when the drift came back.
 Decision Decide(const Runbook& runbook, const HealingConfig& config, const CheckHistory& history,
-                WallTime now, const std::vector<std::string>& causes = {});
+                WallTime now, const std::vector<std::string>& causes = {},
+                std::optional<WallTime> drift_started = std::nullopt);
 
 // When an approved or deferred action of `runbook` may run: nullopt = now (no window named, or
 // inside one), else the next start of one of its windows. Pure.

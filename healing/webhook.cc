@@ -12,9 +12,6 @@ namespace {
 
 using nlohmann::json;
 
-// Go's zero time, which Alertmanager writes as the endsAt of an alert still firing.
-constexpr std::string_view kGoZeroTime = "0001-01-01T00:00:00Z";
-
 // A field failed to read; `where` is its path in the message ("alerts[0].labels").
 struct FieldError {
   std::string message;

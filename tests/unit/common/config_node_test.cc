@@ -97,6 +97,10 @@ TEST(ConfigNode, DocumentLevelErrors) {
             "c.yml:1:1: invalid YAML: unexpected \",\"");
   EXPECT_EQ(ConfigErrorOf([] { ConfigNode::Parse("a: 1\n---\n,\n", "c.yml"); }),
             "c.yml:3:1: more than one YAML document; expected exactly one");
+  // Aliases of aliases grow a tree exponentially (found by tests/fuzz/config_fuzz).
+  EXPECT_EQ(ConfigErrorOf([] { ConfigNode::Parse("a: &x [1, 2]\nb: [*x, *x]\n", "c.yml"); }),
+            "c.yml:2:5: YAML aliases (*name) are not allowed in the configuration; write the "
+            "value out");
   std::string deep = "a: " + std::string(5000, '[') + std::string(5000, ']') + "\n";
   EXPECT_NE(ConfigErrorOf([&] { ConfigNode::Parse(deep, "c.yml"); }).find("c.yml:"),
             std::string::npos);

@@ -57,6 +57,16 @@ class HealingModuleTest : public ::testing::Test {
     state->success = true;
     state->result.verdict = checks::Verdict::kCompliant;
     compliant_ = state;
+    auto drifted = std::make_shared<CheckState>(*state);
+    drifted->drifted = true;
+    drifted->result.verdict = checks::Verdict::kDrifted;
+    drifted->result.reason = "ruleset_hash_mismatch: observed 1f..., expected 9a...";
+    drifted->result.findings = {{"ruleset_hash_mismatch", "1f...", "9a..."}};
+    context_.snapshot = [drifted] {
+      auto snap = std::make_shared<Snapshot>();
+      snap->checks = {drifted};
+      return std::shared_ptr<const Snapshot>(snap);
+    };
     config_.checks = {spec};
     config_.healing.enabled = true;
     config_.healing.webhook_callers = {"alertmanager"};

@@ -381,6 +381,11 @@ TEST(HttpServer, BasicAuthGuardsEveryRoute) {
   r = Fetch(port, "GET /admin HTTP/1.1", "Authorization: Basic YWxpY2U6c2VjcmV0\r\n");
   EXPECT_TRUE(Has(r, "HTTP/1.1 403")) << r;
   EXPECT_TRUE(Has(r, "user \"alice\" may not call /admin")) << r;
+  // Two Authorization headers, one good: which would count depends on who reads, so neither.
+  r = Fetch(port, "GET /who HTTP/1.1",
+            "Authorization: Basic YWxpY2U6c2VjcmV0\r\nauthorization: Basic Ym9iOnNlY3JldA==\r\n");
+  EXPECT_TRUE(Has(r, "HTTP/1.1 400")) << r;
+  EXPECT_TRUE(Has(r, "more than one Authorization header")) << r;
 }
 
 TEST(HttpServer, WebConfigHeadersAreOnEveryResponse) {

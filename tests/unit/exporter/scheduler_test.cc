@@ -516,6 +516,7 @@ TEST_F(SchedulerTest, RunNowRunsAgainAfterARunInProgress) {
   Result<std::shared_ptr<const CheckState>> state = Error{"not run"};
   std::thread verify(
       [&] { state = scheduler->RunNow("gated", std::chrono::steady_clock::now() + 30s); });
+  while (scheduler->RunNowWaitersForTesting() == 0) std::this_thread::yield();
   gated->Open(checks::Verdict::kDrifted);
   verify.join();
   cycle.join();

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cerrno>
+#include <condition_variable>
 #include <thread>
 
 #include "common/rfc3339.h"
@@ -33,12 +35,14 @@ class FakeChecks final : public CheckAccess {
   Result<CheckReading> RunNow(std::string_view check, Deadline) override {
     std::lock_guard lock(mu_);
     runs.emplace_back(check);
+    if (run_error) return *run_error;
     return after_steps;
   }
   mutable std::mutex mu_;
   std::optional<CheckReading> latest =
       CheckReading{true, false, "rsyslog is inactive", "{}", {"service_inactive"}};
   CheckReading after_steps{false, false, "", "{}", {}};
+  std::optional<Error> run_error;
   std::vector<std::string> runs;
 };
 
@@ -94,7 +98,14 @@ class RecordingObserver final : public HealingObserver {
   void Finished(const Action& a) override {
     std::lock_guard lock(mu_);
     finished.push_back(a);
+    cv.notify_all();
   }
+  // Waits (no timeout: ctest's bounds the test) until `n` actions finished.
+  void WaitFinished(std::size_t n) {
+    std::unique_lock lock(mu_);
+    cv.wait(lock, [&] { return finished.size() >= n; });
+  }
+  std::condition_variable cv;
   void Changed(const HealingSummary& s) override {
     std::lock_guard lock(mu_);
     summary = s;
@@ -352,6 +363,7 @@ TEST_F(HealerTest, AFailedStepRollsBackAndEscalates) {
   EXPECT_EQ(next.result, "skipped");
   // Compliant again: the escalation ends.
   healer_->CheckCompliant("firewall");
+  healer_->RunDue();
   EXPECT_TRUE(observer_.summary.escalated.empty());
 }
 
@@ -395,6 +407,7 @@ TEST_F(HealerTest, ADriftBackRightAfterAHealIsALoopUntilReset) {
   clock_.Advance(hours(1));
   EXPECT_EQ(AcceptOne(DriftAlert("logging", start_ + hours(1))).result, "skipped");  // suspended
   healer_->CheckCompliant("logging");  // a suspension stays until an operator resets it
+  healer_->RunDue();
   EXPECT_TRUE(observer_.summary.escalated.contains("logging"));
 
   ASSERT_TRUE(healer_->Reset("logging", "carol").ok());
@@ -493,6 +506,149 @@ TEST_F(HealerTest, ACorruptStateFileIsAnError) {
   EXPECT_TRUE(
       h.error().message.starts_with("cannot read the healing state: not a healing state "
                                     "file"));
+}
+
+TEST_F(HealerTest, ItsThreadRunsWhatIsAccepted) {
+  healer_->Start();
+  const AlertOutcome out = AcceptOne(DriftAlert("logging", start_));
+  observer_.WaitFinished(1);
+  healer_->Stop();
+  EXPECT_EQ(Get(out.action_id).status, ActionStatus::kHealed);
+  EXPECT_EQ(Ran(kRestart), 1U);
+}
+
+// The state says "running" before the first step runs: a crash from there on is found.
+TEST_F(HealerTest, RunningIsSavedBeforeTheFirstStep) {
+  class Spy final : public CommandRunner {
+   public:
+    explicit Spy(MemoryStore& store) : store_(store) {}
+    Result<CommandOutput> Run(const Command&, Deadline) const override {
+      std::lock_guard lock(store_.mu_);
+      saw_running = store_.text && store_.text->find("\"running\"") != std::string::npos;
+      return Exited(0, "");
+    }
+    mutable bool saw_running = false;
+
+   private:
+    MemoryStore& store_;
+  } spy(store_);
+  healer_.reset();
+  Result<std::unique_ptr<Healer>> h =
+      Healer::Open(HealerDeps{clock_, spy, checks_, recorder_, store_, observer_}, MakeConfig());
+  ASSERT_TRUE(h.ok());
+  healer_ = std::move(*h);
+  AcceptOne(DriftAlert("logging", start_));
+  healer_->RunDue();
+  EXPECT_TRUE(spy.saw_running);
+}
+
+TEST_F(HealerTest, AShutdownDuringVerificationLeavesItForTheNextStart) {
+  checks_.run_error = Error{"the scheduler stopped before check logging ran", ECANCELED};
+  const AlertOutcome out = AcceptOne(DriftAlert("logging", start_));
+  healer_->RunDue();
+  EXPECT_EQ(Get(out.action_id).status, ActionStatus::kRunning);
+  EXPECT_EQ(Ran(kRollback), 0U);
+  Open();  // the next start
+  healer_->Start();
+  healer_->Stop();
+  EXPECT_EQ(Get(out.action_id).status, ActionStatus::kInterrupted);
+}
+
+// What was approved is what runs: a reload that changes the runbook cancels the action.
+TEST_F(HealerTest, AChangedRunbookCancelsWhatWasApproved) {
+  const AlertOutcome out = AcceptOne(DriftAlert("firewall", start_));
+  ASSERT_TRUE(healer_->Approve(out.action_id, "alice").ok());
+  HealerConfig c = MakeConfig();
+  c.runbooks["restore_firewall_baseline"].steps[0].argv.push_back("--force");
+  healer_->Configure(c);
+  healer_->RunDue();
+  EXPECT_EQ(Ran(kReload), 0U);
+  const Action a = Get(out.action_id);
+  EXPECT_EQ(a.status, ActionStatus::kCancelled);
+  EXPECT_EQ(a.reason,
+            "runbook restore_firewall_baseline changed since this action was decided; "
+            "the next delivery of its alert decides again");
+  // ...and the alert, delivered again, is decided again under the new runbook.
+  EXPECT_EQ(AcceptOne(DriftAlert("firewall", start_)).result, "awaiting_approval");
+}
+
+TEST_F(HealerTest, NothingRunsForACheckThatIsCompliantAgain) {
+  const AlertOutcome out = AcceptOne(DriftAlert("firewall", start_));
+  ASSERT_TRUE(healer_->Approve(out.action_id, "alice").ok());
+  checks_.latest = CheckReading{false, false, "ruleset matches", "{}", {}};
+  healer_->RunDue();
+  EXPECT_EQ(Ran(kReload), 0U);
+  EXPECT_EQ(Get(out.action_id).reason, "check firewall is compliant again; nothing to heal");
+}
+
+TEST_F(HealerTest, NothingRunsWhileTheEvidenceStoreIsUnhealthy) {
+  const AlertOutcome out = AcceptOne(DriftAlert("logging", start_));
+  recorder_.ready = false;
+  healer_->RunDue();
+  EXPECT_EQ(Get(out.action_id).status, ActionStatus::kQueued);
+  EXPECT_TRUE(runner_.commands_ran().empty());
+  recorder_.ready = true;
+  healer_->RunDue();
+  EXPECT_EQ(Get(out.action_id).status, ActionStatus::kHealed);
+}
+
+TEST_F(HealerTest, AnAlertStillFiringAWeekLaterIsStillADuplicate) {
+  const AlertOutcome out = AcceptOne(DriftAlert("encryption", start_));  // manual
+  for (int day = 1; day <= 10; ++day) {
+    clock_.Advance(hours(24));
+    EXPECT_EQ(AcceptOne(DriftAlert("encryption", start_)).result, "duplicate") << day;
+  }
+  EXPECT_EQ(healer_->Actions().size(), 1U);
+  EXPECT_EQ(healer_->Actions()[0].id, out.action_id);
+}
+
+// A skip is not for ever: the alert delivered again after the limit passed is decided again,
+// but copies within a minute (HA peers, retries) are duplicates.
+TEST_F(HealerTest, ASkippedAlertIsDecidedAgainWhenDeliveredLater) {
+  runner_.Script(kRestart, 1, "");
+  AcceptOne(DriftAlert("logging", start_));
+  healer_->RunDue();  // fails: cooldown for 15 minutes
+  const WebhookAlert second = DriftAlert("logging", start_ + minutes(1));
+  EXPECT_EQ(AcceptOne(second).result, "skipped");
+  EXPECT_EQ(AcceptOne(second).result, "duplicate");
+  runner_.Script(kRestart, 0, "");
+  clock_.Advance(minutes(16));
+  EXPECT_EQ(AcceptOne(second).result, "queued");
+}
+
+TEST_F(HealerTest, AStaleAlertIsNoLoop) {
+  AcceptOne(DriftAlert("logging", start_));
+  healer_->RunDue();  // healed at 12:00
+  clock_.Advance(minutes(2));
+  // Another alert of the same drift (a new label set) that started before the heal.
+  WebhookAlert older = DriftAlert("logging", start_ - minutes(1));
+  older.labels["severity"] = "high";
+  older.fingerprint = AlertmanagerFingerprint(older.labels);
+  const AlertOutcome out = AcceptOne(older);
+  EXPECT_EQ(out.result, "skipped");
+  EXPECT_NE(out.reason.find("a stale alert"), std::string::npos) << out.reason;
+  EXPECT_TRUE(observer_.summary.suspended.empty());
+}
+
+TEST_F(HealerTest, AResetLetsTheSkippedAlertAct) {
+  AcceptOne(DriftAlert("logging", start_));
+  healer_->RunDue();
+  clock_.Advance(minutes(5));
+  const WebhookAlert back = DriftAlert("logging", start_ + minutes(6));
+  EXPECT_EQ(AcceptOne(back).result, "skipped");  // a loop: suspended
+  ASSERT_TRUE(healer_->Reset("logging", "carol").ok());
+  EXPECT_EQ(AcceptOne(back).result, "queued");
+}
+
+TEST_F(HealerTest, HostileLabelsSelectNothing) {
+  for (const char* check : {"$(id)", "logging; rm -rf /", "-logging", "logging\n", "../logging"}) {
+    WebhookAlert a = DriftAlert(check, start_);
+    EXPECT_EQ(AcceptOne(a).result, "ignored") << check;
+  }
+  WebhookAlert instance = DriftAlert("logging", start_);
+  instance.labels["instance"] = "web-1\nweb-2";
+  EXPECT_EQ(AcceptOne(instance).result, "ignored");
+  EXPECT_TRUE(healer_->Actions().empty());
 }
 
 TEST(HealingState, RoundTripsAndPrunes) {

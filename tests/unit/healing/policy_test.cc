@@ -106,6 +106,22 @@ TEST(Decide, ADriftBackWithinTheCooldownOfAHealIsALoop) {
   EXPECT_EQ(Decide(Auto(), Config(), h, kNow).kind, DecisionKind::kRun);
 }
 
+// Alertmanager's grouping may deliver late: the loop test dates the drift by its alert's start.
+TEST(Decide, TheLoopTestDatesTheDriftByItsAlert) {
+  CheckHistory h;
+  h.last_healed = kNow - minutes(20);
+  // Back 5 minutes after the heal, delivered 15 minutes later: a loop all the same.
+  EXPECT_EQ(Decide(Auto(), Config(), h, kNow, {}, kNow - minutes(15)).kind, DecisionKind::kSuspend);
+  EXPECT_EQ(Decide(Auto(), Config(), h, kNow, {}, kNow - minutes(1)).kind, DecisionKind::kRun);
+  // Started before the heal: an alert about the drift that was healed.
+  const Decision stale = Decide(Auto(), Config(), h, kNow, {}, kNow - minutes(30));
+  EXPECT_EQ(stale.kind, DecisionKind::kSkip);
+  EXPECT_EQ(stale.reason,
+            "the alert's drift started at 2026-12-07T11:30:00Z, before runbook "
+            "restart_logging_services healed the check at 2026-12-07T11:40:00Z: a "
+            "stale alert");
+}
+
 TEST(Decide, SuspendedChecksWaitForAReset) {
   CheckHistory h;
   h.suspended_at = kNow - hours(1);
