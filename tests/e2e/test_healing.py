@@ -1,0 +1,237 @@
+#!/usr/bin/env python3
+"""Healing end to end (docs/healing.md), on a copy of the demo host whose stand-in systemctl really
+changes its state, with the exporter's own alert source sending to a real Alertmanager that calls
+the exporter's webhook with basic auth (a password file), as packaging/examples/alertmanager.yml
+does:
+
+- the logging service stopped -> ComplianceDrift -> webhook -> restarted at once (auto) ->
+  compliant -> the alert resolves; every healing record verifies with `minisign` and with
+  `drift_exporter evidence verify`;
+- the firewall ruleset changed -> awaiting approval, the drifted state in evidence -> approved by
+  an approver over the API -> restored -> compliant;
+- encryption drift -> recorded as manual, nothing run;
+- who may do what: no credentials 401, the webhook's caller cannot approve (403).
+"""
+
+import base64
+import json
+import os
+import shutil
+import subprocess
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import alerting_support as support  # noqa: E402
+import harness  # noqa: E402
+
+WAIT = 30
+HTPASSWD = shutil.which("htpasswd")
+MINISIGN = shutil.which("minisign")
+DEMO = os.path.join(harness.SOURCE_DIR, "packaging", "examples", "demo")
+USERS = {"alertmanager": "am-secret", "alice": "alice-secret"}
+
+
+def basic(user):
+    return {"Authorization": "Basic " + base64.b64encode(
+        f"{user}:{USERS[user]}".encode()).decode()}
+
+
+def bcrypt_hash(user, password):
+    run = subprocess.run([HTPASSWD, "-nbBC", "4", user, password], capture_output=True,
+                         text=True, timeout=30, check=True)
+    return run.stdout.strip().split(":", 1)[1]
+
+
+class Demo:
+    """A copy of the demo host, checked every second, alerting to `alertmanager_url`, healing with
+    authenticated callers: alertmanager may call the webhook, alice may approve."""
+
+    def __init__(self, test, alertmanager_url):
+        self.workdir = harness.make_workdir(test)
+        self.dir = os.path.join(self.workdir, "demo")
+        shutil.copytree(DEMO, self.dir, symlinks=True,
+                        ignore=shutil.ignore_patterns("data", "demo.log"))
+        subprocess.run([os.path.join(self.dir, "prepare.sh")], check=True, timeout=30)
+        text = harness.read_file(os.path.join(self.dir, "config.yml"))
+        text = text.replace("interval: 15s", "interval: 1s")
+        head, rest = text.split("\nhealing:\n", 1)
+        runbooks = rest[rest.index("\nrunbooks:\n"):]
+        self.config = os.path.join(self.dir, "config.yml")
+        harness.write_file(self.config, head + (
+            "\nalerting:\n"
+            f"  alertmanagers: [{{url: \"{alertmanager_url}\"}}]\n"
+            "  resend_interval: 2s\n"
+            "healing:\n"
+            "  webhook_callers: [alertmanager]\n"
+            "  approvers: [alice]\n") + runbooks)
+        self.web = os.path.join(self.workdir, "web.yml")
+        harness.write_file(self.web, "basic_auth_users:\n" + "".join(
+            f"  {u}: {bcrypt_hash(u, p)}\n" for u, p in USERS.items()))
+        self.password_file = os.path.join(self.workdir, "am-password")
+        harness.write_file(self.password_file, USERS["alertmanager"] + "\n")
+        self.units = os.path.join(self.dir, "host", "run", "demo-units")
+
+    def path(self, *parts):
+        return os.path.join(self.dir, *parts)
+
+
+class Healing(unittest.TestCase):
+    def setUp(self):
+        for tool in (HTPASSWD, MINISIGN):
+            if tool is None:
+                self.fail("htpasswd and minisign are needed: packaging/deps.sh --test")
+        # The Alertmanager's port first: the exporter alerts to it, it calls the exporter back.
+        self.am_port = harness.free_port()
+        self.demo = Demo(self, f"http://127.0.0.1:{self.am_port}")
+        self.exporter = harness.Exporter(self, self.demo.config,
+                                         args=[f"--web.config.file={self.demo.web}"]).start()
+        am = support.Alertmanager(self, self.demo.workdir, "am", "http://unused")
+        am.port = self.am_port
+        harness.write_file(am.config, (
+            "route:\n"
+            "  receiver: none\n"
+            "  group_by: [alertname, check, instance]\n"
+            "  group_wait: 1s\n"
+            "  group_interval: 1s\n"
+            "  repeat_interval: 4h\n"
+            "  routes:\n"
+            "    - matchers: [alertname=\"ComplianceDrift\"]\n"
+            "      receiver: heal\n"
+            "receivers:\n"
+            "  - name: none\n"
+            "  - name: heal\n"
+            "    webhook_configs:\n"
+            f"      - url: {self.exporter.url('/api/v1/heal')}\n"
+            "        send_resolved: true\n"
+            "        http_config:\n"
+            "          basic_auth:\n"
+            "            username: alertmanager\n"
+            f"            password_file: {self.demo.password_file}\n"))
+        self.am = am.start()
+        self.wait_metric("drift_check_drifted", lambda v: v == 0, check="logging")
+
+    def metric(self, name, **labels):
+        return harness.sample(self.exporter.get("/metrics", headers=basic("alice")).text, name,
+                              **labels)
+
+    def wait_metric(self, name, predicate, timeout=WAIT, **labels):
+        def check():
+            value = self.metric(name, **labels)
+            return value is not None and predicate(value)
+        harness.wait_for(check, timeout, f"{name}{labels}; log:\n{self.exporter.log()}",
+                         interval=0.1)
+
+    def actions(self, user="alice"):
+        r = self.exporter.get("/api/v1/heal/actions", headers=basic(user))
+        self.assertEqual(r.status, 200, r.text)
+        return json.loads(r.text)["actions"]
+
+    def wait_action(self, check, status):
+        def find():
+            return [a for a in self.actions() if a["check"] == check and a["status"] == status]
+        harness.wait_for(find, WAIT, f"an action for {check} that is {status}; actions: "
+                                     f"{self.actions()}; log:\n{self.exporter.log()}")
+        return find()[0]
+
+    def records(self, kind_prefix="healing_"):
+        """(path, record) of every evidence record whose kind starts with kind_prefix."""
+        out = []
+        for folder, _, files in os.walk(self.demo.path("data", "evidence")):
+            for name in sorted(files):
+                if name.endswith(".json"):
+                    path = os.path.join(folder, name)
+                    record = json.loads(harness.read_file(path))
+                    if record["kind"].startswith(kind_prefix):
+                        out.append((path, record))
+        return sorted(out, key=lambda pr: pr[1]["seq"])
+
+    def test_a_stopped_logging_service_is_restarted_and_every_step_is_signed(self):
+        harness.write_file(os.path.join(self.demo.units, "systemd-journald.service"), "failed\n")
+        action = self.wait_action("logging", "healed")
+        self.assertEqual(action["runbook"], "restart_logging_services")
+        self.assertEqual(action["requested_by"], "alertmanager")
+        self.assertEqual(harness.read_file(os.path.join(self.demo.units,
+                                                        "systemd-journald.service")), "active\n")
+        self.wait_metric("drift_check_drifted", lambda v: v == 0, check="logging")
+        self.assertEqual(self.metric("drift_healing_actions_total",
+                                     runbook="restart_logging_services", outcome="healed"), 1)
+        self.assertGreaterEqual(self.metric("drift_webhook_requests_total", code="200"), 1)
+        # Alertmanager hears the drift is over.
+        harness.wait_for(
+            lambda: self.am.alerts(alertname="ComplianceDrift", check="logging") == [], WAIT,
+            "the drift alert resolved in Alertmanager")
+
+        kinds = [r["kind"] for _, r in self.records() if r["payload"]["action"]["id"] ==
+                 action["id"]]
+        self.assertEqual(kinds, ["healing_requested", "healing_decided", "healing_snapshot",
+                                 "healing_step", "healing_verified", "healing_finished"])
+        step = next(r for _, r in self.records("healing_step"))
+        self.assertEqual(step["payload"]["step"]["argv"],
+                         [self.demo.path("bin", "systemctl"), "restart",
+                          "systemd-journald.service"])
+        self.assertEqual(step["payload"]["step"]["output"]["exit_code"], 0)
+        self.assertEqual(step["check"], "logging")
+        self.assertIn("soc2:CC7.2", step["controls"])
+        public_key = self.demo.path("data", "keys", "drift-evidence.pub")
+        for path, _ in self.records():
+            run = subprocess.run([MINISIGN, "-Vm", path, "-p", public_key], capture_output=True,
+                                 text=True, timeout=30)
+            self.assertEqual(run.returncode, 0, f"{path}: {run.stderr}")
+        run = harness.run_cli("evidence", "verify", f"--config.file={self.demo.config}",
+                              f"--public-key={public_key}", "--thorough")
+        self.assertEqual(run.returncode, 0, run.stdout + run.stderr)
+
+    def test_a_changed_firewall_waits_for_an_approver_then_is_restored(self):
+        ruleset = self.demo.path("host", "etc", "nftables.conf")
+        saved = harness.read_file(ruleset)
+        harness.write_file(ruleset, saved.replace("tcp dport 22 accept",
+                                                  "tcp dport 22 accept\n    tcp dport 23 accept"))
+        action = self.wait_action("firewall", "awaiting_approval")
+        self.wait_metric("drift_healing_pending_approvals", lambda v: v == 1)
+        snapshot = [r for _, r in self.records("healing_snapshot")
+                    if r["payload"]["action"]["id"] == action["id"]]
+        self.assertEqual(len(snapshot), 1)
+        findings = snapshot[0]["payload"]["check_reading"]["state"]["findings"]
+        self.assertIn("rule_added", [f["cause"] for f in findings])
+        self.assertEqual(harness.read_file(ruleset).count("dport 23"), 1)  # nothing ran yet
+
+        url = f"/api/v1/heal/actions/{action['id']}/approve"
+        self.assertEqual(self.exporter.post(url, headers=basic("alertmanager")).status, 403)
+        approved = self.exporter.post(url, headers=basic("alice"))
+        self.assertEqual(approved.status, 200, approved.text)
+        self.assertEqual(json.loads(approved.text)["decided_by"], "alice")
+        self.wait_action("firewall", "healed")
+        self.assertEqual(harness.read_file(ruleset), saved)
+        self.wait_metric("drift_check_drifted", lambda v: v == 0, check="firewall")
+        self.assertEqual(self.exporter.post(url, headers=basic("alice")).status, 409)
+        approval = [r for _, r in self.records("healing_approved")]
+        self.assertEqual(approval[0]["actor"], "alice")
+
+    def test_encryption_drift_is_recorded_as_manual(self):
+        # The demo's encryption check drifts from the start.
+        action = self.wait_action("encryption", "manual")
+        self.assertEqual(action["runbook"], "enable_volume_encryption")
+        self.assertEqual(self.records("healing_step"), [])
+
+    def test_the_api_demands_credentials(self):
+        self.assertEqual(self.exporter.post("/api/v1/heal", body=b"{}").status, 401)
+        wrong = {"Authorization": "Basic " + base64.b64encode(b"alertmanager:nope").decode()}
+        self.assertEqual(self.exporter.post("/api/v1/heal", body=b"{}", headers=wrong).status,
+                         401)
+        r = self.exporter.post("/api/v1/heal", body=b'{"version":"3"}',
+                               headers=basic("alertmanager"))
+        self.assertEqual(r.status, 400, r.text)
+        self.assertIn("unsupported webhook message version", r.text)
+        # 10 MB announced: refused on its Content-Length, before a byte of it is read.
+        auth = basic("alertmanager")["Authorization"]
+        answer = harness.raw_request(self.exporter.port, (
+            "POST /api/v1/heal HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+            f"Authorization: {auth}\r\nContent-Length: {10 << 20}\r\n\r\n").encode())
+        self.assertTrue(answer.startswith(b"HTTP/1.1 413"), answer[:200])
+        self.assertEqual(self.actions(), [a for a in self.actions()
+                                          if a["check"] == "encryption"])
+
+
+if __name__ == "__main__":
+    harness.main()
