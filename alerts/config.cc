@@ -49,15 +49,32 @@ std::string ReadSecret(const ConfigNode& node) {
   return secret;
 }
 
-AlertmanagerConfig ReadAlertmanager(const ConfigNode& node) {
+// An Alertmanager (`alertmanagers:`), or a webhook receiver (`webhooks:`): the same connection
+// settings, a different URL rule and form.
+AlertmanagerConfig ReadTarget(const ConfigNode& node, AlertFormat format) {
   AlertmanagerConfig am;
+  am.format = format;
   ConfigNode url_node = node.Child("url");
-  Result<std::string> base = CheckHttpUrl(url_node.AsString(), "Alertmanager URL");
+  const bool webhook = format == AlertFormat::kWebhook;
+  Result<std::string> base =
+      CheckHttpUrl(url_node.AsString(), webhook ? "webhook URL" : "Alertmanager URL");
   if (!base.ok()) url_node.Fail(base.error().message);
-  Result<std::string> endpoint = AlertsEndpoint(*base);
-  if (!endpoint.ok()) url_node.Fail(endpoint.error().message);
   am.url = *base;
-  am.endpoint = *endpoint;
+  if (webhook) {
+    am.endpoint = *base;
+    am.receiver = node.GetString("receiver", "drift_exporter");
+    if (am.receiver.empty() || std::any_of(am.receiver.begin(), am.receiver.end(), IsControl)) {
+      node.Child("receiver").Fail("expected a non-empty name without control characters");
+    }
+    am.repeat_interval = node.GetDuration("repeat_interval", am.repeat_interval);
+    if (am.repeat_interval < std::chrono::seconds(1)) {
+      node.Child("repeat_interval").Fail("expected at least 1s");
+    }
+  } else {
+    Result<std::string> endpoint = AlertsEndpoint(*base);
+    if (!endpoint.ok()) url_node.Fail(endpoint.error().message);
+    am.endpoint = *endpoint;
+  }
 
   auto token = node.Find("bearer_token_file");
   auto basic = node.Find("basic_auth");
@@ -241,17 +258,25 @@ AlertingConfig ReadAlertingConfig(const ConfigNode& node) {
   AlertingConfig config;
   if (!node.IsMap()) node.Fail("expected a mapping");
   config.enabled = true;
-  ConfigNode list = node.Child("alertmanagers");
-  std::vector<ConfigNode> items = list.Items();
-  if (items.empty()) list.Fail("expected at least one Alertmanager");
+  // Alertmanagers, webhook receivers, or both; a URL once.
   std::set<std::string> urls;
-  for (const ConfigNode& item : items) {
-    if (!item.IsMap()) item.Fail("expected a mapping with at least url");
-    AlertmanagerConfig am = ReadAlertmanager(item);
-    if (!urls.insert(am.url).second) {
-      item.Child("url").Fail(fmt::format("duplicate Alertmanager URL {:?}", am.url));
+  for (auto [key, format] : {std::pair{"alertmanagers", AlertFormat::kAlertmanager},
+                             std::pair{"webhooks", AlertFormat::kWebhook}}) {
+    auto list = node.Find(key);
+    if (!list) continue;
+    std::vector<ConfigNode> items = list->Items();
+    if (items.empty()) list->Fail("expected at least one, or leave the key out");
+    for (const ConfigNode& item : items) {
+      if (!item.IsMap()) item.Fail("expected a mapping with at least url");
+      AlertmanagerConfig target = ReadTarget(item, format);
+      if (!urls.insert(target.url).second) {
+        item.Child("url").Fail(fmt::format("duplicate URL {:?}", target.url));
+      }
+      config.alertmanagers.push_back(std::move(target));
     }
-    config.alertmanagers.push_back(std::move(am));
+  }
+  if (config.alertmanagers.empty()) {
+    node.Fail("expected alertmanagers, webhooks or both: where to send alerts");
   }
   if (auto n = node.Find("resend_interval")) {
     config.resend_interval = n->AsDuration();

@@ -13,11 +13,24 @@
 
 namespace drift::alerts {
 
-// One Alertmanager to send every alert to. Secrets are read from their files when the
-// configuration loads; they are never logged nor put in error messages.
+// Where alerts go, and in which form.
+enum class AlertFormat {
+  kAlertmanager,  // POST /api/v2/alerts: batches of postable alerts
+  kWebhook,       // Alertmanager's webhook message (version 4), one alert per message
+};
+
+// One Alertmanager, or one webhook receiver, to send every alert to. Secrets are read from their
+// files when the configuration loads; they are never logged nor put in error messages.
 struct AlertmanagerConfig {
   std::string url;       // as configured, without a trailing '/': the `alertmanager` label
-  std::string endpoint;  // url + "/api/v2/alerts"
+  std::string endpoint;  // url + "/api/v2/alerts"; a webhook's url as it is
+  AlertFormat format = AlertFormat::kAlertmanager;
+  // Webhooks: the message's `receiver`; how often a still-firing alert is sent again (as
+  // Alertmanager's repeat_interval: a webhook receiver acts on every message it gets); the
+  // exporter's URL for `externalURL` (set by the exporter, not read from the file).
+  std::string receiver;
+  std::chrono::milliseconds repeat_interval{std::chrono::hours(4)};
+  std::string external_url;
   std::string bearer_token;
   std::optional<std::string> basic_auth_username;
   std::string basic_auth_password;
@@ -55,6 +68,7 @@ class RunbookTemplate {
 // The `alerting:` section. Absent = alerting disabled.
 struct AlertingConfig {
   bool enabled = false;
+  // The Alertmanagers, then the webhook receivers (`webhooks:`), each with its own queue.
   std::vector<AlertmanagerConfig> alertmanagers;
   std::chrono::milliseconds resend_interval{60'000};
   std::size_t queue_capacity = 10'000;  // alerts per Alertmanager

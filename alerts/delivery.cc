@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "alerts/webhook.h"
 #include "common/log.h"
 
 namespace drift::alerts {
@@ -111,7 +112,31 @@ void AlertmanagerSink::Enqueue(std::span<const Alert> alerts) {
     // Only a reload that removed this Alertmanager races a dispatch into a stopped sink: the
     // alerts were meant for a sink that is gone, not lost from one that exists.
     if (stopping_) return;
-    for (const Alert& a : alerts) PushBack({a, QueueKey(a)});
+    const WallTime now = clock_.Now();
+    std::erase_if(resolved_sent_,
+                  [now](const auto& kv) { return now - kv.second > std::chrono::hours(1); });
+    for (const Alert& a : alerts) {
+      std::string key = QueueKey(a);
+      if (target_.format == AlertFormat::kWebhook) {
+        // A webhook receiver acts on every message: a firing alert goes out when it starts,
+        // then every repeat_interval (as Alertmanager's repeat_interval), not at every resend;
+        // its resolution goes out once.
+        const bool firing = a.ends_at > now;
+        auto sent = webhook_sent_.find(key);
+        if (firing && sent != webhook_sent_.end() && now - sent->second < target_.repeat_interval) {
+          continue;
+        }
+        if (firing) {
+          webhook_sent_[key] = now;
+        } else if (sent != webhook_sent_.end()) {
+          webhook_sent_.erase(sent);
+        } else if (resolved_sent_.contains(key)) {
+          continue;  // resolved already sent (resends of a resolution)
+        }
+        if (!firing) resolved_sent_.emplace(key, now);
+      }
+      PushBack({a, std::move(key)});
+    }
     TrimLocked();
   }
   cv_.NotifyAll();
@@ -173,7 +198,9 @@ void AlertmanagerSink::Run() {
     }
 
     std::vector<Queued> batch;
-    while (!queue_.empty() && batch.size() < options_.max_batch) {
+    // A webhook message carries one alert, with its own status.
+    const std::size_t max_batch = target_.format == AlertFormat::kWebhook ? 1 : options_.max_batch;
+    while (!queue_.empty() && batch.size() < max_batch) {
       index_.erase(queue_.front().key);
       batch.push_back(std::move(queue_.front()));
       queue_.pop_front();
@@ -188,7 +215,12 @@ void AlertmanagerSink::Run() {
     }
     mu_.Unlock();
 
-    Result<HttpReply> reply = poster_->Post(EncodeAlerts(alerts), timeout);
+    const std::string body =
+        target_.format == AlertFormat::kWebhook
+            ? RenderWebhookMessage(ToWebhookMessage(alerts.front(), target_.receiver,
+                                                    target_.external_url, clock_.Now()))
+            : EncodeAlerts(alerts);
+    Result<HttpReply> reply = poster_->Post(body, timeout);
     Outcome outcome = Classify(reply);
     observer_.Sent(target_.url, outcome, batch.size());
 

@@ -119,6 +119,11 @@ class AlertmanagerSink {
   bool stopping_ DRIFT_GUARDED_BY(mu_) = false;
   // Log a full queue once per outage (until a delivery).
   bool overflowing_ DRIFT_GUARDED_BY(mu_) = false;
+  // Webhook receivers: when each firing alert (by queue key) was last queued, and when the
+  // resolutions were, so that resends do not become repeated messages. Resolutions are
+  // forgotten an hour on (the tracker resends them for 15 minutes).
+  std::unordered_map<std::string, WallTime> webhook_sent_ DRIFT_GUARDED_BY(mu_);
+  std::unordered_map<std::string, WallTime> resolved_sent_ DRIFT_GUARDED_BY(mu_);
   Deadline flush_deadline_ DRIFT_GUARDED_BY(mu_);
   Deadline retry_at_ DRIFT_GUARDED_BY(mu_);
   std::thread thread_;

@@ -275,7 +275,11 @@ void AlertingModule::OnConfigLoaded(const Config& config) {
         MakeAlertLabeling(config.alerting, hostname_, external_url_));
     ++generation_;
   }
-  notifier_->Configure(config.alerting);
+  alerts::AlertingConfig targets = config.alerting;
+  for (alerts::AlertmanagerConfig& t : targets.alertmanagers) {
+    if (t.format == alerts::AlertFormat::kWebhook) t.external_url = external_url_;
+  }
+  notifier_->Configure(targets);
   // Checks removed or disabled can no longer resolve their alerts themselves.
   std::set<std::string> running;
   for (const auto& spec : config.checks) {

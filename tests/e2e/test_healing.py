@@ -44,10 +44,11 @@ def bcrypt_hash(user, password):
 
 
 class Demo:
-    """A copy of the demo host, checked every second, alerting to `alertmanager_url`, healing with
-    authenticated callers: alertmanager may call the webhook, alice may approve."""
+    """A copy of the demo host, checked every second, alerting as `alerting` (the entries of the
+    alerting: section) says, healing with authenticated callers: alertmanager may call the
+    webhook, alice may approve."""
 
-    def __init__(self, test, alertmanager_url):
+    def __init__(self, test, alerting):
         self.workdir = harness.make_workdir(test)
         self.dir = os.path.join(self.workdir, "demo")
         shutil.copytree(DEMO, self.dir, symlinks=True,
@@ -58,9 +59,12 @@ class Demo:
         head, rest = text.split("\nhealing:\n", 1)
         runbooks = rest[rest.index("\nrunbooks:\n"):]
         self.config = os.path.join(self.dir, "config.yml")
+        self.password_file = os.path.join(self.workdir, "am-password")
+        harness.write_file(self.password_file, USERS["alertmanager"] + "\n")
+        os.chmod(self.password_file, 0o600)  # a secret file others may read is refused
         harness.write_file(self.config, head + (
             "\nalerting:\n"
-            f"  alertmanagers: [{{url: \"{alertmanager_url}\"}}]\n"
+            f"{alerting(self.password_file)}"
             "  resend_interval: 2s\n"
             "healing:\n"
             "  webhook_callers: [alertmanager]\n"
@@ -68,8 +72,6 @@ class Demo:
         self.web = os.path.join(self.workdir, "web.yml")
         harness.write_file(self.web, "basic_auth_users:\n" + "".join(
             f"  {u}: {bcrypt_hash(u, p)}\n" for u, p in USERS.items()))
-        self.password_file = os.path.join(self.workdir, "am-password")
-        harness.write_file(self.password_file, USERS["alertmanager"] + "\n")
         self.units = os.path.join(self.dir, "host", "run", "demo-units")
 
     def path(self, *parts):
@@ -83,7 +85,8 @@ class Healing(unittest.TestCase):
                 self.fail("htpasswd and minisign are needed: packaging/deps.sh --test")
         # The Alertmanager's port first: the exporter alerts to it, it calls the exporter back.
         self.am_port = harness.free_port()
-        self.demo = Demo(self, f"http://127.0.0.1:{self.am_port}")
+        self.demo = Demo(self, lambda _: (
+            f"  alertmanagers: [{{url: \"http://127.0.0.1:{self.am_port}\"}}]\n"))
         self.exporter = harness.Exporter(self, self.demo.config,
                                          args=[f"--web.config.file={self.demo.web}"]).start()
         am = support.Alertmanager(self, self.demo.workdir, "am", "http://unused")
@@ -231,6 +234,44 @@ class Healing(unittest.TestCase):
         self.assertTrue(answer.startswith(b"HTTP/1.1 413"), answer[:200])
         self.assertEqual(self.actions(), [a for a in self.actions()
                                           if a["check"] == "encryption"])
+
+
+class WithoutAlertmanager(unittest.TestCase):
+    """The exporter's alert source delivers the webhook message itself, to its own healing
+    endpoint: a single host heals with no Alertmanager at all."""
+
+    def test_the_alert_source_calls_the_webhook_itself(self):
+        port = harness.free_port()
+        demo = Demo(self, lambda password_file: (
+            "  webhooks:\n"
+            f"    - url: http://127.0.0.1:{port}/api/v1/heal\n"
+            "      receiver: self\n"
+            "      basic_auth:\n"
+            "        username: alertmanager\n"
+            f"        password_file: {password_file}\n"))
+        exporter = harness.Exporter(self, demo.config, listen=f"127.0.0.1:{port}",
+                                    args=[f"--web.config.file={demo.web}"]).start()
+        metrics = lambda: exporter.get("/metrics", headers=basic("alice")).text  # noqa: E731
+        harness.wait_for(lambda: harness.sample(metrics(), "drift_check_drifted",
+                                                check="logging") == 0,
+                         WAIT, "the first run")
+        harness.write_file(os.path.join(demo.units, "systemd-journald.service"), "failed\n")
+
+        def healed():
+            r = exporter.get("/api/v1/heal/actions", headers=basic("alice"))
+            return [a for a in json.loads(r.text)["actions"]
+                    if a["check"] == "logging" and a["status"] == "healed"]
+        harness.wait_for(healed, WAIT, f"logging healed; log:\n{exporter.log()}")
+        action = healed()[0]
+        self.assertEqual(action["alert"]["receiver"], "self")
+        self.assertEqual(action["requested_by"], "alertmanager")
+        self.assertEqual(harness.read_file(os.path.join(demo.units, "systemd-journald.service")),
+                         "active\n")
+        # The encryption drift and the logging drift, each delivered as one message.
+        url = f"http://127.0.0.1:{port}/api/v1/heal"
+        harness.wait_for(lambda: (harness.sample(metrics(), "drift_alerts_sent_total",
+                                                 alertmanager=url, outcome="success") or 0) >= 2,
+                         WAIT, "two alerts sent to the webhook")
 
 
 if __name__ == "__main__":

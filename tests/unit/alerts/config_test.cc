@@ -160,13 +160,40 @@ struct BadCase {
 
 // Every mistake with the exact message a user sees: file:line:col, key, what was expected.
 // No message may contain a secret.
+// Webhook receivers take Alertmanager's webhook message: their URL is used as it is.
+TEST_F(AlertingConfigTest, WebhooksAreTargetsOfTheirOwnForm) {
+  AlertingConfig c = Read(
+      "alerting:\n  webhooks:\n    - url: https://eda.example.com:5000/endpoint\n"
+      "      receiver: eda\n      repeat_interval: 1h\n      bearer_token_file: token\n"
+      "    - url: http://127.0.0.1:9968/api/v1/heal\n");
+  ASSERT_EQ(c.alertmanagers.size(), 2u);
+  const AlertmanagerConfig& eda = c.alertmanagers[0];
+  EXPECT_EQ(eda.format, AlertFormat::kWebhook);
+  EXPECT_EQ(eda.endpoint, "https://eda.example.com:5000/endpoint");
+  EXPECT_EQ(eda.receiver, "eda");
+  EXPECT_EQ(eda.repeat_interval, std::chrono::hours(1));
+  EXPECT_EQ(eda.bearer_token, "s3cr3t-token");
+  EXPECT_EQ(c.alertmanagers[1].receiver, "drift_exporter");
+  EXPECT_EQ(c.alertmanagers[1].repeat_interval, std::chrono::hours(4));
+  EXPECT_EQ(c.alertmanagers[1].endpoint, "http://127.0.0.1:9968/api/v1/heal");
+}
+
 TEST_F(AlertingConfigTest, BadConfigsNameFileLineColumnAndKey) {
   const std::string head = "alerting:\n  alertmanagers:\n";
   const std::vector<BadCase> cases = {
       {"alerting: yes\n", "<f>:1:11: alerting: expected a mapping"},
-      {"alerting: {}\n", "<f>:1:11: alerting.alertmanagers: required key missing"},
+      {"alerting: {}\n",
+       "<f>:1:11: alerting: expected alertmanagers, webhooks or both: where to send alerts"},
       {"alerting:\n  alertmanagers: []\n",
-       "<f>:2:18: alerting.alertmanagers: expected at least one Alertmanager"},
+       "<f>:2:18: alerting.alertmanagers: expected at least one, or leave the key out"},
+      {"alerting:\n  webhooks:\n    - url: http://127.0.0.1:9968/api/v1/heal\n      "
+       "repeat_interval: 500ms\n",
+       "<f>:4:24: alerting.webhooks[0].repeat_interval: expected at least 1s"},
+      {"alerting:\n  webhooks:\n    - url: ftp://x\n",
+       "<f>:3:12: alerting.webhooks[0].url: webhook URL \"ftp://x\" must start with http:// or "
+       "https://"},
+      {"alerting:\n  alertmanagers: [{url: \"http://h:1\"}]\n  webhooks: [{url: \"http://h:1\"}]\n",
+       "<f>:3:20: alerting.webhooks[0].url: duplicate URL \"http://h:1\""},
       {head + "    - http://am:9093\n",
        "<f>:3:7: alerting.alertmanagers[0]: expected a mapping with at least url"},
       {head + "    - url: am:9093\n",
@@ -190,7 +217,7 @@ TEST_F(AlertingConfigTest, BadConfigsNameFileLineColumnAndKey) {
        "<f>:3:12: alerting.alertmanagers[0].url: give the Alertmanager's base URL, without "
        "/api/v2/alerts"},
       {head + "    - url: http://am:9093\n    - url: http://am:9093/\n",
-       "<f>:4:12: alerting.alertmanagers[1].url: duplicate Alertmanager URL \"http://am:9093\""},
+       "<f>:4:12: alerting.alertmanagers[1].url: duplicate URL \"http://am:9093\""},
       {head + "    - url: http://am:9093\n      bearer_token_file: missing\n",
        "<f>:4:26: alerting.alertmanagers[0].bearer_token_file: cannot read <d>/missing: No such "
        "file or directory"},
@@ -249,7 +276,7 @@ TEST_F(AlertingConfigTest, BadConfigsNameFileLineColumnAndKey) {
        "bearer_token_file, ca_file, timeout, url"},
       {head + "    - url: http://am:9093\n  resend: 1m\n",
        "<f>:4:3: alerting.resend: unknown key; expected one of: alertmanagers, external_labels, "
-       "external_url, instance, queue_capacity, resend_interval, runbook_url"},
+       "external_url, instance, queue_capacity, resend_interval, runbook_url, webhooks"},
   };
   for (const BadCase& c : cases) {
     std::string got = ErrorOf(c.yaml);

@@ -73,11 +73,16 @@ class DeliveryTest : public ::testing::Test {
   std::unique_ptr<AlertmanagerSink> MakeSink(std::size_t capacity = 100,
                                              milliseconds timeout = seconds(10),
                                              std::size_t max_batch = 64,
-                                             milliseconds initial_backoff = milliseconds(10)) {
+                                             milliseconds initial_backoff = milliseconds(10),
+                                             AlertFormat format = AlertFormat::kAlertmanager) {
     AlertmanagerConfig target;
     target.url = kUrl;
     target.endpoint = kUrl + "/api/v2/alerts";
     target.timeout = timeout;
+    target.format = format;
+    target.receiver = "heal";
+    target.repeat_interval = std::chrono::minutes(10);
+    target.external_url = "http://web-1:9968";
     DeliveryOptions options;
     options.max_batch = max_batch;
     options.initial_backoff = initial_backoff;
@@ -140,6 +145,39 @@ TEST_F(DeliveryTest, BatchesAtMostMaxBatchAlertsPerPost) {
   for (const auto& p : am_.posts()) sizes.push_back(p.size());
   EXPECT_EQ(sizes, (std::vector<std::size_t>{2, 2, 1}));
   EXPECT_EQ(Checks(am_.accepted()), (std::vector<std::string>{"a", "b", "c", "d", "e"}));
+}
+
+// A webhook receiver gets Alertmanager's webhook message, one alert each, when the alert
+// starts, every repeat_interval while it fires (not at every resend), and once resolved.
+TEST_F(DeliveryTest, WebhookReceiversGetOneMessagePerAlertAsAlertmanagerWouldSend) {
+  auto sink = MakeSink(100, seconds(10), 64, milliseconds(10), AlertFormat::kWebhook);
+  sink->Enqueue(std::vector<Alert>{MakeAlert("a"), MakeAlert("b")});
+  ASSERT_TRUE(WaitPosts(2));
+  clock_.Advance(seconds(60));  // a resend within repeat_interval: not sent
+  sink->Enqueue(std::vector<Alert>{MakeAlert("a", kStart, clock_.Now() + seconds(240))});
+  clock_.Advance(std::chrono::minutes(10));  // repeat_interval passed: sent again
+  sink->Enqueue(std::vector<Alert>{MakeAlert("a", kStart, clock_.Now() + seconds(240))});
+  ASSERT_TRUE(WaitPosts(3));
+  const WallTime resolved = clock_.Now() - seconds(1);
+  sink->Enqueue(std::vector<Alert>{MakeAlert("b", kStart, resolved)});
+  sink->Enqueue(std::vector<Alert>{MakeAlert("b", kStart, resolved)});  // resent: not again
+  ASSERT_TRUE(WaitPosts(4));
+  sink->Stop(seconds(1));
+  std::vector<nlohmann::json> posts = am_.posts();
+  ASSERT_EQ(posts.size(), 4u);
+  std::vector<std::string> seen;
+  for (const auto& p : posts) {
+    EXPECT_EQ(p["version"], "4");
+    EXPECT_EQ(p["receiver"], "heal");
+    EXPECT_EQ(p["externalURL"], "http://web-1:9968");
+    ASSERT_EQ(p["alerts"].size(), 1u);
+    seen.push_back(p["alerts"][0]["labels"]["check"].get<std::string>() + " " +
+                   p["alerts"][0]["status"].get<std::string>());
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{"a firing", "b firing", "a firing", "b resolved"}));
+  EXPECT_EQ(posts[0]["alerts"][0]["endsAt"], "0001-01-01T00:00:00Z");
+  EXPECT_EQ(posts[0]["alerts"][0]["fingerprint"],
+            drift::AlertmanagerFingerprint({{"alertname", "ComplianceDrift"}, {"check", "a"}}));
 }
 
 TEST_F(DeliveryTest, ClientErrorsAreLoggedWithTheBodyAndDroppedNotRetried) {
