@@ -77,6 +77,7 @@ dict_of() {
     config) echo "$DICTS/config.dict" ;;
     record | minisign | verify) echo "$DICTS/evidence.dict" ;;
     http) echo "$DICTS/http.dict" ;;
+    webhook) echo "$DICTS/webhook.dict" ;;
   esac
 }
 
@@ -96,20 +97,19 @@ fuzz_one() {
   log "$t: up to $RUNS inputs or ${MAX_TIME}s; log $logf"
   start=$(date +%s)
   # New inputs go to the first folder (the work corpus); the seeds are only read.
+  # bash's `time` keyword reports the fuzzer's user and system CPU seconds ("12.345 0.678") on
+  # the group's stderr; `times` would not do here, as a pipe or $(...) runs it in a subshell,
+  # whose children's time is nil.
+  local TIMEFORMAT='%3U %3S'
   set +e
-  nice -n 19 "$bin" -runs="$RUNS" -max_total_time="$MAX_TIME" -timeout="$TIMEOUT" \
+  { time nice -n 19 "$bin" -runs="$RUNS" -max_total_time="$MAX_TIME" -timeout="$TIMEOUT" \
     -rss_limit_mb="$RSS_LIMIT" -print_final_stats=1 -artifact_prefix="$findings/" \
-    "${dict[@]}" "$work" "$CORPUS/$t" </dev/null >"$logf" 2>&1
+    "${dict[@]}" "$work" "$CORPUS/$t" </dev/null >"$logf" 2>&1; } 2>"$OUT/rows/$t.cpu"
   rc=$?
   set -e
   local secs=$(($(date +%s) - start))
   local cpu execs per_cpu rate cov grown
-  # `times` prints this shell's CPU time, then its children's (the fuzzer's): "0m1.5s 0m0.2s".
-  cpu="$(times | tail -1 | awk '{
-    t = 0
-    for (i = 1; i <= 2; i++) { split($i, p, "m"); t += p[1] * 60 + p[2] }
-    printf "%.1f", t
-  }')"
+  cpu="$(awk '{ printf "%.1f", $1 + $2 }' "$OUT/rows/$t.cpu")"
   execs="$(sed -nE 's/^stat::number_of_executed_units: *([0-9]+).*/\1/p' "$logf" | tail -1)"
   per_cpu="$(awk -v n="${execs:-0}" -v c="$cpu" 'BEGIN { if (c > 0) printf "%.0f", n / c; else print "?" }')"
   rate="$(sed -nE 's/^stat::average_exec_per_sec: *([0-9]+).*/\1/p' "$logf" | tail -1)"
