@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <optional>
 #include <stdexcept>
 #include <type_traits>
 
@@ -77,10 +78,16 @@ const Result<CurlApi>& Curl() {
   return api;
 }
 
+struct ReplyBody {
+  std::string* text;
+  std::size_t cap;
+};
+
 size_t CollectBody(char* data, size_t size, size_t count, void* user) {
-  auto* body = static_cast<std::string*>(user);
+  auto* body = static_cast<ReplyBody*>(user);
   std::size_t n = size * count;
-  if (body->size() < kMaxReplyBody) body->append(data, std::min(n, kMaxReplyBody - body->size()));
+  std::string& text = *body->text;
+  if (text.size() < body->cap) text.append(data, std::min(n, body->cap - text.size()));
   return n;  // read (and discard) the rest, so the connection stays usable
 }
 
@@ -112,8 +119,16 @@ class CurlPoster final : public HttpPoster {
   void Cancel() override { cancelled_ = true; }
 
   Result<HttpReply> Post(std::string_view json, std::chrono::milliseconds timeout) override {
-    if (cancelled_) return Err("POST {}: cancelled at shutdown", target_.endpoint);
+    return Request(json, timeout, kMaxReplyBody);
+  }
+
+  // GET without a body, else POST.
+  Result<HttpReply> Request(std::optional<std::string_view> json, std::chrono::milliseconds timeout,
+                            std::size_t max_reply) {
+    const char* method = json ? "POST" : "GET";
+    if (cancelled_) return Err("{} {}: cancelled at shutdown", method, target_.endpoint);
     HttpReply reply;
+    ReplyBody sink{&reply.body, max_reply};
     char error[CURL_ERROR_SIZE] = {};
     long timeout_ms = std::max<long>(1, static_cast<long>(timeout.count()));
     Set(CURLOPT_URL, target_.endpoint.c_str());
@@ -122,13 +137,17 @@ class CurlPoster final : public HttpPoster {
     Set(CURLOPT_FOLLOWLOCATION, 0L);
     Set(CURLOPT_USERAGENT, "drift_exporter");
     Set(CURLOPT_HTTPHEADER, headers_);
-    Set(CURLOPT_POST, 1L);
-    Set(CURLOPT_POSTFIELDS, json.data());
-    Set(CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(json.size()));
+    if (json) {
+      Set(CURLOPT_POST, 1L);
+      Set(CURLOPT_POSTFIELDS, json->data());
+      Set(CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(json->size()));
+    } else {
+      Set(CURLOPT_HTTPGET, 1L);
+    }
     Set(CURLOPT_TIMEOUT_MS, timeout_ms);
     Set(CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
     Set(CURLOPT_WRITEFUNCTION, &CollectBody);
-    Set(CURLOPT_WRITEDATA, &reply.body);
+    Set(CURLOPT_WRITEDATA, &sink);
     Set(CURLOPT_ERRORBUFFER, +error);
     Set(CURLOPT_NOPROGRESS, 0L);
     Set(CURLOPT_XFERINFOFUNCTION, &AbortIfCancelled);
@@ -145,7 +164,7 @@ class CurlPoster final : public HttpPoster {
     Set(CURLOPT_ERRORBUFFER, static_cast<char*>(nullptr));  // `error` goes out of scope
     if (code != CURLE_OK) {
       std::string detail = error[0] != '\0' ? fmt::format(": {}", error) : "";
-      return Err("POST {}: {}{}", target_.endpoint, api_.easy_strerror(code), detail);
+      return Err("{} {}: {}{}", method, target_.endpoint, api_.easy_strerror(code), detail);
     }
     api_.easy_getinfo(curl_, CURLINFO_RESPONSE_CODE, &reply.status);
     return reply;
@@ -168,6 +187,15 @@ class CurlPoster final : public HttpPoster {
 };
 
 }  // namespace
+
+Result<HttpReply> RequestOnce(const AlertmanagerConfig& target,
+                              std::optional<std::string_view> body,
+                              std::chrono::milliseconds timeout, std::size_t max_reply) {
+  const Result<CurlApi>& api = Curl();
+  if (!api.ok()) return api.error();
+  CurlPoster client(*api, target);
+  return client.Request(body, timeout, max_reply);
+}
 
 std::unique_ptr<HttpPoster> MakeCurlPoster(const AlertmanagerConfig& target) {
   const Result<CurlApi>& api = Curl();

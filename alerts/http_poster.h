@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -38,5 +39,13 @@ class HttpPoster {
 // (dlopen: a process without alerting never maps it). Throws std::runtime_error, naming the
 // library and the loader's reason, only if libcurl cannot be loaded or initialised (start-up).
 std::unique_ptr<HttpPoster> MakeCurlPoster(const AlertmanagerConfig& target);
+
+// One request with the same client, for command-line tools (`drift_exporter heal`): GET when
+// `body` is nullopt, else a POST of it, to target.endpoint with target's credentials and CA.
+// Keeps at most `max_reply` bytes of the answer. An error when libcurl cannot be loaded or no
+// answer came. Thread-safe (a client of its own).
+Result<HttpReply> RequestOnce(const AlertmanagerConfig& target,
+                              std::optional<std::string_view> body,
+                              std::chrono::milliseconds timeout, std::size_t max_reply);
 
 }  // namespace drift::alerts

@@ -30,6 +30,7 @@
 #include "exporter/app.h"
 #include "exporter/baseline_file.h"
 #include "exporter/evidence_cli.h"
+#include "exporter/heal_cli.h"
 #include "exporter/module.h"
 #include "exporter/pages.h"
 #include "exporter/version.h"
@@ -424,6 +425,7 @@ int RunCli(int argc, char** argv) {
   add_config_file(capture);
   capture->add_option("--out", flags.baseline_out, "Baseline file to write")->required();
   EvidenceCommands evidence(cli, flags.config_file);
+  HealCommands heal(cli);
   CLI::App* healing_cmd = cli.add_subcommand("healing", "Healing's privileges");
   healing_cmd->require_subcommand(1);
   CLI::App* polkit = healing_cmd->add_subcommand(
@@ -464,6 +466,7 @@ int RunCli(int argc, char** argv) {
     if (capture->parsed()) return RunBaselineCapture(flags);
     if (polkit->parsed()) return PrintPolkitRule(flags);
     if (evidence.parsed()) return evidence.Run();
+    if (heal.parsed()) return heal.Run();
     return RunDaemon(flags);
   } catch (const ConfigError& e) {
     std::cerr << e.what() << "\n";

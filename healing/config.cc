@@ -208,8 +208,8 @@ HealingConfig ReadHealingConfig(const ConfigNode& node) {
     node.Child("attempts_window").Fail("expected a duration above 0");
   }
   c.approval_expiry = node.GetDuration("approval_expiry", c.approval_expiry);
-  if (c.approval_expiry < std::chrono::minutes(1) || c.approval_expiry > std::chrono::days(30)) {
-    node.Child("approval_expiry").Fail("expected a duration from 1m to 30d");
+  if (c.approval_expiry < std::chrono::seconds(5) || c.approval_expiry > std::chrono::days(30)) {
+    node.Child("approval_expiry").Fail("expected a duration from 5s to 30d");
   }
   c.max_output_bytes = static_cast<std::size_t>(node.GetInt(
       "max_output_bytes", static_cast<std::int64_t>(c.max_output_bytes), 1024, 16 << 20));

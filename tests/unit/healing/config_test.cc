@@ -137,8 +137,8 @@ TEST(HealingConfig, BadSettingsSayWhereAndWhat) {
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"healing:\n  cooldwn: 1m\n", "c.yml:2:3: healing.cooldwn: unknown key"},
       {"healing:\n  max_attempts: 0\n", "c.yml:2:17: healing.max_attempts:"},
-      {"healing:\n  approval_expiry: 10s\n",
-       "c.yml:2:20: healing.approval_expiry: expected a duration from 1m to 30d"},
+      {"healing:\n  approval_expiry: 4s\n",
+       "c.yml:2:20: healing.approval_expiry: expected a duration from 5s to 30d"},
       {"healing:\n  approvers: alice\n", "c.yml:2:14: healing.approvers:"},
       {"healing:\n  maintenance_windows:\n    - {name: w, days: [fri], start: \"25:00\", "
        "duration: 1h, time_zone: UTC}\n",
