@@ -118,15 +118,15 @@ Result<alerts::AlertmanagerConfig> Target(const std::string& url, const std::str
 
 }  // namespace
 
-int HealCommands::List() {
+int HealCommands::Call(const std::string& path, std::optional<std::string> body,
+                       std::string& answer) {
   Result<alerts::AlertmanagerConfig> target =
-      Target(url_, "/api/v1/heal/actions", user_, password_file_, ca_file_, timeout_seconds_);
+      Target(url_, path, user_, password_file_, ca_file_, timeout_seconds_);
   if (!target.ok()) {
     std::cerr << target.error().message << "\n";
     return kExitUsage;
   }
-  Result<alerts::HttpReply> reply =
-      alerts::RequestOnce(*target, std::nullopt, target->timeout, kMaxAnswer);
+  Result<alerts::HttpReply> reply = alerts::RequestOnce(*target, body, target->timeout, kMaxAnswer);
   if (!reply.ok()) {
     std::cerr << reply.error().message << "\n";
     return kExitDrift;
@@ -136,9 +136,16 @@ int HealCommands::List() {
                              Reason(reply->body));
     return kExitDrift;
   }
-  json doc = json::parse(reply->body, nullptr, false);
+  answer = std::move(reply->body);
+  return kExitOk;
+}
+
+int HealCommands::List() {
+  std::string answer;
+  if (int code = Call("/api/v1/heal/actions", std::nullopt, answer); code != kExitOk) return code;
+  json doc = json::parse(answer, nullptr, false);
   if (!doc.is_object() || !doc.contains("actions") || !doc["actions"].is_array()) {
-    std::cerr << fmt::format("{}: not the healing API's answer\n", target->endpoint);
+    std::cerr << fmt::format("{}: not the healing API's answer\n", url_);
     return kExitDrift;
   }
   if (format_ == "json") {
@@ -156,23 +163,9 @@ int HealCommands::List() {
 }
 
 int HealCommands::Post(const std::string& path, const std::string& body, const std::string& done) {
-  Result<alerts::AlertmanagerConfig> target =
-      Target(url_, path, user_, password_file_, ca_file_, timeout_seconds_);
-  if (!target.ok()) {
-    std::cerr << target.error().message << "\n";
-    return kExitUsage;
-  }
-  Result<alerts::HttpReply> reply = alerts::RequestOnce(*target, body, target->timeout, kMaxAnswer);
-  if (!reply.ok()) {
-    std::cerr << reply.error().message << "\n";
-    return kExitDrift;
-  }
-  if (reply->status != 200) {
-    std::cerr << fmt::format("{}: HTTP {}: {}\n", target->endpoint, reply->status,
-                             Reason(reply->body));
-    return kExitDrift;
-  }
-  json doc = json::parse(reply->body, nullptr, false);
+  std::string answer;
+  if (int code = Call(path, body, answer); code != kExitOk) return code;
+  json doc = json::parse(answer, nullptr, false);
   if (doc.is_object() && doc.contains("status") && doc.contains("reason")) {
     std::cout << fmt::format("{} {}: {} ({})\n", done, doc.value("id", check_),
                              doc.value("status", ""), doc.value("reason", ""));

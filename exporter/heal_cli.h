@@ -1,6 +1,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <optional>
 #include <string>
 
 namespace drift::exporter {
@@ -18,6 +19,9 @@ class HealCommands {
 
  private:
   int List();
+  // Sends GET (no body) or POST to the exporter's `path`; kExitOk with the answer's body, else
+  // prints why (unreachable, refused with its reason) and gives the exit code.
+  int Call(const std::string& path, std::optional<std::string> body, std::string& answer);
   // POST `path` (an action's approve or reject, a check's reset) and print the answer.
   int Post(const std::string& path, const std::string& body, const std::string& done);
 
