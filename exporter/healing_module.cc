@@ -278,8 +278,7 @@ class HealingModule::Observer final : public healing::HealingObserver {
 };
 
 HealingModule::HealingModule(ModuleContext& context, const Config& config, Connections connections)
-    : context_(context),
-      connections_(std::move(connections)),
+    : connections_(std::move(connections)),
       hostname_(HostName()),
       checks_(std::make_unique<Checks>(context)),
       recorder_(std::make_unique<Recorder>(*this)),

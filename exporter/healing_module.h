@@ -92,7 +92,6 @@ class HealingModule final : public Module {
   std::optional<HttpResponse> Refuse(const HttpRequest& req, Role role) const;
   HttpResponse Webhook(int status, std::string body);
 
-  ModuleContext& context_;
   Connections connections_;
   std::string hostname_;
   std::unique_ptr<ProcessRunner> own_runner_;

@@ -73,7 +73,10 @@ Result<PolkitRule> MakePolkitRule(const std::map<std::string, Runbook>& runbooks
     return Err("{:?} is not a system user name (lower case letters, digits, '_' and '-')", user);
   }
   PolkitRule rule;
-  for (const auto& [name, runbook] : runbooks) {
+  for (const auto& entry : runbooks) {
+    // (Clang 14 cannot capture a structured binding: name the pair's parts.)
+    const std::string& name = entry.first;
+    const Runbook& runbook = entry.second;
     auto add = [&](const std::vector<Step>& steps, std::string_view what) {
       for (std::size_t i = 0; i < steps.size(); ++i) {
         std::string_view verb;
