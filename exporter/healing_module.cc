@@ -360,6 +360,9 @@ void HealingModule::OnTransition(const CheckState& before, const CheckState& aft
   if (after.Status() == CheckStatus::kCompliant && before.Status() != CheckStatus::kCompliant) {
     healer_->CheckCompliant(after.spec->name);
   }
+  if (after.Status() == CheckStatus::kDrifted && before.Status() != CheckStatus::kDrifted) {
+    healer_->CheckDrifted(after.spec->name, after.drift_since);
+  }
 }
 
 void HealingModule::OnStarted() {

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <random>
 
+#include "common/duration.h"
 #include "common/log.h"
 #include "common/rfc3339.h"
 
@@ -467,24 +468,68 @@ void Healer::CheckCompliant(std::string_view check) {
   cv_.NotifyAll();
 }
 
+void Healer::CheckDrifted(std::string_view check, WallTime since) {
+  {
+    MutexLock lock(compliant_mu_);
+    drifted_[std::string(check)] = since;
+  }
+  cv_.NotifyAll();
+}
+
 void Healer::ApplyCompliantChecks() {
   std::set<std::string> checks;
+  std::map<std::string, WallTime> drifted;
   {
     MutexLock lock(compliant_mu_);
     checks.swap(compliant_);
+    drifted.swap(drifted_);
   }
-  if (checks.empty()) return;
+  if (checks.empty() && drifted.empty()) return;
   bool changed = false;
+  std::vector<Action> finished;
   {
     MutexLock lock(mu_);
+    const WallTime now = deps_.clock.Now();
     for (const std::string& name : checks) {
       auto h = state_.history.find(name);
       const bool suspended = h != state_.history.end() && h->second.suspended_at.has_value();
       if (!suspended && state_.escalated.erase(name) > 0) changed = true;
     }
+    // A drift back within the cooldown of a heal is a loop whether or not an alert about it
+    // arrives: Alertmanager does not notify again for an alert it notified last (same labels)
+    // until repeat_interval, when its resolution was not sent in between.
+    for (const auto& [name, since] : drifted) {
+      auto h = state_.history.find(name);
+      if (h == state_.history.end() || !h->second.last_healed || h->second.suspended_at ||
+          since < *h->second.last_healed ||
+          since - *h->second.last_healed >= config_.healing.cooldown) {
+        continue;
+      }
+      auto runbook = config_.check_runbooks.find(name);
+      Action a;
+      a.id = NewId();
+      a.check = name;
+      a.runbook = runbook == config_.check_runbooks.end() ? "" : runbook->second;
+      a.status = ActionStatus::kSkipped;
+      a.reason = fmt::format(
+          "the drift came back {} after runbook {} healed it, within the cooldown of {}: a "
+          "reconciliation loop",
+          FormatDuration(std::chrono::duration_cast<milliseconds>(since - *h->second.last_healed)),
+          a.runbook, FormatDuration(config_.healing.cooldown));
+      a.requested_by = kSelf;
+      a.created_at = a.updated_at = now;
+      h->second.suspended_at = now;
+      h->second.suspended_reason = a.reason;
+      state_.escalated[name] = a.reason;
+      state_.actions.emplace(a.id, a);
+      RecordAfterTheFact(
+          Event{EventKind::kDecided, a, kSelf, fmt::format("suspend: {}", a.reason), {}, {}});
+      finished.push_back(a);
+      changed = true;
+    }
     if (changed) (void)SaveLocked();
   }
-  if (changed) Notify({});
+  if (changed) Notify(finished);
 }
 
 std::vector<Action> Healer::Actions() const {
@@ -850,7 +895,7 @@ void Healer::Loop() {
     while (!stopping_ && !kicked_) {
       {
         MutexLock compliant(compliant_mu_);
-        if (!compliant_.empty()) break;
+        if (!compliant_.empty() || !drifted_.empty()) break;
       }
       if (!deps_.monotonic.WaitUntil(cv_, mu_, deadline)) break;
     }

@@ -191,6 +191,10 @@ class Healer {
   // until Reset). Never waits for the healer's lock (called on the scheduler's threads): the
   // change is applied by the next RunDue.
   void CheckCompliant(std::string_view check) DRIFT_EXCLUDES(mu_, compliant_mu_);
+  // The check drifted (again) at `since`. Within the cooldown of its last heal that is a
+  // reconciliation loop: healing of the check is suspended and escalated, as when the alert
+  // arrives, without waiting for it. Never waits for the healer's lock; applied by RunDue.
+  void CheckDrifted(std::string_view check, WallTime since) DRIFT_EXCLUDES(mu_, compliant_mu_);
 
   // The actions, newest first.
   std::vector<Action> Actions() const DRIFT_EXCLUDES(mu_);
@@ -240,6 +244,7 @@ class Healer {
   Mutex notify_mu_ DRIFT_ACQUIRED_BEFORE(mu_);
   Mutex compliant_mu_;
   std::set<std::string> compliant_ DRIFT_GUARDED_BY(compliant_mu_);
+  std::map<std::string, WallTime> drifted_ DRIFT_GUARDED_BY(compliant_mu_);
 };
 
 }  // namespace drift::healing

@@ -417,6 +417,27 @@ TEST_F(HealerTest, ADriftBackRightAfterAHealIsALoopUntilReset) {
   EXPECT_FALSE(healer_->Reset("nope", "carol").ok());
 }
 
+// The check itself reports the drift back: a loop even when no alert about it arrives.
+TEST_F(HealerTest, ADriftBackSeenByTheCheckIsALoopWithoutAnAlert) {
+  AcceptOne(DriftAlert("logging", start_));
+  healer_->RunDue();  // healed at 12:00
+  healer_->CheckDrifted("logging", clock_.Now() + minutes(2));
+  clock_.Advance(minutes(3));
+  healer_->RunDue();
+  EXPECT_EQ(observer_.summary.suspended, std::set<std::string>{"logging"});
+  EXPECT_TRUE(observer_.summary.escalated.contains("logging"));
+  const std::vector<Action> actions = healer_->Actions();
+  ASSERT_EQ(actions.size(), 2U);
+  EXPECT_EQ(actions[0].status, ActionStatus::kSkipped);
+  EXPECT_EQ(actions[0].reason,
+            "the drift came back 2m after runbook restart_logging_services "
+            "healed it, within the cooldown of 15m: a reconciliation loop");
+  // A first drift, or one after the cooldown, is none.
+  healer_->CheckDrifted("firewall", clock_.Now());
+  healer_->RunDue();
+  EXPECT_EQ(observer_.summary.suspended.size(), 1U);
+}
+
 TEST_F(HealerTest, ManualRunbooksAreRecordedNeverRun) {
   const AlertOutcome out = AcceptOne(DriftAlert("encryption", start_));
   EXPECT_EQ(out.result, "manual");
