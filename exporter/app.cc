@@ -432,13 +432,22 @@ std::chrono::steady_clock::duration ScrapeBudget(std::optional<std::string_view>
       std::chrono::duration<double>(std::max(0.1, seconds - 0.5)));
 }
 
-HttpResponse CheckPageResponse(const Snapshot& snapshot, std::string_view name, WallTime now) {
-  std::optional<std::string> page = RenderCheckPage(snapshot, name, now);
+HttpResponse CheckPageResponse(const Snapshot& snapshot, std::string_view name, WallTime now,
+                               const std::vector<PageNote>& notes) {
+  std::optional<std::string> page = RenderCheckPage(snapshot, name, now, notes);
   if (!page) return HttpResponse::Text(404, fmt::format("no check named {:?}", name));
   HttpResponse r;
   r.content_type = "text/html; charset=utf-8";
   r.body = std::move(*page);
   return r;
+}
+
+std::vector<PageNote> App::PageNotes() const {
+  std::vector<PageNote> notes;
+  for (const auto& m : modules_) {
+    for (PageNote& n : m->PageNotes()) notes.push_back(std::move(n));
+  }
+  return notes;
 }
 
 std::vector<Route> App::Routes() {
@@ -468,7 +477,7 @@ std::vector<Route> App::Routes() {
                       HttpResponse r;
                       r.content_type = "text/html; charset=utf-8";
                       r.body = RenderLandingPage(*scheduler_->snapshot(), clock_.Now(),
-                                                 scheduler_->AllRan(), page_host());
+                                                 scheduler_->AllRan(), page_host(), PageNotes());
                       return r;
                     }),
                     /*may_block=*/true});
@@ -476,7 +485,8 @@ std::vector<Route> App::Routes() {
                     {"GET"},
                     when_started([this](const HttpRequest& req) {
                       return CheckPageResponse(*scheduler_->snapshot(),
-                                               std::string_view(req.path).substr(8), clock_.Now());
+                                               std::string_view(req.path).substr(8), clock_.Now(),
+                                               PageNotes());
                     }),
                     /*may_block=*/true});
   routes.push_back({"/-/healthy", {"GET"}, [](const HttpRequest&) {

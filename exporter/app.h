@@ -39,8 +39,10 @@ std::shared_ptr<const Plan> MakePlan(const Config& config, const Clock& clock);
 // 10s without a usable one, at least 0.1s. Pure.
 std::chrono::steady_clock::duration ScrapeBudget(std::optional<std::string_view> timeout_header);
 
-// GET /checks/<name>: the check's page, or 404 naming `name` when there is no such check. Pure.
-HttpResponse CheckPageResponse(const Snapshot& snapshot, std::string_view name, WallTime now);
+// GET /checks/<name>: the check's page (with the modules' `notes`), or 404 naming `name` when
+// there is no such check. Pure.
+HttpResponse CheckPageResponse(const Snapshot& snapshot, std::string_view name, WallTime now,
+                               const std::vector<PageNote>& notes = {});
 
 // How long a shutdown (SIGTERM, SIGINT) may take before the process ends anyway.
 inline constexpr std::chrono::seconds kShutdownDeadline{10};
@@ -90,6 +92,8 @@ class App {
   // served before Start(): until it returns they answer 503 (except /-/healthy), so that the
   // daemon can bind its address before it changes anything.
   std::vector<Route> Routes();
+  // Every module's notes for the pages (modules_ is set once, before any page is served).
+  std::vector<PageNote> PageNotes() const;
   // What the web server serves: the core's routes, and from Start() on also the modules'.
   std::shared_ptr<const RouteTable> route_table() const { return route_table_; }
 

@@ -493,6 +493,17 @@ HttpResponse HealingModule::ServeAction(const HttpRequest& req) {
   return Json(200, ActionToJson(*a));
 }
 
+std::vector<PageNote> HealingModule::PageNotes() const {
+  std::vector<PageNote> notes;
+  for (const healing::Action& a : healer_->Summary().awaiting_approval) {
+    notes.push_back({a.check, "Awaiting approval",
+                     fmt::format("runbook {} waits for an approver until {}", a.runbook,
+                                 a.expires_at ? FormatRfc3339(*a.expires_at) : "-"),
+                     fmt::format("drift_exporter heal approve {}", a.id)});
+  }
+  return notes;
+}
+
 std::vector<Route> HealingModule::Routes() {
   // Who may call what is checked by the handlers against the current configuration (a reload
   // may change healing.webhook_callers and healing.approvers); the routes only need a caller

@@ -73,6 +73,8 @@ class HealingModule final : public Module {
   void OnStopping() override;
   void Stop() override;
   std::vector<Route> Routes() override;
+  // Each action awaiting approval, with the command that approves it.
+  std::vector<PageNote> PageNotes() const override;
 
   healing::Healer& healer() { return *healer_; }
 

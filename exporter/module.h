@@ -13,6 +13,7 @@
 #include "common/result.h"
 #include "exporter/config.h"
 #include "exporter/http_server.h"
+#include "exporter/pages.h"
 #include "exporter/state.h"
 
 namespace drift::exporter {
@@ -58,6 +59,9 @@ class Module {
   // created; each says its methods, body cap and who may call it. Paths must not clash with the
   // core's or another module's (the daemon does not start).
   virtual std::vector<Route> Routes() { return {}; }
+  // What the module shows on the pages now (healing: actions awaiting approval). Thread-safe;
+  // called by page requests.
+  virtual std::vector<PageNote> PageNotes() const { return {}; }
 };
 
 // What a module may use from the daemon. Outlives every module.

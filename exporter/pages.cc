@@ -159,8 +159,28 @@ std::string_view ActionDescription(std::string_view action) {
   return {};
 }
 
+namespace {
+
+// The notes (of `check` only, unless empty) as a table; empty when there are none.
+std::string NotesTable(const std::vector<PageNote>& notes, std::string_view check) {
+  std::string rows;
+  for (const PageNote& n : notes) {
+    if (!check.empty() && n.check != check) continue;
+    rows += fmt::format(
+        "<tr><td><a href=\"/checks/{0}\">{0}</a></td><td>{1}</td><td>{2}</td><td>{3}</td></tr>\n",
+        HtmlEscape(n.check), HtmlEscape(n.title), HtmlEscape(n.text),
+        n.command.empty() ? "" : "<code>" + HtmlEscape(n.command) + "</code>");
+  }
+  if (rows.empty()) return {};
+  return "<h2>Healing</h2>\n<table>\n<tr><th>Check</th><th>Status</th><th>What</th>"
+         "<th>Command</th></tr>\n" +
+         rows + "</table>\n";
+}
+
+}  // namespace
+
 std::string RenderLandingPage(const Snapshot& snapshot, WallTime now, bool ready,
-                              const PageHost& host) {
+                              const PageHost& host, const std::vector<PageNote>& notes) {
   std::string body = "<h1>drift_exporter</h1>\n<p>" + HostLine(snapshot, now, host) + "</p>\n";
   body +=
       "<p><a href=\"/metrics\">Metrics</a> &middot; "
@@ -180,11 +200,12 @@ std::string RenderLandingPage(const Snapshot& snapshot, WallTime now, bool ready
         s->ran ? FormatRfc3339(s->last_run) : "never");
   }
   body += "</table>\n";
+  body += NotesTable(notes, "");
   return Page("drift_exporter on " + host.hostname, body);
 }
 
 std::optional<std::string> RenderCheckPage(const Snapshot& snapshot, std::string_view name,
-                                           WallTime now) {
+                                           WallTime now, const std::vector<PageNote>& notes) {
   for (const auto& s : snapshot.checks) {
     if (s->spec->name != name) continue;
     const CheckSpec& spec = *s->spec;
@@ -206,6 +227,7 @@ std::optional<std::string> RenderCheckPage(const Snapshot& snapshot, std::string
         HtmlEscape(spec.controls_label), ActionText(spec),
         s->ran ? FormatRfc3339(s->last_run) : "never", s->duration_seconds, s->runs,
         FormatDuration(spec.timeout));
+    body += NotesTable(notes, spec.name);
     if (!s->result.findings.empty()) {
       body +=
           "<h2>Drift</h2>\n<table>\n<tr><th>Cause</th><th>Observed</th><th>Expected</th>"

@@ -15,15 +15,24 @@ struct PageHost {
   std::string root = "/";  // host.root: the checked host's files; shown when it is not "/"
 };
 
-// The landing page: the host, when the last run finished, and every check with its state,
-// severity, drift age, reason, controls and last run.
+// What a module has to say about a check on the pages (healing: an action awaiting approval,
+// with the command that approves it). Plain text; the pages escape it.
+struct PageNote {
+  std::string check;
+  std::string title;  // "Awaiting approval"
+  std::string text;
+  std::string command;  // shown as code, for copying; may be empty
+};
+
+// The landing page: the host, when the last run finished, every check with its state, severity,
+// drift age, reason, controls and last run, then the modules' notes.
 std::string RenderLandingPage(const Snapshot& snapshot, WallTime now, bool ready,
-                              const PageHost& host);
+                              const PageHost& host, const std::vector<PageNote>& notes = {});
 
 // A check's page: latest result with every finding and observation, its severity and recommended
-// action explained. nullopt if no such check.
+// action explained, and the modules' notes about it. nullopt if no such check.
 std::optional<std::string> RenderCheckPage(const Snapshot& snapshot, std::string_view name,
-                                           WallTime now);
+                                           WallTime now, const std::vector<PageNote>& notes = {});
 
 std::string HtmlEscape(std::string_view text);
 

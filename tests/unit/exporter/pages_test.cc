@@ -70,6 +70,30 @@ TEST(LandingPage, ShowsTheHostAndTheLastRun) {
   EXPECT_NE(page.find("<td>2023-11-14T22:13:20Z</td></tr>"), std::string::npos);
 }
 
+// Healing's actions awaiting approval show on the landing page and on their check's page, with
+// the command that approves them; text from the notes is escaped.
+TEST(Pages, ShowTheModulesNotes) {
+  Snapshot snap;
+  snap.checks.push_back(
+      Drifted(Spec("firewall", "restore_firewall_baseline", Severity::kCritical, false),
+              Severity::kCritical));
+  snap.checks.push_back(Compliant(Spec("other", "", Severity::kHigh, false), kT0));
+  const std::vector<PageNote> notes = {{"firewall", "Awaiting approval", "runbook <restore> waits",
+                                        "drift_exporter heal approve a1"}};
+  const std::string landing = RenderLandingPage(snap, kT0, true, {"h", "/"}, notes);
+  const std::string row =
+      "<tr><td><a href=\"/checks/firewall\">firewall</a></td><td>Awaiting approval</td>"
+      "<td>runbook &lt;restore&gt; waits</td><td><code>drift_exporter heal approve a1</code></td>"
+      "</tr>";
+  EXPECT_NE(landing.find("<h2>Healing</h2>"), std::string::npos) << landing;
+  EXPECT_NE(landing.find(row), std::string::npos) << landing;
+  EXPECT_NE(RenderCheckPage(snap, "firewall", kT0, notes)->find(row), std::string::npos);
+  EXPECT_EQ(RenderCheckPage(snap, "other", kT0, notes)->find("<h2>Healing</h2>"),
+            std::string::npos);
+  EXPECT_EQ(RenderLandingPage(snap, kT0, true, {"h", "/"}).find("<h2>Healing</h2>"),
+            std::string::npos);
+}
+
 TEST(LandingPage, NamesACheckedRootOtherThanSlash) {
   Snapshot snap;
   auto never_ran = std::make_shared<CheckState>();
