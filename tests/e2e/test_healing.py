@@ -221,6 +221,10 @@ class Healing(unittest.TestCase):
         ruleset, saved = self.drift_firewall()
         action = self.wait_action("firewall", "awaiting_approval")
         self.wait_metric("drift_healing_pending_approvals", lambda v: v == 1)
+        # The landing page and the check's page list it, with the command that approves it.
+        for page in ("/", "/checks/firewall"):
+            text = self.exporter.get(page, headers=basic("alice")).text
+            self.assertIn(f"<code>drift_exporter heal approve {action['id']}</code>", text)
         snapshot = [r for _, r in self.records("healing_snapshot")
                     if r["payload"]["action"]["id"] == action["id"]]
         self.assertEqual(len(snapshot), 1)
