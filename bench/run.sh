@@ -26,7 +26,7 @@ read -r start_load start_busy <<<"$(bench_wait_load)"
 log "starting at load $start_load, ${start_busy}% CPU busy"
 
 failed=()
-benches=(metrics_throughput rss sha256 scale alerting evidence slow_clients)
+benches=(metrics_throughput rss sha256 scale alerting healing evidence slow_clients)
 for b in "${benches[@]}"; do
   log "=== $b"
   if DRIFT_BENCH_LOAD_WAIT="${DRIFT_BENCH_LOAD_WAIT:-90}" "$BENCH_DIR/$b.sh" >"$work/$b.md"; then
