@@ -16,6 +16,7 @@ does:
   a drift back right after a heal -> a reconciliation loop: suspended, escalated, `heal reset`;
 - who may do what: no credentials 401, the webhook's caller cannot approve (403), version 3 is a
   400, 10 MB announced a 413;
+- the exporter killed during a step: at the next start the action is interrupted, not re-run;
 - with no Alertmanager at all, the alert source's own webhook delivery heals the same way.
 Approvals and listings go through `drift_exporter heal`.
 """
@@ -24,6 +25,7 @@ import base64
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import unittest
@@ -345,6 +347,38 @@ class RunbooksThatDoNotHold(Healing):
         reset = self.heal("alice", "reset", "logging")
         self.assertEqual(reset.returncode, 0, reset.stderr)
         self.wait_metric("drift_healing_suspended", lambda v: v == 0, check="logging")
+
+    test_a_changed_firewall_waits_for_an_approver_then_is_restored = None
+    test_a_rejected_action_changes_nothing = None
+    test_a_stopped_logging_service_is_restarted_and_every_step_is_signed = None
+    test_encryption_drift_is_recorded_as_manual = None
+    test_the_api_demands_credentials = None
+
+
+class KilledMidRunbook(Healing):
+    """The exporter killed while a step runs: at the next start the action is recorded as
+    interrupted and escalated, and nothing runs again by itself."""
+    # The logging runbook's first step takes a while: time to kill the exporter in it.
+    RUNBOOK_EDIT = ("      - argv: [bin/systemctl, restart, systemd-journald.service]\n",
+                    "      - argv: [/bin/sleep, \"30\"]\n"
+                    "      - argv: [bin/systemctl, restart, systemd-journald.service]\n")
+
+    def test_an_action_cut_short_is_interrupted_not_rerun(self):
+        journald = os.path.join(self.demo.units, "systemd-journald.service")
+        harness.write_file(journald, "failed\n")
+        running = self.wait_action("logging", "running")
+        self.exporter.signal(signal.SIGKILL)
+        self.exporter.proc.wait(timeout=10)
+        self.exporter = harness.Exporter(self, self.demo.config,
+                                         args=[f"--web.config.file={self.demo.web}"]).start()
+        a = self.wait_action("logging", "interrupted")
+        self.assertEqual(a["id"], running["id"])
+        self.assertIn("not re-run", a["reason"])
+        self.assertEqual(harness.read_file(journald), "failed\n")  # the second step never ran
+        self.assertEqual([r["payload"]["action"]["id"] for _, r in self.records(
+            "healing_interrupted")], [running["id"]])
+        self.wait_metric("drift_healing_actions_total", lambda v: v == 1,
+                         runbook="restart_logging_services", outcome="interrupted")
 
     test_a_changed_firewall_waits_for_an_approver_then_is_restored = None
     test_a_rejected_action_changes_nothing = None
