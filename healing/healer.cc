@@ -178,7 +178,13 @@ Result<std::vector<AlertOutcome>> Healer::Accept(const WebhookMessage& message,
   {
     MutexLock lock(mu_);
     const WallTime now = deps_.clock.Now();
-    const HealingState before = state_;
+    // The state before this message's changes, to put back if they cannot be recorded; taken at
+    // the first change, so that duplicates (most deliveries) copy nothing.
+    std::optional<HealingState> before;
+    auto changing = [this, &before] {
+      mu_.AssertHeld();
+      if (!before) before = state_;
+    };
     std::vector<Event> events;
     for (const WebhookAlert& alert : message.alerts) {
       AlertOutcome out;
@@ -214,6 +220,7 @@ Result<std::vector<AlertOutcome>> Healer::Accept(const WebhookMessage& message,
         for (auto& [id, a] : state_.actions) {
           if (a.fingerprint != alert.fingerprint || a.alert_starts_at != alert.starts_at) continue;
           out.action_id = id;
+          changing();
           if (a.status == ActionStatus::kAwaitingApproval ||
               a.status == ActionStatus::kWaitingForWindow || a.status == ActionStatus::kQueued) {
             a.status = ActionStatus::kCancelled;
@@ -241,6 +248,7 @@ Result<std::vector<AlertOutcome>> Healer::Accept(const WebhookMessage& message,
           outcomes.push_back(out);
           continue;
         }
+        changing();
         state_.handled.erase(seen);
         state_.handled_at.erase(key);
       }
@@ -270,6 +278,7 @@ Result<std::vector<AlertOutcome>> Healer::Accept(const WebhookMessage& message,
       a.requested_by = caller;
       a.created_at = now;
       a.updated_at = now;
+      changing();
       switch (d.kind) {
         case DecisionKind::kRun:
           a.status = ActionStatus::kQueued;
@@ -334,7 +343,7 @@ Result<std::vector<AlertOutcome>> Healer::Accept(const WebhookMessage& message,
       }
       if (ready.ok()) ready = SaveLocked();
       if (!ready.ok()) {
-        state_ = before;
+        if (before) state_ = std::move(*before);
         return Err("healing cannot record this request: {}", ready.error().message);
       }
       kicked_ = true;

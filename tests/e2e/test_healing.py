@@ -271,6 +271,16 @@ class Healing(unittest.TestCase):
 
     def test_the_api_demands_credentials(self):
         self.assertEqual(self.exporter.post("/api/v1/heal", body=b"{}").status, 401)
+        # The CLI puts only plain names into a URL, and takes credentials whole.
+        for args in (["approve", "../x"], ["reject", "a1?x=1"], ["reset", "fire wall"]):
+            run = harness.run_cli("heal", *args, f"--url={self.exporter.url('')}")
+            self.assertEqual(run.returncode, 2, run.stderr)
+        run = harness.run_cli("heal", "list", f"--url={self.exporter.url('')}", "--user=alice")
+        self.assertEqual((run.returncode, run.stderr.strip()),
+                         (2, "--user and --password-file go together"))
+        run = harness.run_cli("heal", "list", f"--url={self.exporter.url('')}")
+        self.assertEqual(run.returncode, 1)
+        self.assertIn("HTTP 401", run.stderr)
         wrong = {"Authorization": "Basic " + base64.b64encode(b"alertmanager:nope").decode()}
         self.assertEqual(self.exporter.post("/api/v1/heal", body=b"{}", headers=wrong).status,
                          401)

@@ -198,6 +198,35 @@ TEST_F(HealingModuleTest, AnApprovalRunsTheRunbookAndEveryStepIsEvidence) {
   m->Stop();
 }
 
+// Paths under the actions API name an action or a check the healer knows, or get a 404 that
+// says what was expected; nothing of them reaches a file or a command.
+TEST_F(HealingModuleTest, UnknownPathsAndNamesGet404) {
+  auto m = Make();
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"/api/v1/heal/checks/../../etc/passwd/reset", "no check named \"../../etc/passwd\""},
+      {"/api/v1/heal/checks/nope/reset", "no check named \"nope\""},
+      {"/api/v1/heal/checks/firewall/restart", "expected POST /api/v1/heal/checks/<check>/reset"},
+      {"/api/v1/heal/actions/a1/run",
+       "expected GET /api/v1/heal/actions/<id> or POST "
+       "/api/v1/heal/actions/<id>/approve|reject"},
+      {"/api/v1/heal/actions/$(id)/approve", "no action \"$(id)\""},
+      {"/api/v1/heal/actions//reject", "no action \"\""},
+  };
+  for (const auto& [path, error] : cases) {
+    HttpResponse r = m->ServeAction(Post(path, "", User("alice")));
+    EXPECT_EQ(r.status, 404) << path;
+    EXPECT_EQ(json::parse(r.body)["error"], error) << path;
+  }
+  HttpRequest get;
+  get.method = "GET";
+  get.path = "/api/v1/heal/actions/a0";
+  get.identity = User("alertmanager");
+  EXPECT_EQ(m->ServeAction(get).status, 404);
+  EXPECT_TRUE(records_.empty());
+  EXPECT_TRUE(m->healer().Actions().empty());
+  m->Stop();
+}
+
 TEST_F(HealingModuleTest, AnUnhealthyEvidenceStoreGetsA503AndRunsNothing) {
   auto m = Make();
   evidence_ok_ = false;
