@@ -4,6 +4,9 @@
 #   gcc     GCC, -Werror, RelWithDebInfo, with the benchmarks (build-test): unit + end-to-end
 #   asan    clang, AddressSanitizer + UndefinedBehaviorSanitizer, -O1, -Wthread-safety -Werror
 #           (build-asan): unit
+#   deb     the Debian package, built twice (packaging/deb/build.sh, lintian on the first;
+#           build-deb/1 and build-deb/2): reproducible, complete, its unit hardened, its binary
+#           run on this host with the packaged configuration (tests/packaging/test_deb.py)
 #   tsan    clang, ThreadSanitizer, -O1 (build-tsan): unit + end-to-end, the daemon under TSan
 # Builds take both cores and run one after another; each stage's tests run while the next
 # stage builds (the end-to-end tests mostly wait on the daemons they drive). Each step's output
@@ -19,9 +22,9 @@ jobs="$(nproc)"
 export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/tests/tsan.supp"
 
 stages=("$@")
-[[ ${#stages[@]} -gt 0 ]] || stages=(format gcc asan tsan)
+[[ ${#stages[@]} -gt 0 ]] || stages=(format gcc asan deb tsan)
 for s in "${stages[@]}"; do
-  case $s in format | gcc | asan | tsan) ;; *) echo "unknown stage: $s (format gcc asan tsan)" >&2; exit 2 ;; esac
+  case $s in format | gcc | asan | deb | tsan) ;; *) echo "unknown stage: $s (format gcc asan deb tsan)" >&2; exit 2 ;; esac
 done
 packaging/deps.sh --test
 logs="$PWD/build-logs"
@@ -94,6 +97,16 @@ test_asan() {
   ctest --test-dir build-asan --output-on-failure -j"$jobs" -L unit --timeout 300
 }
 
+# Two builds of the same tree, for the reproducibility test; lintian once.
+build_deb() {
+  rm -rf build-deb
+  packaging/deb/build.sh build-deb/1
+  DRIFT_DEB_LINTIAN=0 packaging/deb/build.sh build-deb/2
+}
+test_deb() {
+  DRIFT_DEB_DIRS="build-deb/1 build-deb/2" python3 tests/packaging/test_deb.py
+}
+
 build_tsan() {
   sanitizer_configure build-tsan thread
   cmake --build build-tsan -j"$jobs"
@@ -107,7 +120,7 @@ wanted() { [[ " ${stages[*]} " == *" $1 "* ]]; }
 failed=0
 running=()
 if wanted format; then step format step_format || failed=1; fi
-for s in gcc asan tsan; do
+for s in gcc asan deb tsan; do
   wanted "$s" || continue
   if step "$s-build" "build_$s"; then
     step "$s-tests" "test_$s" &

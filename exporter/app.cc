@@ -206,9 +206,19 @@ void App::Apply(Config config) {
     throw ConfigError(options_.config_file, e.what());
   }
   for (const auto& m : modules_) m->OnConfigLoaded(config);
+  // The checks that wait for a baseline capture, with the command, on the pages.
+  std::vector<PageNote> onboarding;
+  for (const auto& spec : config.checks) {
+    if (spec->unpinned_keys.empty()) continue;
+    onboarding.push_back({"Waiting for a baseline capture", spec->name, "Not pinned",
+                          fmt::format("{} has no pin yet: capture it, then reload",
+                                      fmt::join(spec->unpinned_keys, ", ")),
+                          CaptureCommand(config)});
+  }
   {
     std::lock_guard lock(page_host_mu_);
     page_host_.root = config.host.root;
+    onboarding_notes_ = std::move(onboarding);
   }
   exporter_metrics_.ConfigLoaded(ConfigLoad::kApplied);
   log::Info("configuration loaded", {{"file", options_.config_file},
@@ -444,6 +454,10 @@ HttpResponse CheckPageResponse(const Snapshot& snapshot, std::string_view name, 
 
 std::vector<PageNote> App::PageNotes() const {
   std::vector<PageNote> notes;
+  {
+    std::lock_guard lock(page_host_mu_);
+    notes = onboarding_notes_;
+  }
   for (const auto& m : modules_) {
     for (PageNote& n : m->PageNotes()) notes.push_back(std::move(n));
   }

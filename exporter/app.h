@@ -169,7 +169,8 @@ class App {
   std::vector<std::unique_ptr<Module>> modules_;
   std::shared_ptr<RouteTable> route_table_;
   mutable std::mutex page_host_mu_;
-  PageHost page_host_;  // guarded by page_host_mu_
+  PageHost page_host_;                      // guarded by page_host_mu_
+  std::vector<PageNote> onboarding_notes_;  // guarded by page_host_mu_
   std::atomic<bool> started_{false};
   std::shared_ptr<Reloads> reloads_ = std::make_shared<Reloads>();
   std::thread reload_thread_;

@@ -213,7 +213,7 @@ int RunChecksOnce(const Flags& flags) {
 }
 
 // Creates `dir` and any missing parent with mode 0750 (whatever the umask), each in its parent's
-// group, so that a folder made inside the exporter's own (root:drift_exporter 0750) stays
+// group, so that a folder made inside the exporter's own (root:drift-exporter 0750) stays
 // readable by it. The group is best effort: a user not in that group keeps their own.
 Status MakeDirs(const std::filesystem::path& dir) {
   std::error_code ec;
@@ -230,7 +230,11 @@ Status MakeDirs(const std::filesystem::path& dir) {
   }
   struct stat up {};
   if (::stat((parent.empty() ? std::filesystem::path(".") : parent).c_str(), &up) == 0) {
-    (void)::chown(dir.c_str(), static_cast<uid_t>(-1), up.st_gid);
+    // Best effort (see above); chown is declared warn_unused_result, which a cast to void
+    // does not silence in GCC.
+    if (::chown(dir.c_str(), static_cast<uid_t>(-1), up.st_gid) != 0) {
+      log::Debug("group not changed", {{"path", dir.string()}, {"errno", errno}});
+    }
   }
   return {};
 }

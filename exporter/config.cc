@@ -1,6 +1,7 @@
 #include "exporter/config.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -197,6 +198,7 @@ Config ReadConfig(ConfigNode root, const std::string& path) {
   std::map<std::string, ConfigNode> baseline_entries;
   if (auto file = root.Find("baseline_file")) {
     std::string baseline_path = file->AsPath().string();
+    config.baseline_file = baseline_path;
     // `baseline capture` is what creates the file: a host not captured yet has none, and its
     // checks load unpinned. Any other trouble with the file (a folder, no permission) is an
     // error, since the pins it holds would silently be lost.
@@ -337,24 +339,30 @@ Config ParseConfig(std::string_view text, const std::string& path) {
 std::vector<std::string> ConfigWarnings(const Config& config) {
   std::vector<std::string> out;
   if (!config.missing_baseline_file.empty()) {
-    out.push_back(
-        fmt::format("baseline file {} does not exist yet; write it with `drift_exporter "
-                    "baseline capture`",
-                    config.missing_baseline_file));
+    out.push_back(fmt::format("baseline file {} does not exist yet", config.missing_baseline_file));
   }
   for (const auto& spec : config.checks) {
     if (spec->unpinned_keys.empty()) continue;
-    std::string keys;
-    for (std::string_view key : spec->unpinned_keys) {
-      if (!keys.empty()) keys += ", ";
-      keys += key;
-    }
     out.push_back(
-        fmt::format("check {} is not pinned ({}): it reports an error until "
-                    "`drift_exporter baseline capture` pins it",
-                    spec->name, keys));
+        fmt::format("check {} is not pinned ({}): it reports an error until a baseline "
+                    "capture pins it",
+                    spec->name, fmt::join(spec->unpinned_keys, ", ")));
+  }
+  if (!out.empty()) {
+    // Root can read everything a check pins (nft lists the ruleset only with CAP_NET_ADMIN); the
+    // exporter's own user can pin the others, where it may write the baseline file.
+    out.push_back(fmt::format(
+        "to pin: `{}` as root (or as the exporter's user when no firewall check needs pinning), "
+        "review the file, then reload",
+        CaptureCommand(config)));
   }
   return out;
+}
+
+std::string CaptureCommand(const Config& config) {
+  return fmt::format("drift_exporter baseline capture --config.file={} --out={}",
+                     config.files.empty() ? "<file>" : config.files.front().path,
+                     config.baseline_file.empty() ? "<file>" : config.baseline_file);
 }
 
 }  // namespace drift::exporter

@@ -72,6 +72,8 @@ struct Config {
   // In file order, disabled ones included. Shared with the scheduler's plan and the modules.
   std::vector<std::shared_ptr<const CheckSpec>> checks;
   std::vector<SourceFile> files;  // the config file, then the baseline file if any
+  // `baseline_file:`, resolved against the config file's folder; empty when absent.
+  std::string baseline_file;
   // `baseline_file` when it names a file that does not exist yet (a host not captured yet), else
   // empty. Not an error: the checks that need its pins report an error instead.
   std::string missing_baseline_file;
@@ -100,8 +102,14 @@ Config LoadConfig(const std::string& path);
 Config ParseConfig(std::string_view text, const std::string& path);
 
 // What a loaded configuration lacks without being invalid, one sentence each, for the log and
-// `--config.check`: a missing baseline file, enabled checks that are not pinned.
+// `--config.check`: a missing baseline file, enabled checks that are not pinned, and then how to
+// pin them (CaptureCommand).
 std::vector<std::string> ConfigWarnings(const Config& config);
+
+// The command that writes the pins this configuration lacks into its baseline file:
+// `drift_exporter baseline capture --config.file=<the config file> --out=<baseline_file>`, with
+// "<file>" for --out when the configuration names no baseline file.
+std::string CaptureCommand(const Config& config);
 
 // CheckSpec::fingerprint: SHA-256 (hex) of {"params": <params and baseline pins merged>,
 // "type": type} as canonical JSON (keys sorted, scalars as their text). Reads every key of the

@@ -496,7 +496,7 @@ HttpResponse HealingModule::ServeAction(const HttpRequest& req) {
 std::vector<PageNote> HealingModule::PageNotes() const {
   std::vector<PageNote> notes;
   for (const healing::Action& a : healer_->Summary().awaiting_approval) {
-    notes.push_back({a.check, "Awaiting approval",
+    notes.push_back({"Healing", a.check, "Awaiting approval",
                      fmt::format("runbook {} waits for an approver until {}", a.runbook,
                                  a.expires_at ? FormatRfc3339(*a.expires_at) : "-"),
                      fmt::format("drift_exporter heal approve {}", a.id)});

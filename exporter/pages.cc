@@ -161,20 +161,28 @@ std::string_view ActionDescription(std::string_view action) {
 
 namespace {
 
-// The notes (of `check` only, unless empty) as a table; empty when there are none.
-std::string NotesTable(const std::vector<PageNote>& notes, std::string_view check) {
-  std::string rows;
+// The notes (of `check` only, unless empty) as one table per section, in the order the sections
+// first appear; empty when there are none.
+std::string NotesTables(const std::vector<PageNote>& notes, std::string_view check) {
+  std::vector<std::pair<std::string_view, std::string>> sections;  // heading, rows
   for (const PageNote& n : notes) {
     if (!check.empty() && n.check != check) continue;
-    rows += fmt::format(
+    auto it = std::find_if(sections.begin(), sections.end(),
+                           [&n](const auto& s) { return s.first == n.section; });
+    if (it == sections.end()) it = sections.insert(sections.end(), {n.section, {}});
+    it->second += fmt::format(
         "<tr><td><a href=\"/checks/{0}\">{0}</a></td><td>{1}</td><td>{2}</td><td>{3}</td></tr>\n",
         HtmlEscape(n.check), HtmlEscape(n.title), HtmlEscape(n.text),
         n.command.empty() ? "" : "<code>" + HtmlEscape(n.command) + "</code>");
   }
-  if (rows.empty()) return {};
-  return "<h2>Healing</h2>\n<table>\n<tr><th>Check</th><th>Status</th><th>What</th>"
-         "<th>Command</th></tr>\n" +
-         rows + "</table>\n";
+  std::string out;
+  for (const auto& [heading, rows] : sections) {
+    out += fmt::format(
+        "<h2>{}</h2>\n<table>\n<tr><th>Check</th><th>Status</th><th>What</th>"
+        "<th>Command</th></tr>\n{}</table>\n",
+        HtmlEscape(heading), rows);
+  }
+  return out;
 }
 
 }  // namespace
@@ -200,7 +208,7 @@ std::string RenderLandingPage(const Snapshot& snapshot, WallTime now, bool ready
         s->ran ? FormatRfc3339(s->last_run) : "never");
   }
   body += "</table>\n";
-  body += NotesTable(notes, "");
+  body += NotesTables(notes, "");
   return Page("drift_exporter on " + host.hostname, body);
 }
 
@@ -227,7 +235,7 @@ std::optional<std::string> RenderCheckPage(const Snapshot& snapshot, std::string
         HtmlEscape(spec.controls_label), ActionText(spec),
         s->ran ? FormatRfc3339(s->last_run) : "never", s->duration_seconds, s->runs,
         FormatDuration(spec.timeout));
-    body += NotesTable(notes, spec.name);
+    body += NotesTables(notes, spec.name);
     if (!s->result.findings.empty()) {
       body +=
           "<h2>Drift</h2>\n<table>\n<tr><th>Cause</th><th>Observed</th><th>Expected</th>"

@@ -15,9 +15,10 @@ struct PageHost {
   std::string root = "/";  // host.root: the checked host's files; shown when it is not "/"
 };
 
-// What a module has to say about a check on the pages (healing: an action awaiting approval,
-// with the command that approves it). Plain text; the pages escape it.
+// Something the pages say about a check, with the command that acts on it: healing's actions
+// awaiting approval, the checks waiting for a baseline capture. Plain text; the pages escape it.
 struct PageNote {
+  std::string section;  // the heading the note is listed under: "Healing"
   std::string check;
   std::string title;  // "Awaiting approval"
   std::string text;

@@ -2,9 +2,10 @@
 
 namespace drift::exporter {
 
-// Set by CMake at configure time (exporter/CMakeLists.txt).
-inline constexpr const char* kVersion = DRIFT_VERSION;
-inline constexpr const char* kRevision = DRIFT_REVISION;
-inline constexpr const char* kCompiler = DRIFT_COMPILER;
+// The project's version (CMake's project(VERSION)), the source revision it was built from (found
+// at build time: exporter/revision.cmake) and the compiler; version.cc.
+extern const char* const kVersion;
+extern const char* const kRevision;
+extern const char* const kCompiler;
 
 }  // namespace drift::exporter

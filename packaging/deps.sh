@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages drift_exporter needs that are missing; idempotent.
 #   packaging/deps.sh          build and run
-#   packaging/deps.sh --test   also what the test suite and benchmarks use
+#   packaging/deps.sh --deb    also what packaging/deb/build.sh uses
+#   packaging/deps.sh --test   also what the test suite and benchmarks use (with --deb's)
 set -euo pipefail
 
 # libcurl4-openssl-dev is for the headers: the binary does not link libcurl but loads
@@ -18,8 +19,18 @@ build=(cmake g++ make pkg-config git
 test=(apache2-utils googletest libgtest-dev clang-format clang libclang-rt-14-dev python3 prometheus
   prometheus-alertmanager minisign wrk prometheus-node-exporter hyperfine)
 
+# The Debian package: debhelper (with dpkg-dev), help2man for the man page, lintian.
+deb=(debhelper dpkg-dev help2man lintian)
+# nix-bin: nix-instantiate parses and evaluates the NixOS module (tests/packaging);
+# systemd: systemd-analyze verifies the unit and rates its exposure; debootstrap: a Debian 12
+# chroot to install the package into for real.
+test+=("${deb[@]}" nix-bin systemd debootstrap)
+
 wanted=("${build[@]}")
-if [[ "${1:-}" == "--test" ]]; then wanted+=("${test[@]}"); fi
+case "${1:-}" in
+  --deb) wanted+=("${deb[@]}") ;;
+  --test) wanted+=("${test[@]}") ;;
+esac
 
 missing=()
 for p in "${wanted[@]}"; do

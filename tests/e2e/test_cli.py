@@ -4,7 +4,9 @@
 
 import json
 import os
+import re
 import signal
+import subprocess
 import sys
 import unittest
 
@@ -203,9 +205,13 @@ checks:
         self.assertEqual(run.stdout, f"{unpinned}: valid (3 checks)\n")
         self.assertEqual(run.stderr,
                          f"{unpinned}: warning: check agent is not pinned (binary_sha256): it "
-                         "reports an error until `drift_exporter baseline capture` pins it\n"
+                         "reports an error until a baseline capture pins it\n"
                          f"{unpinned}: warning: check firewall is not pinned (ruleset_sha256): it "
-                         "reports an error until `drift_exporter baseline capture` pins it\n")
+                         "reports an error until a baseline capture pins it\n"
+                         f"{unpinned}: warning: to pin: `drift_exporter baseline capture "
+                         f"--config.file={unpinned} --out=<file>` as root (or as the exporter's "
+                         "user when no firewall check needs pinning), review the file, then "
+                         "reload\n")
 
         baseline = self.path("baseline.yml")
         run = harness.run_cli("baseline", "capture", f"--config.file={unpinned}",
@@ -313,14 +319,16 @@ checks:
         self.assertEqual(run.stdout, f"{config}: valid (4 checks)\n")
         warn = f"{config}: warning: "
         self.assertEqual(run.stderr.splitlines(), [
-            f"{warn}baseline file {self.path('conf/baseline.yml')} does not exist yet; write it "
-            "with `drift_exporter baseline capture`",
-            f"{warn}check agent is not pinned (binary_sha256): it reports an error until "
-            "`drift_exporter baseline capture` pins it",
-            f"{warn}check antivirus is not pinned (binary_sha256): it reports an error until "
-            "`drift_exporter baseline capture` pins it",
-            f"{warn}check firewall is not pinned (ruleset_sha256): it reports an error until "
-            "`drift_exporter baseline capture` pins it"])
+            f"{warn}baseline file {self.path('conf/baseline.yml')} does not exist yet",
+            f"{warn}check agent is not pinned (binary_sha256): it reports an error until a "
+            "baseline capture pins it",
+            f"{warn}check antivirus is not pinned (binary_sha256): it reports an error until a "
+            "baseline capture pins it",
+            f"{warn}check firewall is not pinned (ruleset_sha256): it reports an error until a "
+            "baseline capture pins it",
+            f"{warn}to pin: `drift_exporter baseline capture --config.file={config} "
+            f"--out={self.path('conf/baseline.yml')}` as root (or as the exporter's user when no "
+            "firewall check needs pinning), review the file, then reload"])
 
     def test_capture_writes_what_it_can_and_says_what_to_do_about_the_rest(self):
         config = self.onboarding_config()
@@ -411,11 +419,20 @@ checks:
         self.assertExit(run, EXIT_USAGE)
         self.assertIn("--out", run.stderr)
 
+    # The version is CMake's project(VERSION); the revision is the commit the binary was built
+    # from (found at build time, not when CMake last configured), "-dirty" with local changes.
     def test_version(self):
         run = harness.run_cli("--version")
         self.assertExit(run, EXIT_OK)
-        self.assertRegex(
-            run.stdout, r"^drift_exporter \d+\.\d+\.\d+ \(revision ([0-9a-f]{12}|unknown), .+\)\n$")
+        with open(os.path.join(harness.SOURCE_DIR, "CMakeLists.txt"), encoding="utf-8") as f:
+            version = re.search(r"project\(drift_exporter VERSION ([0-9.]+)", f.read()).group(1)
+        m = re.fullmatch(rf"drift_exporter {re.escape(version)} \(revision ([0-9a-f]{{12}})"
+                         r"(-dirty)?, .+\)\n", run.stdout)
+        self.assertIsNotNone(m, run.stdout)
+        head = subprocess.run(["git", "-C", harness.SOURCE_DIR, "rev-parse", "--short=12", "HEAD"],
+                              capture_output=True, text=True)
+        if head.returncode == 0:
+            self.assertEqual(m.group(1), head.stdout.strip())
 
     def test_unknown_flag(self):
         run = harness.run_cli("--no-such-flag")

@@ -381,12 +381,18 @@ TEST(LoadConfig, UnpinnedChecksLoadAndSaySo) {
   EXPECT_EQ(config.checks[0]->unpinned_keys, (std::vector<std::string_view>{"binary_sha256"}));
   EXPECT_EQ(config.checks[1]->unpinned_keys, (std::vector<std::string_view>{"ruleset_sha256"}));
   EXPECT_TRUE(config.missing_baseline_file.empty());
+  const std::string capture =
+      "drift_exporter baseline capture --config.file=" + kGood + "unpinned.yml --out=<file>";
+  EXPECT_EQ(CaptureCommand(config), capture);
   EXPECT_EQ(ConfigWarnings(config),
             (std::vector<std::string>{
-                "check agent is not pinned (binary_sha256): it reports an error until "
-                "`drift_exporter baseline capture` pins it",
-                "check fw is not pinned (ruleset_sha256): it reports an error until "
-                "`drift_exporter baseline capture` pins it"}));
+                "check agent is not pinned (binary_sha256): it reports an error until a "
+                "baseline capture pins it",
+                "check fw is not pinned (ruleset_sha256): it reports an error until a baseline "
+                "capture pins it",
+                "to pin: `" + capture +
+                    "` as root (or as the exporter's user when no firewall check needs "
+                    "pinning), review the file, then reload"}));
 }
 
 TEST(LoadConfig, MissingBaselineFileIsAWarning) {
@@ -399,11 +405,13 @@ TEST(LoadConfig, MissingBaselineFileIsAWarning) {
   EXPECT_TRUE(config.checks[1]->unpinned_keys.empty());
   EXPECT_EQ(ConfigWarnings(config),
             (std::vector<std::string>{
-                "baseline file " + kGood +
-                    "baselines/does_not_exist.yml does not exist yet; write it with "
-                    "`drift_exporter baseline capture`",
-                "check agent is not pinned (binary_sha256): it reports an error until "
-                "`drift_exporter baseline capture` pins it"}));
+                "baseline file " + kGood + "baselines/does_not_exist.yml does not exist yet",
+                "check agent is not pinned (binary_sha256): it reports an error until a "
+                "baseline capture pins it",
+                "to pin: `drift_exporter baseline capture --config.file=" + kGood +
+                    "baseline_missing_file.yml --out=" + kGood +
+                    "baselines/does_not_exist.yml` as root (or as the exporter's user when no "
+                    "firewall check needs pinning), review the file, then reload"}));
 }
 
 TEST(ParseConfig, ReadsTextAsLoadConfigReadsTheFile) {

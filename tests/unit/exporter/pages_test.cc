@@ -70,16 +70,20 @@ TEST(LandingPage, ShowsTheHostAndTheLastRun) {
   EXPECT_NE(page.find("<td>2023-11-14T22:13:20Z</td></tr>"), std::string::npos);
 }
 
-// Healing's actions awaiting approval show on the landing page and on their check's page, with
-// the command that approves them; text from the notes is escaped.
+// The notes (healing's actions awaiting approval, checks waiting for a capture) show on the
+// landing page and on their check's page, under their section's heading, with the command that
+// acts on them; text from the notes is escaped.
 TEST(Pages, ShowTheModulesNotes) {
   Snapshot snap;
   snap.checks.push_back(
       Drifted(Spec("firewall", "restore_firewall_baseline", Severity::kCritical, false),
               Severity::kCritical));
   snap.checks.push_back(Compliant(Spec("other", "", Severity::kHigh, false), kT0));
-  const std::vector<PageNote> notes = {{"firewall", "Awaiting approval", "runbook <restore> waits",
-                                        "drift_exporter heal approve a1"}};
+  const std::vector<PageNote> notes = {
+      {"Waiting for a baseline capture", "other", "Not pinned", "ruleset_sha256 has no pin yet",
+       "drift_exporter baseline capture"},
+      {"Healing", "firewall", "Awaiting approval", "runbook <restore> waits",
+       "drift_exporter heal approve a1"}};
   const std::string landing = RenderLandingPage(snap, kT0, true, {"h", "/"}, notes);
   const std::string row =
       "<tr><td><a href=\"/checks/firewall\">firewall</a></td><td>Awaiting approval</td>"
@@ -89,6 +93,14 @@ TEST(Pages, ShowTheModulesNotes) {
   EXPECT_NE(landing.find(row), std::string::npos) << landing;
   EXPECT_NE(RenderCheckPage(snap, "firewall", kT0, notes)->find(row), std::string::npos);
   EXPECT_EQ(RenderCheckPage(snap, "other", kT0, notes)->find("<h2>Healing</h2>"),
+            std::string::npos);
+  // One table per section, in the order the notes come.
+  const std::size_t onboarding = landing.find("<h2>Waiting for a baseline capture</h2>");
+  EXPECT_LT(onboarding, landing.find("<h2>Healing</h2>")) << landing;
+  EXPECT_NE(RenderCheckPage(snap, "other", kT0, notes)
+                ->find("<h2>Waiting for a baseline capture</h2>\n<table>\n<tr><th>Check</th>"
+                       "<th>Status</th><th>What</th><th>Command</th></tr>\n<tr><td><a "
+                       "href=\"/checks/other\">other</a></td><td>Not pinned</td>"),
             std::string::npos);
   EXPECT_EQ(RenderLandingPage(snap, kT0, true, {"h", "/"}).find("<h2>Healing</h2>"),
             std::string::npos);
