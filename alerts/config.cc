@@ -99,6 +99,26 @@ AlertmanagerConfig ReadTarget(const ConfigNode& node, AlertFormat format) {
     Result<std::string> pem = ReadRegularFile(am.ca_file, kMaxCaFileBytes);
     if (!pem.ok()) FailToRead(*ca, am.ca_file, pem.error());
   }
+  // A client certificate, for a receiver that authenticates callers by certificate (this
+  // exporter's own webhook behind RequireAndVerifyClientCert, for one). curl reads both files at
+  // each connection; they are read here too so that a missing or exposed file is a config error.
+  auto cert = node.Find("cert_file");
+  auto key = node.Find("key_file");
+  if (cert.has_value() != key.has_value()) {
+    (cert ? *cert : *key).Fail("cert_file and key_file go together");
+  }
+  if (cert) {
+    if (!StartsWith(am.url, "https://")) cert->Fail("cert_file needs an https:// URL");
+    am.cert_file = cert->AsPath().string();
+    Result<std::string> pem = ReadRegularFile(am.cert_file, kMaxCaFileBytes);
+    if (!pem.ok()) FailToRead(*cert, am.cert_file, pem.error());
+    am.key_file = key->AsPath().string();
+    SecretFileOptions options;
+    options.what = "key_file";
+    Result<std::string> secret = ReadSecretFile(am.key_file, options);
+    if (!secret.ok()) key->Fail(secret.error().message);
+    WipeSecret(*secret);
+  }
   am.timeout = node.GetDuration("timeout", am.timeout);
   return am;
 }

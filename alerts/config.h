@@ -35,6 +35,9 @@ struct AlertmanagerConfig {
   std::optional<std::string> basic_auth_username;
   std::string basic_auth_password;
   std::string ca_file;  // empty: the system's CAs
+  // A client certificate and its key (PEM files) to present over https; empty: none.
+  std::string cert_file;
+  std::string key_file;
   std::chrono::milliseconds timeout{10'000};
 
   bool operator==(const AlertmanagerConfig&) const = default;

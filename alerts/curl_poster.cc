@@ -155,6 +155,10 @@ class CurlPoster final : public HttpPoster {
     Set(CURLOPT_SSL_VERIFYPEER, 1L);
     Set(CURLOPT_SSL_VERIFYHOST, 2L);
     if (!target_.ca_file.empty()) Set(CURLOPT_CAINFO, target_.ca_file.c_str());
+    if (!target_.cert_file.empty()) {
+      Set(CURLOPT_SSLCERT, target_.cert_file.c_str());
+      Set(CURLOPT_SSLKEY, target_.key_file.c_str());
+    }
     if (target_.basic_auth_username) {
       Set(CURLOPT_HTTPAUTH, static_cast<long>(CURLAUTH_BASIC));
       Set(CURLOPT_USERNAME, target_.basic_auth_username->c_str());

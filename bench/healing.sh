@@ -6,9 +6,11 @@
 # 2. from drift to healed: the demo's journal unit set to "failed", the exporter's own alert
 #    source delivering to its own webhook (alerting.webhooks, no Alertmanager), until the action
 #    is healed; the parts from the action's times (detection: to the alert's startsAt; delivery:
-#    to the action's creation; runbook and verification: to its end).
+#    to the action's creation; runbook and verification: to its end);
+# 3. the same through a real Alertmanager routing as packaging/examples/alertmanager.yml's heal
+#    route (group_wait 0s), until healed and until Alertmanager holds the alert resolved.
 # Prints the "Healing" section on stdout and, unless bench/run.sh runs it, puts it into
-# bench/RESULTS.md. About 2 minutes.
+# bench/RESULTS.md. About 3 minutes.
 #
 #   bench/healing.sh
 #   DRIFT_BENCH_SECONDS=5 DRIFT_BENCH_HEAL_SAMPLES=3 bench/healing.sh   # a quick look
@@ -18,6 +20,8 @@ source "$(dirname "$0")/lib.sh"
 SECS="${DRIFT_BENCH_SECONDS:-20}"
 SAMPLES="${DRIFT_BENCH_HEAL_SAMPLES:-10}"
 bench_need wrk curl htpasswd python3 cmake awk
+ALERTMANAGER=/usr/bin/prometheus-alertmanager
+[[ -x "$ALERTMANAGER" ]] || die "$ALERTMANAGER missing; install with packaging/deps.sh --test"
 bench_build
 load="$(bench_wait_load)"
 log "healing: load $load"
@@ -37,36 +41,51 @@ auth="Authorization: Basic $(printf 'alertmanager:%s' "$password" | base64 -w0)"
 scrape_auth="Authorization: Basic $(printf 'prometheus:%s' "$password" | base64 -w0)"
 
 port="$(free_port)"
-# Checks every second; healing as the demo has it, but authenticated, with a short cooldown so
-# that samples follow each other; the alert source delivers to this exporter's own webhook.
-python3 - "$demo/config.yml" "$port" "$work/password" <<'PY'
+am_port="$(free_port)"
+cp "$demo/config.yml" "$work/demo-config.yml"
+# write_config TARGET: the demo's checks every second; healing as the demo has it, but
+# authenticated, with a short cooldown so that samples follow each other; the alert source
+# delivers to this exporter's own webhook (TARGET self) or to the Alertmanager (TARGET am).
+write_config() {
+  python3 - "$work/demo-config.yml" "$demo/config.yml" "$1" "$port" "$am_port" "$work/password" <<'PY'
 import sys
-path, port, password = sys.argv[1:]
-text = open(path).read().replace("interval: 15s", "interval: 1s")
+source, path, target, port, am_port, password = sys.argv[1:]
+text = open(source).read().replace("interval: 15s", "interval: 1s")
 head, rest = text.split("\nhealing:\n", 1)
 runbooks = rest[rest.index("\nrunbooks:\n"):]
-open(path, "w").write(head + f"""
-alerting:
-  webhooks:
+alerting = {
+    "self": f"""  webhooks:
     - url: http://127.0.0.1:{port}/api/v1/heal
       basic_auth: {{username: alertmanager, password_file: {password}}}
-healing:
+""",
+    "am": f"""  alertmanagers: [{{url: "http://127.0.0.1:{am_port}"}}]
+""",
+}[target]
+open(path, "w").write(head + "\nalerting:\n" + alerting + """healing:
   webhook_callers: [alertmanager]
   approvers: [alertmanager]
   cooldown: 1s
   max_attempts: 1000
 """ + runbooks)
 PY
+}
+write_config self
 
-"$EXPORTER" --config.file="$demo/config.yml" --web.listen-address="127.0.0.1:$port" \
-  --web.config.file="$work/web.yml" >"$work/exporter.log" 2>&1 &
-pid=$!
-_bench_pids+=("$pid")
+start() {
+  "$EXPORTER" --config.file="$demo/config.yml" --web.listen-address="127.0.0.1:$port" \
+    --web.config.file="$work/web.yml" >>"$work/exporter.log" 2>&1 &
+  pid=$!
+  _bench_pids+=("$pid")
+  local i
+  for ((i = 0; i < 500; i++)); do
+    [[ "$(curl -s -o /dev/null -w '%{http_code}' -H "$scrape_auth" \
+      "http://127.0.0.1:$port/-/ready")" == 200 ]] && return 0
+    sleep 0.02
+  done
+  die "the exporter did not start; its log: $(tail -5 "$work/exporter.log")"
+}
+start
 base="http://127.0.0.1:$port"
-for ((i = 0; i < 500; i++)); do
-  [[ "$(curl -s -o /dev/null -w '%{http_code}' -H "$scrape_auth" "$base/-/ready")" == 200 ]] && break
-  sleep 0.02
-done
 
 # 1. The webhook under load.
 host="$(hostname)"
@@ -98,47 +117,116 @@ actions="$(curl -s -H "$scrape_auth" "$base/api/v1/heal/actions" |
 print(sum(a["alert"]["receiver"] == "bench" for a in json.load(sys.stdin)["actions"]))')"
 log "webhook: $hook_rps req/s, p99 $hook_p99; /metrics p99 $idle_p99 ms idle, $load_p99 ms under load"
 
-# 2. From drift to healed, SAMPLES times.
-units="$demo/host/run/demo-units/systemd-journald.service"
-: >"$work/samples"
-for ((s = 0; s < SAMPLES; s++)); do
-  sleep 1.5  # past the 1s cooldown of the previous heal
-  t0="$(date +%s%N)"
-  printf 'failed\n' >"$units"
-  python3 - "$base" "$scrape_auth" "$t0" "$s" >>"$work/samples" <<'PY'
+# 2. and 3. From drift to healed, SAMPLES times: each sample one line of seconds, "total
+# detection delivery run resolved" (resolved: from healed until Alertmanager holds the alert
+# resolved; "-" without an Alertmanager).
+cat >"$work/sample.py" <<'PY'
 import datetime, json, sys, time, urllib.request
-base, auth, t0, sample = sys.argv[1], sys.argv[2], int(sys.argv[3]) / 1e9, int(sys.argv[4])
+base, auth, t0, sample, am = sys.argv[1], sys.argv[2], int(sys.argv[3]) / 1e9, int(sys.argv[4]), sys.argv[5]
 name, value = auth.split(": ", 1)
 
 def ts(text):
     return datetime.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
+def get(url, headers={}):
+    return json.load(urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=5))
+
 deadline = time.time() + 60
 while time.time() < deadline:
-    req = urllib.request.Request(base + "/api/v1/heal/actions", headers={name: value})
-    actions = json.load(urllib.request.urlopen(req, timeout=5))["actions"]
+    actions = get(base + "/api/v1/heal/actions", {name: value})["actions"]
     healed = [a for a in actions if a["check"] == "logging" and a["status"] == "healed"]
     if len(healed) > sample:
         a = healed[0]
         end = ts(a["updated_at"])
         start = ts(a["alert"]["starts_at"])
         created = ts(a["created_at"])
-        print(f"{end - t0:.3f} {start - t0:.3f} {created - start:.3f} {end - created:.3f}")
+        resolved = "-"
+        if am != "-":
+            # Alertmanager's API lists firing alerts only: resolved once the exporter's
+            # ComplianceDrift for logging is gone from it.
+            while time.time() < deadline:
+                if not [x for x in get(am + "/api/v2/alerts")
+                        if x["labels"].get("check") == "logging"]:
+                    resolved = f"{time.time() - end:.3f}"
+                    break
+                time.sleep(0.02)
+            else:
+                sys.exit("not resolved in Alertmanager within 60 s")
+        print(f"{end - t0:.3f} {start - t0:.3f} {created - start:.3f} {end - created:.3f} {resolved}")
         sys.exit(0)
     time.sleep(0.02)
 sys.exit("not healed within 60 s")
 PY
-done
-read -r total detect deliver run <<<"$(awk '
-  { t[NR] = $1; d[NR] = $2; w[NR] = $3; r[NR] = $4 }
-  function median(a, n,   i, j, x, s) {
-    for (i = 1; i <= n; i++) s[i] = a[i]
-    for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (s[j] < s[i]) { x = s[i]; s[i] = s[j]; s[j] = x }
-    return n % 2 ? s[(n + 1) / 2] : (s[n / 2] + s[n / 2 + 1]) / 2
-  }
-  END { printf "%.2f %.2f %.3f %.3f\n", median(t, NR), median(d, NR), median(w, NR), median(r, NR) }
-' "$work/samples")"
-max_total="$(sort -n "$work/samples" | tail -1 | cut -d' ' -f1)"
+units="$demo/host/run/demo-units/systemd-journald.service"
+# drift_to_healed OUT AM_URL: SAMPLES samples into OUT; sets median_{total,detect,deliver,run,
+# resolved} and max_total.
+drift_to_healed() {
+  local out="$1" am="$2" s t0
+  : >"$out"
+  # Earlier heals of logging (part 2's, when part 3 runs) are in the action list already.
+  local before
+  before="$(curl -s -H "$scrape_auth" "$base/api/v1/heal/actions" | python3 -c 'import json, sys
+print(sum(a["check"] == "logging" and a["status"] == "healed" for a in json.load(sys.stdin)["actions"]))')"
+  for ((s = 0; s < SAMPLES; s++)); do
+    sleep 1.5  # past the 1s cooldown of the previous heal
+    t0="$(date +%s%N)"
+    printf 'failed\n' >"$units"
+    python3 "$work/sample.py" "$base" "$scrape_auth" "$t0" "$((before + s))" "$am" >>"$out"
+  done
+  read -r median_total median_detect median_deliver median_run median_resolved <<<"$(awk '
+    { for (c = 1; c <= 5; c++) v[c, NR] = $c }
+    function median(c, n,   i, j, x, s) {
+      if (v[c, 1] == "-") return "-"
+      for (i = 1; i <= n; i++) s[i] = v[c, i]
+      for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (s[j] < s[i]) { x = s[i]; s[i] = s[j]; s[j] = x }
+      return n % 2 ? s[(n + 1) / 2] : (s[n / 2] + s[n / 2 + 1]) / 2
+    }
+    END { printf "%.2f %.2f %.3f %.3f %s\n", median(1, NR), median(2, NR), median(3, NR),
+          median(4, NR), (v[5, 1] == "-" ? "-" : sprintf("%.2f", median(5, NR))) }
+  ' "$out")"
+  max_total="$(sort -n "$out" | tail -1 | cut -d' ' -f1)"
+}
+
+drift_to_healed "$work/samples-self" -
+read -r total detect deliver run _ <<<"$median_total $median_detect $median_deliver $median_run -"
+self_max="$max_total"
+log "drift to healed, no Alertmanager: $total s (max $self_max)"
+
+# 3. Through a real Alertmanager: the exporter's alert source sends to it, it routes
+# ComplianceDrift to the exporter's webhook as the example's heal route does (group_wait 0s).
+# group_interval 1s here (the example's 1m) so that the resolved notification of one sample does
+# not hold back the next; it does not change the firing path.
+mkdir -p "$work/am/data"
+cat >"$work/am/alertmanager.yml" <<YML
+route:
+  receiver: none
+  group_by: [alertname, check, instance]
+  routes:
+    - matchers: [alertname="ComplianceDrift"]
+      receiver: heal
+      group_wait: 0s
+      group_interval: 1s
+receivers:
+  - name: none
+  - name: heal
+    webhook_configs:
+      - url: $base/api/v1/heal
+        send_resolved: true
+        http_config:
+          basic_auth: {username: alertmanager, password_file: $work/password}
+YML
+"$ALERTMANAGER" --config.file="$work/am/alertmanager.yml" --storage.path="$work/am/data" \
+  --web.listen-address="127.0.0.1:$am_port" --cluster.listen-address= --log.level=warn \
+  >"$work/am/alertmanager.log" 2>&1 &
+_bench_pids+=("$!")
+am="http://127.0.0.1:$am_port"
+wait_http_200 "$am/-/ready" 30 || die "Alertmanager did not start: $(tail -5 "$work/am/alertmanager.log")"
+am_version="$("$ALERTMANAGER" --version 2>&1 | awk 'NR == 1 { print $3 }')"
+stop_pid "$pid"
+write_config am
+start
+drift_to_healed "$work/samples-am" "$am"
+log "drift to healed via Alertmanager: $median_total s (max $max_total), resolved +$median_resolved s"
 
 section="$work/healing.md"
 {
@@ -161,17 +249,22 @@ section="$work/healing.md"
   echo
   echo "Actions the load's messages made: $actions (the first delivery's; duplicates make none)."
   echo
-  echo "**From drift to healed**, $SAMPLES times: the demo's journal unit set to \`failed\` until"
-  echo "\`restart_logging_services\` has run and the re-run check is compliant, through the"
-  echo "exporter's own webhook delivery (no Alertmanager; with one, add its group_wait). Medians:"
+  echo "**From drift to healed**, $SAMPLES times each: the demo's journal unit set to \`failed\`"
+  echo "until \`restart_logging_services\` has run and the re-run check is compliant. Without an"
+  echo "Alertmanager, the exporter's alert source delivers the webhook message to its own webhook;"
+  echo "with one (Alertmanager $am_version, clustering off), the alert source sends the alert to"
+  echo "it and it calls the webhook through a route like packaging/examples/alertmanager.yml's heal"
+  echo "route (group_wait 0s: the group_wait of a route adds to \"delivery\" as it is). Resolved:"
+  echo "from healed until Alertmanager's API lists the alert as no longer firing. Medians:"
   echo
-  echo "| total | detection (check interval 1s) | delivery (alert source to webhook accepted) | runbook and verification |"
-  echo "|---:|---:|---:|---:|"
-  echo "| ${total} s (max ${max_total} s) | ${detect} s | ${deliver} s | ${run} s |"
+  echo "| path | total | detection (check interval 1s) | delivery (alert source to webhook accepted) | runbook and verification | healed to resolved |"
+  echo "|---|---:|---:|---:|---:|---:|"
+  echo "| own webhook | ${total} s (max ${self_max} s) | ${detect} s | ${deliver} s | ${run} s | - |"
+  echo "| via Alertmanager | ${median_total} s (max ${max_total} s) | ${median_detect} s | ${median_deliver} s | ${median_run} s | ${median_resolved} s |"
 } >"$section"
 cat "$section"
 summary "Healing: webhook p99 under load (duplicates) / /metrics p99 meanwhile" "/metrics p99 < 5 ms" \
   "${hook_p99} / ${load_p99} ms" "$(verdict "$load_p99" 0 'a < 5')"
-summary "Healing: drift to healed (median, checks every 1s, no Alertmanager)" "measured" \
-  "${total} s" "—"
+summary "Healing: drift to healed (median, checks every 1s), own webhook / via Alertmanager" \
+  "measured" "${total} s / ${median_total} s" "—"
 update_results_section Healing "$section"

@@ -1,8 +1,11 @@
 #include "exporter/heal_cli.h"
 
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -48,6 +51,10 @@ HealCommands::HealCommands(CLI::App& cli) {
     app->add_option("--user", user_, "Basic-auth user (the web config's basic_auth_users)");
     app->add_option("--password-file", password_file_, "File holding that user's password");
     app->add_option("--ca-file", ca_file_, "CA of the exporter's certificate (https)");
+    app->add_option("--cert-file", cert_file_,
+                    "Client certificate (PEM) to present over https: the web config's "
+                    "client_ca_file signs it, and its first SAN is the identity");
+    app->add_option("--key-file", key_file_, "The client certificate's private key (PEM)");
     app->add_option("--timeout", timeout_seconds_, "Seconds to wait for the exporter")
         ->check(CLI::Range(1, 600))
         ->capture_default_str();
@@ -90,38 +97,46 @@ int HealCommands::Run() {
   return Post(fmt::format("/api/v1/heal/checks/{}/reset", check_), "", "reset");
 }
 
-namespace {
-
-// The target for RequestOnce: the URL and the credentials, read from their files now.
-Result<alerts::AlertmanagerConfig> Target(const std::string& url, const std::string& path,
-                                          const std::string& user, const std::string& password_file,
-                                          const std::string& ca_file, int timeout_seconds) {
-  Result<std::string> base = alerts::CheckHttpUrl(url, "--url");
+// The target for RequestOnce: the URL and the credentials, the password read from its file now.
+Result<alerts::AlertmanagerConfig> HealCommands::Target(const std::string& path) const {
+  Result<std::string> base = alerts::CheckHttpUrl(url_, "--url");
   if (!base.ok()) return base.error();
   alerts::AlertmanagerConfig t;
   t.url = *base;
   t.endpoint = *base + path;
-  t.timeout = std::chrono::seconds(timeout_seconds);
-  t.ca_file = ca_file;
-  if (user.empty() != password_file.empty()) {
+  t.timeout = std::chrono::seconds(timeout_seconds_);
+  t.ca_file = ca_file_;
+  if (user_.empty() != password_file_.empty()) {
     return Err("--user and --password-file go together");
   }
-  if (!user.empty()) {
-    Result<std::string> secret = ReadSecretFile(password_file, {});
+  if (cert_file_.empty() != key_file_.empty()) {
+    return Err("--cert-file and --key-file go together");
+  }
+  if (!cert_file_.empty()) {
+    if (!t.url.starts_with("https://")) return Err("--cert-file needs an https:// --url");
+    // curl reads them; a file it cannot read is named here rather than as a TLS failure.
+    for (const auto& [flag, file] :
+         {std::pair{"--cert-file", &cert_file_}, std::pair{"--key-file", &key_file_}}) {
+      if (::access(file->c_str(), R_OK) != 0) {
+        return Err("{}: cannot read {}: {}", flag, *file, std::strerror(errno));
+      }
+    }
+    t.cert_file = cert_file_;
+    t.key_file = key_file_;
+  }
+  if (!user_.empty()) {
+    Result<std::string> secret = ReadSecretFile(password_file_, {});
     if (!secret.ok()) return Err("--password-file: {}", secret.error().message);
-    t.basic_auth_username = user;
+    t.basic_auth_username = user_;
     t.basic_auth_password = std::string(Trim(*secret));
     WipeSecret(*secret);
   }
   return t;
 }
 
-}  // namespace
-
 int HealCommands::Call(const std::string& path, std::optional<std::string> body,
                        std::string& answer) {
-  Result<alerts::AlertmanagerConfig> target =
-      Target(url_, path, user_, password_file_, ca_file_, timeout_seconds_);
+  Result<alerts::AlertmanagerConfig> target = Target(path);
   if (!target.ok()) {
     std::cerr << target.error().message << "\n";
     return kExitUsage;

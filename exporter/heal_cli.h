@@ -4,13 +4,17 @@
 #include <optional>
 #include <string>
 
+#include "alerts/config.h"
+#include "common/result.h"
+
 namespace drift::exporter {
 
 // `drift_exporter heal list|approve|reject|reset`: the healing API (docs/healing.md) of a running
 // exporter, for approvers at a terminal. Credentials as Alertmanager and Prometheus take them:
-// a user and a password file for basic auth, a CA file for https. The identity the exporter
-// authenticates is the one its evidence records as approver. Exit codes: 0 done, 1 the exporter
-// refused (the message says why: 403, 404, 409...) or could not be reached, 2 bad input.
+// a user and a password file for basic auth; over https, a CA file and a client certificate with
+// its key (the web config's client_ca_file signs it; its first SAN names the caller). The identity
+// the exporter authenticates is the one its evidence records as approver. Exit codes: 0 done, 1 the
+// exporter refused (the message says why: 403, 404, 409...) or could not be reached, 2 bad input.
 class HealCommands {
  public:
   explicit HealCommands(CLI::App& cli);
@@ -19,6 +23,8 @@ class HealCommands {
 
  private:
   int List();
+  // The exporter's `path` with the flags' credentials; an error names the flag at fault.
+  Result<alerts::AlertmanagerConfig> Target(const std::string& path) const;
   // Sends GET (no body) or POST to the exporter's `path`; kExitOk with the answer's body, else
   // prints why (unreachable, refused with its reason) and gives the exit code.
   int Call(const std::string& path, std::optional<std::string> body, std::string& answer);
@@ -35,6 +41,8 @@ class HealCommands {
   std::string user_;
   std::string password_file_;
   std::string ca_file_;
+  std::string cert_file_;
+  std::string key_file_;
   std::string format_ = "table";
   std::string id_;
   std::string check_;

@@ -33,6 +33,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import alerting_support as support  # noqa: E402
 import harness  # noqa: E402
+import tls_support  # noqa: E402
 
 WAIT = 30
 HTPASSWD = shutil.which("htpasswd")
@@ -57,7 +58,8 @@ class Demo:
     alerting: section) says, healing with authenticated callers: alertmanager may call the
     webhook, alice may approve."""
 
-    def __init__(self, test, alerting, healing="", runbook_edit=("", "")):
+    def __init__(self, test, alerting, healing="", runbook_edit=("", ""), approvers=("alice",),
+                 callers=("alertmanager",)):
         self.workdir = harness.make_workdir(test)
         self.dir = os.path.join(self.workdir, "demo")
         shutil.copytree(DEMO, self.dir, symlinks=True,
@@ -79,8 +81,8 @@ class Demo:
             f"{alerting(self.password_file)}"
             "  resend_interval: 2s\n"
             "healing:\n"
-            "  webhook_callers: [alertmanager]\n"
-            "  approvers: [alice]\n" + healing) + runbooks)
+            f"  webhook_callers: [{', '.join(callers)}]\n"
+            f"  approvers: [{', '.join(approvers)}]\n" + healing) + runbooks)
         self.password_files = {}
         for user, password in USERS.items():
             path = os.path.join(self.workdir, f"{user}.password")
@@ -433,6 +435,91 @@ class WithoutAlertmanager(unittest.TestCase):
         harness.wait_for(lambda: (harness.sample(metrics(), "drift_alerts_sent_total",
                                                  alertmanager=url, outcome="success") or 0) >= 2,
                          WAIT, "two alerts sent to the webhook")
+
+
+class CertificateApprover(unittest.TestCase):
+    """Callers known by client certificates only: the exporter serves HTTPS with
+    RequireAndVerifyClientCert and no basic-auth users; its alert source calls its own webhook
+    presenting alertmanager.test's certificate (webhook_callers), and `drift_exporter heal`
+    presents approver.test's (approvers)."""
+
+    def setUp(self):
+        if tls_support.OPENSSL is None:
+            self.fail("openssl is needed: packaging/deps.sh --test")
+        self.pki = tls_support.Pki(harness.make_workdir(self))
+        self.pki.ca("ca", "drift test CA")
+        self.pki.issue("server", "ca", tls_support.server_extensions())
+        for name in ("alertmanager", "approver", "stranger"):
+            self.pki.issue(name, "ca", tls_support.client_extensions(f"{name}.test"))
+        port = harness.free_port()
+        self.url = f"https://127.0.0.1:{port}"
+        self.demo = Demo(self, lambda _: (
+            "  webhooks:\n"
+            f"    - url: {self.url}/api/v1/heal\n"
+            f"      ca_file: {self.pki.path('ca.crt')}\n"
+            f"      cert_file: {self.pki.path('alertmanager.crt')}\n"
+            f"      key_file: {self.pki.path('alertmanager.key')}\n"),
+            approvers=("approver.test",), callers=("alertmanager.test",))
+        harness.write_file(self.demo.web, (
+            "tls_server_config:\n"
+            f"  cert_file: {self.pki.path('server.crt')}\n"
+            f"  key_file: {self.pki.path('server.key')}\n"
+            "  client_auth_type: RequireAndVerifyClientCert\n"
+            f"  client_ca_file: {self.pki.path('ca.crt')}\n"))
+        self.exporter = harness.Exporter(self, self.demo.config, listen=f"127.0.0.1:{port}",
+                                         args=[f"--web.config.file={self.demo.web}"]).start()
+
+    def heal(self, cert, *args, url=None):
+        return harness.run_cli("heal", *args, f"--url={url or self.url}",
+                               f"--ca-file={self.pki.path('ca.crt')}",
+                               f"--cert-file={self.pki.path(cert + '.crt')}",
+                               f"--key-file={self.pki.path(cert + '.key')}")
+
+    def listed(self, status):
+        run = self.heal("approver", "list", "--format=json")
+        self.assertEqual(run.returncode, 0, run.stderr)
+        return [a for a in json.loads(run.stdout)["actions"]
+                if a["check"] == "firewall" and a["status"] == status]
+
+    def test_the_certificate_names_the_approver_in_the_evidence(self):
+        ruleset = self.demo.path("host", "etc", "nftables.conf")
+        saved = harness.read_file(ruleset)
+        harness.write_file(ruleset, saved.replace("tcp dport 22 accept",
+                                                  "tcp dport 22 accept\n    tcp dport 23 accept"))
+        harness.wait_for(lambda: self.listed("awaiting_approval"), WAIT,
+                         f"the firewall action awaiting approval; log:\n{self.exporter.log()}")
+        action = self.listed("awaiting_approval")[0]
+        self.assertEqual(action["requested_by"], "alertmanager.test")
+
+        stranger = self.heal("stranger", "approve", action["id"])
+        self.assertEqual(stranger.returncode, 1, stranger.stderr)
+        self.assertIn("HTTP 403: stranger.test may not approve", stranger.stderr)
+        approved = self.heal("approver", "approve", action["id"])
+        self.assertEqual(approved.returncode, 0, approved.stderr)
+        harness.wait_for(lambda: self.listed("healed"), WAIT,
+                         f"the firewall healed; log:\n{self.exporter.log()}")
+        self.assertEqual(harness.read_file(ruleset), saved)
+        approvals = []
+        for folder, _, files in os.walk(self.demo.path("data", "evidence")):
+            for name in files:
+                if name.endswith(".json"):
+                    record = json.loads(harness.read_file(os.path.join(folder, name)))
+                    if record["kind"] == "healing_approved":
+                        approvals.append(record)
+        self.assertEqual([r["actor"] for r in approvals], ["approver.test"])
+
+    def test_half_or_unreadable_credentials_are_refused_before_any_request(self):
+        ca, cert, key = (self.pki.path(n) for n in ("ca.crt", "approver.crt", "approver.key"))
+        for flags, message in (
+                ([f"--cert-file={cert}"], "--cert-file and --key-file go together"),
+                ([f"--key-file={key}"], "--cert-file and --key-file go together"),
+                ([f"--cert-file={cert}", f"--key-file={key}x"],
+                 f"--key-file: cannot read {key}x: No such file or directory")):
+            run = harness.run_cli("heal", "list", f"--url={self.url}", f"--ca-file={ca}", *flags)
+            self.assertEqual((run.returncode, run.stderr.strip()), (2, message))
+        run = self.heal("approver", "list", url=self.url.replace("https:", "http:"))
+        self.assertEqual((run.returncode, run.stderr.strip()),
+                         (2, "--cert-file needs an https:// --url"))
 
 
 if __name__ == "__main__":

@@ -21,8 +21,9 @@ import warnings
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
+import tls_support  # noqa: E402
 
-OPENSSL = shutil.which("openssl")
+OPENSSL = tls_support.OPENSSL
 HTPASSWD = shutil.which("htpasswd")
 USER = "prometheus"
 PASSWORD = "scrape-secret"
@@ -32,88 +33,18 @@ ROTATION_TIMEOUT = 7
 QUERY_TIMEOUT = 60
 
 
-def openssl(*args, cwd):
-    run = subprocess.run([OPENSSL, *args], cwd=cwd, stdin=subprocess.DEVNULL,
-                         capture_output=True, text=True, timeout=30)
-    if run.returncode != 0:
-        raise AssertionError(f"openssl {' '.join(args)} failed:\n{run.stderr}")
-    return run.stdout
-
-
-class Pki:
+def web_pki(folder):
     """A CA with a server certificate (SAN IP:127.0.0.1), client certificates (good, expired,
-    with a SAN not allowed) and a second CA with a client certificate of its own. EC P-256 keys:
-    quick to make. Every key file is mode 0600."""
-
-    def __init__(self, folder):
-        self.dir = folder
-        self.ca("ca", "drift test CA")
-        self.ca("other_ca", "some other CA")
-        self.issue("server", "ca", "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
-        self.issue("client", "ca", f"subjectAltName=DNS:{CLIENT_SAN}\n"
-                                   "extendedKeyUsage=clientAuth\n")
-        self.issue("stranger", "ca", "subjectAltName=DNS:stranger.test\n"
-                                     "extendedKeyUsage=clientAuth\n")
-        self.issue("foreign", "other_ca", f"subjectAltName=DNS:{CLIENT_SAN}\n"
-                                          "extendedKeyUsage=clientAuth\n")
-        self.expired()
-
-    def path(self, name):
-        return os.path.join(self.dir, name)
-
-    def key(self, name):
-        openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
-                "-out", f"{name}.key", cwd=self.dir)
-        os.chmod(self.path(f"{name}.key"), 0o600)
-
-    def ca(self, name, cn):
-        self.key(name)
-        openssl("req", "-x509", "-new", "-key", f"{name}.key", "-out", f"{name}.crt", "-days",
-                "30", "-subj", f"/CN={cn}", "-addext", "basicConstraints=critical,CA:TRUE",
-                "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=self.dir)
-
-    def issue(self, name, ca, extensions, days=30, out=None):
-        """Signs a certificate for `name`.key (made if missing) into `out` (default name.crt)."""
-        if not os.path.exists(self.path(f"{name}.key")):
-            self.key(name)
-        harness.write_file(self.path(f"{name}.ext"), extensions)
-        openssl("req", "-new", "-key", f"{name}.key", "-out", f"{name}.csr", "-subj",
-                f"/CN={name}", cwd=self.dir)
-        openssl("x509", "-req", "-in", f"{name}.csr", "-CA", f"{ca}.crt", "-CAkey", f"{ca}.key",
-                "-CAcreateserial", "-days", str(days), "-extfile", f"{name}.ext",
-                "-out", out or f"{name}.crt", cwd=self.dir)
-
-    def expired(self):
-        """A client certificate of the right CA and SAN whose validity ended in 2020: `openssl
-        x509 -req` in OpenSSL 3.0 cannot backdate, `openssl ca` can."""
-        self.key("expired")
-        openssl("req", "-new", "-key", "expired.key", "-out", "expired.csr", "-subj",
-                "/CN=expired", cwd=self.dir)
-        harness.write_file(self.path("index.txt"), "")
-        harness.write_file(self.path("serial"), "1000\n")
-        harness.write_file(self.path("ca.cnf"), (
-            "[ca]\ndefault_ca = test_ca\n"
-            "[test_ca]\ndatabase = index.txt\nnew_certs_dir = .\nserial = serial\n"
-            "certificate = ca.crt\nprivate_key = ca.key\ndefault_md = sha256\n"
-            "policy = any\nx509_extensions = client\nunique_subject = no\n"
-            "[any]\ncommonName = supplied\n"
-            f"[client]\nsubjectAltName = DNS:{CLIENT_SAN}\nextendedKeyUsage = clientAuth\n"))
-        openssl("ca", "-batch", "-config", "ca.cnf", "-notext", "-startdate", "20200101000000Z",
-                "-enddate", "20200102000000Z", "-in", "expired.csr", "-out", "expired.crt",
-                cwd=self.dir)
-
-    def not_after(self, name):
-        """The certificate's notAfter as Python's ssl prints it in getpeercert()."""
-        out = openssl("x509", "-in", f"{name}.crt", "-noout", "-enddate", cwd=self.dir)
-        return out.strip().split("=", 1)[1]
-
-    def client_context(self, cert="client", ca="ca", **versions):
-        ctx = ssl.create_default_context(cafile=self.path(f"{ca}.crt"))
-        if cert:
-            ctx.load_cert_chain(self.path(f"{cert}.crt"), self.path(f"{cert}.key"))
-        for attribute, value in versions.items():
-            setattr(ctx, attribute, value)
-        return ctx
+    with a SAN not allowed) and a second CA with a client certificate of its own."""
+    pki = tls_support.Pki(folder)
+    pki.ca("ca", "drift test CA")
+    pki.ca("other_ca", "some other CA")
+    pki.issue("server", "ca", tls_support.server_extensions())
+    pki.issue("client", "ca", tls_support.client_extensions(CLIENT_SAN))
+    pki.issue("stranger", "ca", tls_support.client_extensions("stranger.test"))
+    pki.issue("foreign", "other_ca", tls_support.client_extensions(CLIENT_SAN))
+    pki.expired("expired", "ca", CLIENT_SAN)
+    return pki
 
 
 def bcrypt_hash(user, password):
@@ -455,7 +386,7 @@ class Rotation(unittest.TestCase):
         self.assertEqual(exporter.peer_not_after(), old)
 
         # Same key, a certificate that lasts longer.
-        pki.issue("server", "ca", "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
+        pki.issue("server", "ca", tls_support.server_extensions(),
                   days=40, out="server-renewed.crt")
         new = pki.not_after("server-renewed")
         self.assertNotEqual(new, old)
@@ -544,7 +475,7 @@ def setUpModule():
             raise unittest.SkipTest(f"the {package} package is not installed")
     folder = tempfile.mkdtemp(prefix="drift-e2e-pki-")
     unittest.addModuleCleanup(shutil.rmtree, folder, ignore_errors=True)
-    SHARED_PKI = Pki(folder)
+    SHARED_PKI = web_pki(folder)
 
 
 if __name__ == "__main__":

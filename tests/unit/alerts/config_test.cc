@@ -30,6 +30,8 @@ class AlertingConfigTest : public ::testing::Test {
     Write("empty", "\n");
     Write("two_lines", "abc\ndef\n");
     Write("ca.pem", "-----BEGIN CERTIFICATE-----\n");
+    Write("shared.key", "-----BEGIN PRIVATE KEY-----\n");
+    ::chmod((dir_ + "/shared.key").c_str(), 0644);
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
@@ -125,6 +127,8 @@ TEST_F(AlertingConfigTest, FullConfigReadsEveryKeyAndSecretFiles) {
     - url: https://am1.example.com/alertmanager/
       bearer_token_file: token
       ca_file: ca.pem
+      cert_file: ca.pem
+      key_file: password
       timeout: 2s
     - url: http://[::1]:9093
       basic_auth: {username: drift, password_file: password}
@@ -140,6 +144,8 @@ TEST_F(AlertingConfigTest, FullConfigReadsEveryKeyAndSecretFiles) {
   EXPECT_EQ(a.endpoint, "https://am1.example.com/alertmanager/api/v2/alerts");
   EXPECT_EQ(a.bearer_token, "s3cr3t-token") << "trailing newline trimmed";
   EXPECT_EQ(a.ca_file, dir_ + "/ca.pem");
+  EXPECT_EQ(a.cert_file, dir_ + "/ca.pem");
+  EXPECT_EQ(a.key_file, dir_ + "/password");
   EXPECT_EQ(a.timeout, seconds(2));
   const AlertmanagerConfig& b = c.alertmanagers[1];
   EXPECT_EQ(b.endpoint, "http://[::1]:9093/api/v2/alerts");
@@ -241,6 +247,18 @@ TEST_F(AlertingConfigTest, BadConfigsNameFileLineColumnAndKey) {
       {head + "    - url: https://am:9093\n      ca_file: nope.pem\n",
        "<f>:4:16: alerting.alertmanagers[0].ca_file: cannot read <d>/nope.pem: No such file or "
        "directory"},
+      {head + "    - url: https://am:9093\n      cert_file: ca.pem\n",
+       "<f>:4:18: alerting.alertmanagers[0].cert_file: cert_file and key_file go together"},
+      {head + "    - url: https://am:9093\n      key_file: password\n",
+       "<f>:4:17: alerting.alertmanagers[0].key_file: cert_file and key_file go together"},
+      {head + "    - url: http://am:9093\n      cert_file: ca.pem\n      key_file: password\n",
+       "<f>:4:18: alerting.alertmanagers[0].cert_file: cert_file needs an https:// URL"},
+      {head + "    - url: https://am:9093\n      cert_file: nope.pem\n      key_file: password\n",
+       "<f>:4:18: alerting.alertmanagers[0].cert_file: cannot read <d>/nope.pem: No such file or "
+       "directory"},
+      {head + "    - url: https://am:9093\n      cert_file: ca.pem\n      key_file: shared.key\n",
+       "<f>:5:17: alerting.alertmanagers[0].key_file: key_file <d>/shared.key is readable by its "
+       "group or others (mode 0644); run `chmod 600 <d>/shared.key`"},
       {head + "    - url: http://am:9093\n      timeout: 0s\n",
        "<f>:4:16: alerting.alertmanagers[0].timeout: zero duration \"0s\"; expected a positive "
        "duration"},
@@ -273,7 +291,7 @@ TEST_F(AlertingConfigTest, BadConfigsNameFileLineColumnAndKey) {
        "https://, got \"rb/{{check}}\""},
       {head + "    - url: http://am:9093\n      tiemout: 1s\n",
        "<f>:4:7: alerting.alertmanagers[0].tiemout: unknown key; expected one of: basic_auth, "
-       "bearer_token_file, ca_file, timeout, url"},
+       "bearer_token_file, ca_file, cert_file, key_file, timeout, url"},
       {head + "    - url: http://am:9093\n  resend: 1m\n",
        "<f>:4:3: alerting.resend: unknown key; expected one of: alertmanagers, external_labels, "
        "external_url, instance, queue_capacity, resend_interval, runbook_url, webhooks"},
