@@ -2,22 +2,27 @@
 """Healing end to end (docs/healing.md), on a copy of the demo host whose stand-in systemctl really
 changes its state, with the exporter's own alert source sending to a real Alertmanager that calls
 the exporter's webhook with basic auth (a password file), as packaging/examples/alertmanager.yml
-does:
+does, and a real Prometheus scraping it with the shipped rules (alerts/rules/drift.rules.yml)
+alerting to the same Alertmanager:
 
 - the logging service stopped -> ComplianceDrift -> webhook -> restarted at once (auto) ->
   compliant -> the alert resolves; every healing record verifies with `minisign` and with
   `drift_exporter evidence verify`;
 - the firewall ruleset changed -> awaiting approval, the drifted state in evidence -> approved by
-  an approver with `drift_exporter heal approve` -> restored -> compliant;
+  an approver with `drift_exporter heal approve` -> restored -> compliant; meanwhile the rules'
+  ComplianceHealingAwaitingApproval fires in Prometheus and reaches Alertmanager;
 - a second firewall change rejected with `drift_exporter heal reject`, a third left to expire:
   nothing runs;
 - encryption drift -> recorded as manual, nothing run;
 - a runbook that does not fix its drift -> rolled back, ComplianceHealingFailed in Alertmanager;
-  a drift back right after a heal -> a reconciliation loop: suspended, escalated, `heal reset`;
+  a drift back right after a heal -> a reconciliation loop: suspended, escalated (by the
+  exporter and by the rules' ComplianceHealingFailed in Prometheus), `heal reset`;
 - who may do what: no credentials 401, the webhook's caller cannot approve (403), version 3 is a
   400, 10 MB announced a 413;
 - the exporter killed during a step: at the next start the action is interrupted, not re-run;
-- with no Alertmanager at all, the alert source's own webhook delivery heals the same way.
+- with no Alertmanager at all, the alert source's own webhook delivery heals the same way;
+- callers known by client certificate only (RequireAndVerifyClientCert, no basic-auth user):
+  the certificates' SANs are the webhook caller and the approver the evidence records.
 Approvals and listings go through `drift_exporter heal`.
 """
 
@@ -136,6 +141,18 @@ class Healing(unittest.TestCase):
             "            username: alertmanager\n"
             f"            password_file: {self.demo.password_file}\n"))
         self.am = am.start()
+        # A real Prometheus scraping the exporter as alice, with the shipped rules, alerting to
+        # the same Alertmanager: the healing alerts of both sources.
+        self.prometheus = harness.Prometheus(self, self.demo.workdir, [])
+        harness.write_file(self.prometheus.config, (
+            "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n"
+            f"rule_files: [{os.path.join(harness.SOURCE_DIR, 'alerts', 'rules', 'drift.rules.yml')}]\n"
+            "alerting:\n  alertmanagers:\n"
+            f"    - static_configs: [{{targets: ['127.0.0.1:{self.am_port}']}}]\n"
+            "scrape_configs:\n  - job_name: drift\n"
+            f"    basic_auth: {{username: alice, password_file: {self.demo.password_files['alice']}}}\n"
+            f"    static_configs: [{{targets: ['127.0.0.1:{self.exporter.port}']}}]\n"))
+        self.prometheus.start()
         self.wait_metric("drift_check_drifted", lambda v: v == 0, check="logging")
 
     def metric(self, name, **labels):
@@ -148,6 +165,16 @@ class Healing(unittest.TestCase):
             return value is not None and predicate(value)
         harness.wait_for(check, timeout, f"{name}{labels}; log:\n{self.exporter.log()}",
                          interval=0.1)
+
+    def wait_prometheus_alert(self, alertname, **labels):
+        """Waits until the shipped rules fire `alertname` in Prometheus and Alertmanager has it
+        from Prometheus (source=prometheus)."""
+        match = "".join(f',{k}="{v}"' for k, v in labels.items())
+        harness.wait_for(lambda: self.prometheus.query(
+            f'ALERTS{{alertname="{alertname}",alertstate="firing"{match}}}'), WAIT,
+            f"{alertname} firing in Prometheus; log:\n{self.prometheus.log()}")
+        self.am.wait_alerts(WAIT, f"{alertname} from Prometheus", alertname=alertname,
+                            source="prometheus", **labels)
 
     def actions(self, user="alice"):
         r = self.exporter.get("/api/v1/heal/actions", headers=basic(user))
@@ -225,6 +252,7 @@ class Healing(unittest.TestCase):
         ruleset, saved = self.drift_firewall()
         action = self.wait_action("firewall", "awaiting_approval")
         self.wait_metric("drift_healing_pending_approvals", lambda v: v == 1)
+        self.wait_prometheus_alert("ComplianceHealingAwaitingApproval")
         # The landing page and the check's page list it, with the command that approves it.
         for page in ("/", "/checks/firewall"):
             text = self.exporter.get(page, headers=basic("alice")).text
@@ -356,6 +384,7 @@ class RunbooksThatDoNotHold(Healing):
         self.assertEqual(harness.read_file(journald), "failed\n")  # not restarted again
         self.am.wait_alerts(WAIT, "ComplianceHealingFailed for logging",
                             alertname="ComplianceHealingFailed", check="logging")
+        self.wait_prometheus_alert("ComplianceHealingFailed", check="logging")
         reset = self.heal("alice", "reset", "logging")
         self.assertEqual(reset.returncode, 0, reset.stderr)
         self.wait_metric("drift_healing_suspended", lambda v: v == 0, check="logging")
