@@ -188,7 +188,7 @@ print(sum(a["check"] == "logging" and a["status"] == "healed" for a in json.load
 }
 
 drift_to_healed "$work/samples-self" -
-read -r total detect deliver run _ <<<"$median_total $median_detect $median_deliver $median_run -"
+total="$median_total" detect="$median_detect" deliver="$median_deliver" run="$median_run"
 self_max="$max_total"
 log "drift to healed, no Alertmanager: $total s (max $self_max)"
 

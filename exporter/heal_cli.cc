@@ -1,17 +1,15 @@
 #include "exporter/heal_cli.h"
 
 #include <fmt/format.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <optional>
 
 #include "alerts/config.h"
 #include "alerts/http_poster.h"
+#include "common/regular_file.h"
 #include "common/secret_file.h"
 #include "common/strings.h"
 #include "exporter/cli.h"
@@ -22,6 +20,8 @@ namespace {
 using nlohmann::json;
 
 constexpr std::size_t kMaxAnswer = 16 << 20;
+// A client certificate with its chain; larger is not a PEM certificate file.
+constexpr std::size_t kMaxCertificateBytes = 1 << 20;
 
 // An id or a check name goes into the URL path: only what the exporter itself makes of them.
 bool IsPathSegment(std::string_view s) {
@@ -114,13 +114,13 @@ Result<alerts::AlertmanagerConfig> HealCommands::Target(const std::string& path)
   }
   if (!cert_file_.empty()) {
     if (!t.url.starts_with("https://")) return Err("--cert-file needs an https:// --url");
-    // curl reads them; a file it cannot read is named here rather than as a TLS failure.
-    for (const auto& [flag, file] :
-         {std::pair{"--cert-file", &cert_file_}, std::pair{"--key-file", &key_file_}}) {
-      if (::access(file->c_str(), R_OK) != 0) {
-        return Err("{}: cannot read {}: {}", flag, *file, std::strerror(errno));
-      }
-    }
+    // curl reads them; read here first, so that a missing file, or a key others may read, is
+    // named with its flag rather than reported as a TLS failure.
+    Result<std::string> pem = ReadRegularFile(cert_file_, kMaxCertificateBytes);
+    if (!pem.ok()) return Err("--cert-file: cannot read {}: {}", cert_file_, pem.error().message);
+    Result<std::string> key = ReadSecretFile(key_file_, {});
+    if (!key.ok()) return Err("--key-file: {}", key.error().message);
+    WipeSecret(*key);
     t.cert_file = cert_file_;
     t.key_file = key_file_;
   }

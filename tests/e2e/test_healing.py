@@ -102,6 +102,18 @@ class Demo:
     def path(self, *parts):
         return os.path.join(self.dir, *parts)
 
+    def records(self, kind_prefix="healing_"):
+        """(path, record) of every evidence record whose kind starts with kind_prefix."""
+        out = []
+        for folder, _, files in os.walk(self.path("data", "evidence")):
+            for name in sorted(files):
+                if name.endswith(".json"):
+                    path = os.path.join(folder, name)
+                    record = json.loads(harness.read_file(path))
+                    if record["kind"].startswith(kind_prefix):
+                        out.append((path, record))
+        return sorted(out, key=lambda pr: pr[1]["seq"])
+
 
 class Healing(unittest.TestCase):
     HEALING = ""  # extra healing: settings
@@ -201,16 +213,7 @@ class Healing(unittest.TestCase):
         return ruleset, saved
 
     def records(self, kind_prefix="healing_"):
-        """(path, record) of every evidence record whose kind starts with kind_prefix."""
-        out = []
-        for folder, _, files in os.walk(self.demo.path("data", "evidence")):
-            for name in sorted(files):
-                if name.endswith(".json"):
-                    path = os.path.join(folder, name)
-                    record = json.loads(harness.read_file(path))
-                    if record["kind"].startswith(kind_prefix):
-                        out.append((path, record))
-        return sorted(out, key=lambda pr: pr[1]["seq"])
+        return self.demo.records(kind_prefix)
 
     def test_a_stopped_logging_service_is_restarted_and_every_step_is_signed(self):
         harness.write_file(os.path.join(self.demo.units, "systemd-journald.service"), "failed\n")
@@ -528,14 +531,8 @@ class CertificateApprover(unittest.TestCase):
         harness.wait_for(lambda: self.listed("healed"), WAIT,
                          f"the firewall healed; log:\n{self.exporter.log()}")
         self.assertEqual(harness.read_file(ruleset), saved)
-        approvals = []
-        for folder, _, files in os.walk(self.demo.path("data", "evidence")):
-            for name in files:
-                if name.endswith(".json"):
-                    record = json.loads(harness.read_file(os.path.join(folder, name)))
-                    if record["kind"] == "healing_approved":
-                        approvals.append(record)
-        self.assertEqual([r["actor"] for r in approvals], ["approver.test"])
+        self.assertEqual([r["actor"] for _, r in self.demo.records("healing_approved")],
+                         ["approver.test"])
 
     def test_half_or_unreadable_credentials_are_refused_before_any_request(self):
         ca, cert, key = (self.pki.path(n) for n in ("ca.crt", "approver.crt", "approver.key"))
@@ -546,6 +543,15 @@ class CertificateApprover(unittest.TestCase):
                  f"--key-file: cannot read {key}x: No such file or directory")):
             run = harness.run_cli("heal", "list", f"--url={self.url}", f"--ca-file={ca}", *flags)
             self.assertEqual((run.returncode, run.stderr.strip()), (2, message))
+        # A key others may read is refused as the exporter refuses such a secret.
+        shared = self.pki.path("shared.key")
+        shutil.copy(key, shared)
+        os.chmod(shared, 0o644)
+        run = harness.run_cli("heal", "list", f"--url={self.url}", f"--ca-file={ca}",
+                              f"--cert-file={cert}", f"--key-file={shared}")
+        self.assertEqual(run.returncode, 2, run.stderr)
+        self.assertIn(f"--key-file: {shared} is readable by its group or others (mode 0644)",
+                      run.stderr)
         run = self.heal("approver", "list", url=self.url.replace("https:", "http:"))
         self.assertEqual((run.returncode, run.stderr.strip()),
                          (2, "--cert-file needs an https:// --url"))
